@@ -1,0 +1,24 @@
+// File-system helpers: atomic output (write to a temporary name, rename when complete).
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace instret {
+
+// A unique temporary sibling of `target` ("<target>.tmp.<pid>.<n>"), on the same file system.
+std::filesystem::path temp_path_for(const std::filesystem::path& target);
+
+// Calls `write(tmp)` to fill a temporary sibling of `target`, then renames it onto `target`.
+// The parent directory is created. If `write` throws, the temporary is removed, `target` is
+// left untouched and the exception propagates.
+void write_atomically(const std::filesystem::path& target,
+                      const std::function<void(const std::filesystem::path& tmp)>& write);
+
+// Writes `bytes` to `target` atomically.
+void write_file_atomically(const std::filesystem::path& target, const std::string& bytes);
+
+// Reads a whole file; throws IoError naming the file when it cannot be read.
+std::string read_file(const std::filesystem::path& path);
+
+}  // namespace instret

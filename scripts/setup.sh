@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package the project needs (idempotent, quick when all is present) and
+# configures + builds the project in build/ (BUILD_DIR overrides).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="${BUILD_DIR:-$root/build}"
+
+packages=(
+  build-essential cmake ninja-build pkg-config
+  libtorch-dev libsndfile1-dev libsoxr-dev libfluidsynth-dev
+  libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev
+  # The embedded default dataset: SoundFonts and General MIDI files from Debian.
+  fluid-soundfont-gm timgm6mb-soundfont csound-soundfont musescore-general-soundfont-small
+  openttd-openmsx simutrans-data planetblupi-music-midi freedink-data mma
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+jobs="${JOBS:-$(nproc)}"
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release ${CMAKE_ARGS:-}
+fi
+cmake --build "$build" -j "$jobs"

@@ -1,0 +1,57 @@
+#include "instret/core/log.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+namespace instret {
+
+void setup_logging(bool verbose, bool quiet) {
+  static bool installed = false;
+  if (!installed) {
+    auto logger = spdlog::stderr_color_mt("instret");
+    logger->set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+    spdlog::set_default_logger(logger);
+    installed = true;
+  }
+  spdlog::set_level(verbose ? spdlog::level::debug : quiet ? spdlog::level::warn : spdlog::level::info);
+}
+
+Progress::Progress(std::string label, int64_t total, double interval_s)
+    : label_(std::move(label)), total_(total), interval_s_(interval_s),
+      start_(std::chrono::steady_clock::now()), last_(start_) {}
+
+void Progress::advance(int64_t n) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  done_ += n;
+  const auto now = std::chrono::steady_clock::now();
+  if (std::chrono::duration<double>(now - last_).count() >= interval_s_) {
+    last_ = now;
+    report(false);
+  }
+}
+
+void Progress::finish() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!finished_) report(true);
+  finished_ = true;
+}
+
+int64_t Progress::done() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return done_;
+}
+
+void Progress::report(bool final) {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double rate = elapsed > 0 ? done_ / elapsed : 0.0;
+  if (final) {
+    spdlog::info("{}: {} done in {:.1f} s ({:.1f}/s)", label_, done_, elapsed, rate);
+  } else if (total_ > 0) {
+    const double eta = rate > 0 ? (total_ - done_) / rate : 0.0;
+    spdlog::info("{}: {}/{} ({:.1f}%) {:.1f}/s ETA {:.0f} s", label_, done_, total_, 100.0 * done_ / total_, rate, eta);
+  } else {
+    spdlog::info("{}: {} ({:.1f}/s)", label_, done_, rate);
+  }
+}
+
+}  // namespace instret

@@ -1,0 +1,111 @@
+// Unit tests of the core conventions: .npy files, configs with overrides, atomic output.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+
+#include "instret/core/config.h"
+#include "instret/core/error.h"
+#include "instret/core/fs.h"
+#include "instret/core/npy.h"
+
+namespace fs = std::filesystem;
+using namespace instret;
+
+namespace {
+fs::path scratch(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("instret_test_core_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  return dir / name;
+}
+}  // namespace
+
+TEST(Npy, HeaderMatchesNumpyLayout) {
+  const std::string b = npy_bytes(torch::zeros({2, 3}, torch::kFloat32));
+  ASSERT_EQ(b.substr(1, 5), "NUMPY");
+  const size_t header_len = static_cast<unsigned char>(b[8]) | (static_cast<unsigned char>(b[9]) << 8);
+  EXPECT_EQ((10 + header_len) % 64, 0u);
+  const std::string header = b.substr(10, header_len);
+  EXPECT_NE(header.find("'descr': '<f4'"), std::string::npos);
+  EXPECT_NE(header.find("'shape': (2, 3)"), std::string::npos);
+  EXPECT_EQ(header.back(), '\n');
+  EXPECT_EQ(b.size(), 10 + header_len + 2 * 3 * 4);
+}
+
+TEST(Npy, OneDimensionalShapeHasTrailingComma) {
+  const std::string b = npy_bytes(torch::arange(5, torch::kInt64));
+  EXPECT_NE(b.find("'shape': (5,)"), std::string::npos);
+  EXPECT_NE(b.find("'descr': '<i8'"), std::string::npos);
+}
+
+TEST(Npy, RoundTripsEveryDtype) {
+  for (auto type : {torch::kFloat32, torch::kFloat64, torch::kInt64, torch::kInt32, torch::kUInt8}) {
+    torch::Tensor t = (torch::rand({3, 4, 5}) * 100).to(type);
+    const fs::path p = scratch("rt.npy");
+    write_npy(p, t);
+    torch::Tensor back = read_npy(p);
+    EXPECT_EQ(back.scalar_type(), type);
+    EXPECT_TRUE(torch::equal(back, t));
+  }
+}
+
+TEST(Npy, ScalarAndEmpty) {
+  EXPECT_TRUE(torch::equal(npy_parse(npy_bytes(torch::tensor(3.5)), "x"), torch::tensor(3.5)));
+  EXPECT_EQ(npy_parse(npy_bytes(torch::zeros({0, 4})), "x").sizes(), torch::IntArrayRef({0, 4}));
+}
+
+TEST(Npy, RejectsCorruptFiles) {
+  std::string b = npy_bytes(torch::ones({4}));
+  EXPECT_THROW(npy_parse("garbage", "g"), FormatError);
+  EXPECT_THROW(npy_parse(b.substr(0, b.size() - 1), "short"), FormatError);
+  EXPECT_THROW(read_npy(scratch("missing.npy")), IoError);
+}
+
+TEST(Config, MergesAndRejectsUnknownKeys) {
+  const Json defaults = {{"model", {{"kind", "small"}, {"dim", 1024}}}, {"lr", 1e-3}, {"extra", Json::object()}};
+  Json user = {{"model", {{"dim", 512}}}, {"extra", {{"anything", 1}}}};
+  Json merged = merge_config(defaults, user, "u.json");
+  EXPECT_EQ(merged["model"]["dim"], 512);
+  EXPECT_EQ(merged["model"]["kind"], "small");
+  EXPECT_EQ(merged["extra"]["anything"], 1);
+  try {
+    merge_config(defaults, {{"model", {{"dmi", 3}}}}, "u.json");
+    FAIL() << "unknown key accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.dmi"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("u.json"), std::string::npos);
+  }
+  EXPECT_THROW(merge_config(defaults, {{"lr", "fast"}}, "u"), UsageError);
+  EXPECT_THROW(merge_config(defaults, {{"model", {{"dim", 2.5}}}}, "u"), UsageError);
+}
+
+TEST(Config, OverridesParseJsonOrText) {
+  const Json defaults = {{"model", {{"kind", "small"}, {"dim", 1024}}}, {"lr", 1e-3}, {"flag", false}};
+  Json c = defaults;
+  apply_override(c, defaults, "model.dim=256");
+  apply_override(c, defaults, "model.kind=123");
+  apply_override(c, defaults, "lr=0.5");
+  apply_override(c, defaults, "flag=true");
+  EXPECT_EQ(c["model"]["dim"], 256);
+  EXPECT_EQ(c["model"]["kind"], "123");
+  EXPECT_DOUBLE_EQ(c["lr"].get<double>(), 0.5);
+  EXPECT_EQ(c["flag"], true);
+  EXPECT_THROW(apply_override(c, defaults, "model.size=3"), UsageError);
+  EXPECT_THROW(apply_override(c, defaults, "noequals"), UsageError);
+  EXPECT_THROW(apply_override(c, defaults, "flag=maybe"), UsageError);
+  EXPECT_EQ(config_get<int>(c, "model.dim"), 256);
+  EXPECT_THROW(config_get<int>(c, "model.nope"), UsageError);
+}
+
+TEST(Fs, FailedAtomicWriteKeepsOldContent) {
+  const fs::path p = scratch("keep.txt");
+  write_file_atomically(p, "old");
+  EXPECT_THROW(write_atomically(p, [](const fs::path& tmp) {
+                 write_file_atomically(tmp, "partial");
+                 throw IoError("simulated failure");
+               }),
+               IoError);
+  EXPECT_EQ(read_file(p), "old");
+  for (const auto& e : fs::directory_iterator(p.parent_path()))
+    EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+}
