@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Downloads (does not install) the Debian packages a GPU host needs besides its own CUDA
+# LibTorch, into DIR (default: shared/debs), so that scripts/device_build.sh can unpack them
+# there into a prefix when that host cannot install packages itself.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dir="${1:-$root/shared/debs}"
+mkdir -p "$dir"
+cd "$dir"
+pkgs=(libsndfile1-dev libsndfile1 libsoxr-dev libsoxr0 libfluidsynth-dev libfluidsynth3
+      libcli11-dev nlohmann-json3-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9
+      libgtest-dev libgmock-dev libflac12 libogg0 libvorbis0a libvorbisenc2 libopus0 libmpg123-0
+      libmp3lame0 libinstpatch-1.0-2 libglib2.0-0 libgomp1 libreadline8 libsdl2-2.0-0 libpipewire-0.3-0
+      libpulse0 libjack-jackd2-0 libasound2 libsystemd0 libportaudio2)
+apt-get download "${pkgs[@]}"
+ls -1 "$dir"
