@@ -142,7 +142,7 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
   auto archive = open_archive(path);
   CheckpointInfo info = read_info(archive, file);
   if (info.model.kind != config.kind)
-    throw FormatError("checkpoint " + file + " is a " + describe_kind(info.model.kind) + ", config asks for " +
+    throw FormatError("checkpoint " + file + " is a " + describe_kind(info.model.kind) + ", config asks for a " +
                       describe_kind(config.kind));
   load_tensors(archive, "parameters", "parameter", model.named_parameters(), file);
   load_tensors(archive, "buffers", "buffer", model.named_buffers(), file);
