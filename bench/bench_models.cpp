@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   CLI::App app{"Time the encoders' forward and forward+backward passes", "bench_models"};
   int threads = 2, iters = 5, warmup = 1, batch_han = 32, batch_small = 32, batch_large = 8;
   bool cuda = true, models = true;
+  std::vector<std::string> kinds{"han_cnn", "small", "large"};
+  app.add_option("--models", kinds, "model kinds to time")->check(CLI::IsMember({"han_cnn", "small", "large"}));
   app.add_option("--threads", threads, "intra-op threads");
   app.add_option("--iters", iters, "timed iterations (median reported)");
   app.add_option("--warmup", warmup, "untimed iterations first");
@@ -72,9 +74,9 @@ int main(int argc, char** argv) {
               << "pit_cosine_loss B=128 M=N=9 D=1024 forward+backward: " << median_ms(pit) << " ms\n";
   }
   if (!models) return 0;
-  std::cout << "device model batch params forward_ms forward_backward_ms\n";
+  std::cout << "device model batch threads params forward_ms forward_backward_ms\n";
   for (const auto& device : devices) {
-    for (const std::string kind : {"han_cnn", "small", "large"}) {
+    for (const std::string& kind : kinds) {
       instret::ModelConfig c;
       c.kind = kind;
       const int batch = kind == "han_cnn" ? batch_han : kind == "small" ? batch_small : batch_large;
@@ -102,7 +104,7 @@ int main(int argc, char** argv) {
           fwd_bwd.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
         }
       }
-      std::cout << device << " " << kind << " " << batch << " " << instret::count_parameters(*model) << " "
+      std::cout << device << " " << kind << " " << batch << " " << threads << " " << instret::count_parameters(*model) << " "
                 << median_ms(fwd) << " " << median_ms(fwd_bwd) << std::endl;
     }
   }

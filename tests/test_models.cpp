@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 
 #include "instret/core/config.h"
@@ -215,4 +216,16 @@ TEST(ReferenceImport, SumsAnRgbStem) {
   const auto summary = load_reference_state_dict(*m, c, source, "rgb");
   EXPECT_TRUE(summary.summed_rgb_stem);
   expect_close(m->convnext->stem[0]->as<torch::nn::Conv2d>()->weight, rgb.sum(1, true), 1e-6);
+}
+
+TEST(Models, ShippedModelConfigsAreValid) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(INSTRET_SOURCE_DIR) + "/configs")) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("model_", 0) != 0 || e.path().extension() != ".json") continue;
+    const Json j = read_json_file(e.path());
+    EXPECT_NO_THROW(model_config_from_json(j.at("model"), name)) << name;
+    ++n;
+  }
+  EXPECT_GE(n, 3);
 }

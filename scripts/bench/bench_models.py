@@ -85,12 +85,16 @@ def main():
     p.add_argument("--batch-han", type=int, default=32)
     p.add_argument("--batch-small", type=int, default=32)
     p.add_argument("--batch-large", type=int, default=8)
+    p.add_argument("--models", nargs="+", default=["han_cnn", "small", "large"])
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    print("device model batch params forward_ms forward_backward_ms")
-    for kind, model, batch in (("han_cnn", HanCNN(953), a.batch_han), ("small", HanCNN(9 * 1024), a.batch_small),
-                               ("large", ConvNeXt(9 * 1024), a.batch_large)):
+    print("device model batch threads params forward_ms forward_backward_ms")
+    builders = {"han_cnn": (lambda: HanCNN(953), a.batch_han), "small": (lambda: HanCNN(9 * 1024), a.batch_small),
+                "large": (lambda: ConvNeXt(9 * 1024), a.batch_large)}
+    for kind in a.models:
+        build, batch = builders[kind]
+        model = build()
         x = torch.randn(batch, 128, 157) * 20 - 40
         fwd, fb = [], []
         for i in range(a.warmup + a.iters):
@@ -107,7 +111,7 @@ def main():
                 fwd.append((t1 - t0) * 1e3)
                 fb.append((t2 - t1) * 1e3)
         n = sum(q.numel() for q in model.parameters())
-        print(f"cpu {kind} {batch} {n} {sorted(fwd)[len(fwd) // 2]:.1f} {sorted(fb)[len(fb) // 2]:.1f}", flush=True)
+        print(f"cpu {kind} {batch} {a.threads} {n} {sorted(fwd)[len(fwd) // 2]:.1f} {sorted(fb)[len(fb) // 2]:.1f}", flush=True)
 
 
 if __name__ == "__main__":
