@@ -229,3 +229,33 @@ TEST(Models, ShippedModelConfigsAreValid) {
   }
   EXPECT_GE(n, 3);
 }
+
+TEST(StateDictReader, ReadsTorch113FilesAndRejectsLegacyFormat) {
+  const auto a = read_torch_state_dict(kData + "ref_han_cnn.pt");
+  const auto b = read_torch_state_dict(kData + "ref_han_cnn_torch113.pt");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+  }
+  try {
+    read_torch_state_dict(kData + "ref_han_cnn_legacy.pt");
+    FAIL() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("convert_reference_weights.py"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ReferenceImport, DetectsAnyNamePrefix) {
+  const auto c = tiny("small");
+  MultiEncoder src(c), dst(c);
+  NamedTensors source;
+  for (const auto& p : src->named_parameters()) source.emplace_back("module.encoder." + p.key().substr(4), p.value());
+  for (const auto& p : src->named_buffers()) source.emplace_back("module.encoder." + p.key().substr(4), p.value());
+  const auto summary = load_reference_state_dict(*dst, c, source, "prefixed");
+  EXPECT_EQ(summary.source_prefix, "module.encoder.");
+  for (const auto& p : dst->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), src->named_parameters()[p.key()])) << p.key();
+  source.emplace_back("module.encoder.extra.weight", torch::zeros({2}));
+  EXPECT_THROW(load_reference_state_dict(*dst, c, source, "extra"), FormatError);
+}
