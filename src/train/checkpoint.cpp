@@ -6,6 +6,8 @@
 #include <torch/serialize/output-archive.h>
 
 #include <map>
+#include <sstream>
+#include <type_traits>
 
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
@@ -90,11 +92,24 @@ void load_tensors(torch::serialize::InputArchive& archive, const std::string& ke
   }
 }
 
+// The optimizer's per-parameter state is keyed by the parameter's TensorImpl: as a string of its
+// address in LibTorch 1.x, as the pointer itself in 2.x.
+template <typename StateMap>
+auto find_state(StateMap& state, c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<typename StateMap::key_type, std::string>) {
+    std::ostringstream key;
+    key << impl;
+    return state.find(key.str());
+  } else {
+    return state.find(impl);
+  }
+}
+
 // Optimizer state is stored on the CPU; put it next to its parameters.
 void move_optimizer_state(torch::optim::Optimizer& optimizer) {
   for (auto& group : optimizer.param_groups()) {
     for (auto& p : group.params()) {
-      auto it = optimizer.state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      auto it = find_state(optimizer.state(), p.unsafeGetTensorImpl());
       if (it == optimizer.state().end()) continue;
       const auto dev = p.device();
       auto move = [&](auto& st) {
