@@ -150,6 +150,11 @@ TEST(StateDictReader, RejectsOtherFiles) {
   std::ofstream(path) << "hello";
   EXPECT_THROW(read_torch_state_dict(path), FormatError);
   EXPECT_THROW(read_torch_state_dict(path + ".missing"), IoError);
+  std::ifstream in(kData + "ref_han_cnn.pt", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string truncated = ::testing::TempDir() + "truncated.pt";
+  std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  EXPECT_THROW(read_torch_state_dict(truncated), FormatError);
 }
 
 TEST(ReferenceImport, OutputsMatchPyTorch) {

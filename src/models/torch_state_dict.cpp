@@ -276,6 +276,9 @@ class Unpickler {
       const auto& storage = a[0]->tensor;
       const auto size = int_tuple(a[2]);
       const auto stride = int_tuple(a[3]);
+      if (size.size() != stride.size() || a[1]->i < 0) throw FormatError("malformed tensor size/stride");
+      for (size_t d = 0; d < size.size(); ++d)
+        if (size[d] < 0 || stride[d] < 0) throw FormatError("negative tensor size or stride");
       int64_t last = a[1]->i;
       for (size_t d = 0; d < size.size(); ++d)
         if (size[d] == 0) last = -1;
