@@ -1,0 +1,42 @@
+// The multi-instrument encoder (Small: Han CNN trunk, Large: ConvNeXt) and the factory that builds
+// any model kind of a ModelConfig. Every encoder takes a log-mel batch (B, n_mels, frames) and turns
+// it into the orientation its backbone was trained with.
+#pragma once
+#include <memory>
+#include <string>
+
+#include "instret/models/convnext.h"
+#include "instret/models/han_cnn.h"
+#include "instret/models/model_config.h"
+
+namespace instret {
+
+// (B, n_mels, frames) -> (B, 1, n_mels, frames), the ConvNeXt orientation; UsageError otherwise.
+torch::Tensor convnext_input(const torch::Tensor& logmel);
+
+// Outputs (B, n_outputs, emb_dim). Small: submodule "cnn" = Han CNN whose linear2 is
+// Linear(emb_dim, n_outputs*emb_dim). Large: submodule "convnext" = ConvNeXt whose head is
+// LayerNorm -> Linear(dims.back(), n_outputs*emb_dim).
+class MultiEncoderImpl : public torch::nn::Module {
+ public:
+  explicit MultiEncoderImpl(const ModelConfig& config);
+  torch::Tensor forward(const torch::Tensor& logmel);
+  const ModelConfig& config() const { return config_; }
+
+  HanCnn cnn{nullptr};
+  ConvNext convnext{nullptr};
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(MultiEncoder);
+
+// Builds the model of `config.kind` ("han_cnn" -> HanCnn with n_classes outputs, "small"/"large"
+// -> MultiEncoder). Validates the config first.
+std::shared_ptr<torch::nn::Module> make_model(const ModelConfig& config);
+
+// Prefix of the model's own parameter names that the backbone sits under: "" for han_cnn,
+// "cnn." for small, "convnext." for large.
+std::string backbone_prefix(const ModelConfig& config);
+
+}  // namespace instret

@@ -1,0 +1,39 @@
+// The single-instrument encoder: the Han et al. (2016) CNN as the paper's reference code builds it.
+// Submodule names (conv1..conv4, linear1, linear2) and their Sequential layout match the reference,
+// so its state_dicts map one to one.
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/linear.h>
+
+#include "instret/models/model_config.h"
+
+namespace instret {
+
+struct HanCnnOutput {
+  torch::Tensor logits;     // (B, n_out)
+  torch::Tensor embedding;  // (B, emb_dim): Linear -> LeakyReLU -> Dropout of the pooled features
+};
+
+// Input: a log-mel batch (B, n_mels, frames). The network sees it transposed, as (B, 1, frames,
+// n_mels), like the reference code, so imported weights apply unchanged.
+// convN = [Conv3x3 -> BatchNorm -> LeakyReLU] x2, then MaxPool 3x3/3 + Dropout2d (N = 1..3) or a
+// global max pool (N = 4); linear1 = Flatten -> Linear(channels[3], emb_dim) -> LeakyReLU -> Dropout;
+// linear2 = Linear(emb_dim, n_out). Weights Xavier-uniform, biases zero.
+class HanCnnImpl : public torch::nn::Module {
+ public:
+  HanCnnImpl(const HanCnnConfig& config, int64_t emb_dim, int64_t n_out);
+
+  HanCnnOutput forward(const torch::Tensor& logmel);
+  // The embedding in eval mode without gradients (the module's training flag is restored).
+  torch::Tensor embed(const torch::Tensor& logmel);
+
+  torch::nn::Sequential conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, linear1{nullptr};
+  torch::nn::Linear linear2{nullptr};
+};
+TORCH_MODULE(HanCnn);
+
+// (B, n_mels, frames) -> (B, 1, frames, n_mels); throws UsageError for other ranks.
+torch::Tensor han_cnn_input(const torch::Tensor& logmel);
+
+}  // namespace instret

@@ -1,0 +1,66 @@
+#include "instret/loss/pit_cosine_loss.h"
+
+#include "instret/core/error.h"
+
+namespace instret {
+
+PitReduction pit_reduction_from_string(const std::string& name) {
+  if (name == "sum") return PitReduction::kSum;
+  if (name == "mean") return PitReduction::kMean;
+  throw UsageError("PIT loss reduction must be \"sum\" or \"mean\", got \"" + name + "\"");
+}
+
+torch::Tensor cosine_cost(const torch::Tensor& outputs, const torch::Tensor& targets) {
+  constexpr double kEps = 1e-8;
+  const auto o = outputs / outputs.norm(2, -1, /*keepdim=*/true).clamp_min(kEps);
+  const auto t = targets / targets.norm(2, -1, /*keepdim=*/true).clamp_min(kEps);
+  return 1.0 - torch::bmm(o, t.transpose(1, 2));
+}
+
+PitLoss pit_cosine_loss(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& counts,
+                        PitReduction reduction) {
+  if (outputs.dim() != 3 || targets.dim() != 3 || outputs.size(0) != targets.size(0) ||
+      outputs.size(2) != targets.size(2))
+    throw UsageError("PIT loss expects outputs (B, M, D) and targets (B, N, D), got " +
+                     c10::str(outputs.sizes()) + " and " + c10::str(targets.sizes()));
+  const int64_t B = outputs.size(0), N = targets.size(1);
+  const auto n = counts.to(torch::kCPU, torch::kLong).contiguous();
+  if (n.dim() != 1 || n.size(0) != B)
+    throw UsageError("PIT loss expects counts (B) = (" + std::to_string(B) + "), got " + c10::str(counts.sizes()));
+  if (B == 0) throw UsageError("PIT loss of an empty batch");
+
+  PitLoss result;
+  const auto cost = cosine_cost(outputs, targets);
+  result.cost = cost.detach();
+  const auto cpu = result.cost.to(torch::kCPU, torch::kFloat64).contiguous();
+  std::vector<int64_t> item, out_index, target_index;
+  std::vector<double> weight;
+  result.assignments.reserve(B);
+  const auto* counts_ptr = n.data_ptr<int64_t>();
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t nb = counts_ptr[b];
+    if (nb < 1 || nb > N)
+      throw UsageError("PIT loss: item " + std::to_string(b) + " has " + std::to_string(nb) +
+                       " targets, expected 1.." + std::to_string(N));
+    auto a = linear_sum_assignment(cpu[b].narrow(1, 0, nb));
+    const double w = (reduction == PitReduction::kSum ? 1.0 : 1.0 / double(a.rows.size())) / double(B);
+    for (size_t k = 0; k < a.rows.size(); ++k) {
+      item.push_back(b);
+      out_index.push_back(a.rows[k]);
+      target_index.push_back(a.cols[k]);
+      weight.push_back(w);
+    }
+    result.assignments.push_back(std::move(a));
+  }
+  const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
+  const auto dev = cost.device();
+  const auto bi = torch::tensor(item, long_opts).to(dev);
+  const auto oi = torch::tensor(out_index, long_opts).to(dev);
+  const auto ti = torch::tensor(target_index, long_opts).to(dev);
+  const auto w = torch::tensor(weight, torch::TensorOptions().dtype(torch::kFloat64)).to(cost.options());
+  const auto matched = cost.index({bi, oi, ti});
+  result.loss = (matched * w).sum();
+  return result;
+}
+
+}  // namespace instret

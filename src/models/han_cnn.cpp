@@ -1,0 +1,81 @@
+#include "instret/models/han_cnn.h"
+
+#include <torch/nn/init.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/pooling.h>
+#include <torch/utils.h>
+
+#include "instret/core/error.h"
+
+namespace instret {
+
+namespace nn = torch::nn;
+
+namespace {
+nn::Sequential conv_block(int64_t cin, int64_t cout, const HanCnnConfig& c, bool last) {
+  nn::Sequential s(nn::Conv2d(nn::Conv2dOptions(cin, cout, 3).padding(1)), nn::BatchNorm2d(cout),
+                   nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(c.leaky_slope)),
+                   nn::Conv2d(nn::Conv2dOptions(cout, cout, 3).padding(1)), nn::BatchNorm2d(cout),
+                   nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(c.leaky_slope)));
+  if (last) {
+    s->push_back(nn::AdaptiveMaxPool2d(nn::AdaptiveMaxPool2dOptions(1)));
+  } else {
+    s->push_back(nn::MaxPool2d(nn::MaxPool2dOptions(3).stride(3)));
+    s->push_back(nn::Dropout2d(nn::Dropout2dOptions(c.dropout2d)));
+  }
+  return s;
+}
+}  // namespace
+
+torch::Tensor han_cnn_input(const torch::Tensor& logmel) {
+  if (logmel.dim() != 3)
+    throw UsageError("Han CNN expects a log-mel batch (B, n_mels, frames), got " + std::to_string(logmel.dim()) +
+                     " dimensions");
+  return logmel.transpose(1, 2).unsqueeze(1);
+}
+
+HanCnnImpl::HanCnnImpl(const HanCnnConfig& c, int64_t emb_dim, int64_t n_out) {
+  const auto& ch = c.channels;
+  conv1 = register_module("conv1", conv_block(1, ch.at(0), c, false));
+  conv2 = register_module("conv2", conv_block(ch.at(0), ch.at(1), c, false));
+  conv3 = register_module("conv3", conv_block(ch.at(1), ch.at(2), c, false));
+  conv4 = register_module("conv4", conv_block(ch.at(2), ch.at(3), c, true));
+  linear1 = register_module(
+      "linear1", nn::Sequential(nn::Flatten(), nn::Linear(ch.at(3), emb_dim),
+                                nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(c.leaky_slope)),
+                                nn::Dropout(nn::DropoutOptions(c.dropout))));
+  linear2 = register_module("linear2", nn::Linear(emb_dim, n_out));
+  torch::NoGradGuard guard;
+  for (auto& m : modules(/*include_self=*/false)) {
+    if (auto* conv = m->as<nn::Conv2d>()) {
+      nn::init::xavier_uniform_(conv->weight);
+      nn::init::zeros_(conv->bias);
+    } else if (auto* lin = m->as<nn::Linear>()) {
+      nn::init::xavier_uniform_(lin->weight);
+      nn::init::zeros_(lin->bias);
+    }
+  }
+}
+
+HanCnnOutput HanCnnImpl::forward(const torch::Tensor& logmel) {
+  auto x = conv4->forward(conv3->forward(conv2->forward(conv1->forward(han_cnn_input(logmel)))));
+  auto embedding = linear1->forward(x);
+  return {linear2->forward(embedding), embedding};
+}
+
+torch::Tensor HanCnnImpl::embed(const torch::Tensor& logmel) {
+  const auto input = han_cnn_input(logmel);
+  const bool was_training = is_training();
+  eval();
+  torch::NoGradGuard guard;
+  auto x = conv4->forward(conv3->forward(conv2->forward(conv1->forward(input))));
+  auto embedding = linear1->forward(x);
+  train(was_training);
+  return embedding;
+}
+
+}  // namespace instret

@@ -1,0 +1,179 @@
+#include "instret/train/checkpoint.h"
+
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <map>
+#include <sstream>
+#include <type_traits>
+
+#include "instret/core/error.h"
+#include "instret/core/fs.h"
+
+namespace instret {
+
+namespace {
+
+constexpr const char* kFormat = "instret-checkpoint-1";
+
+std::string describe_kind(const std::string& kind) {
+  return kind == "han_cnn" ? "'han_cnn' single encoder" : "'" + kind + "' multi encoder";
+}
+
+c10::Dict<std::string, at::Tensor> to_dict(const torch::OrderedDict<std::string, torch::Tensor>& named) {
+  c10::Dict<std::string, at::Tensor> d;
+  for (const auto& item : named) d.insert(item.key(), item.value().detach().to(torch::kCPU));
+  return d;
+}
+
+std::string read_string(torch::serialize::InputArchive& archive, const std::string& key, const std::string& file) {
+  c10::IValue v;
+  if (!archive.try_read(key, v) || !v.isString()) throw FormatError("checkpoint " + file + ": no '" + key + "' entry");
+  return v.toStringRef();
+}
+
+torch::serialize::InputArchive open_archive(const std::filesystem::path& path) {
+  if (!std::filesystem::exists(path)) throw IoError("checkpoint " + path.string() + ": no such file");
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path.string());
+  } catch (const c10::Error& e) {
+    std::string msg = e.what();
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+    throw FormatError("checkpoint " + path.string() + ": not a checkpoint file (" + msg + ")");
+  }
+  return archive;
+}
+
+CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::string& file) {
+  c10::IValue format;
+  if (!archive.try_read("format", format) || !format.isString() || format.toStringRef() != kFormat)
+    throw FormatError("checkpoint " + file + ": not an instret checkpoint (no '" + std::string(kFormat) + "' tag)");
+  CheckpointInfo info;
+  try {
+    info.model = model_config_from_json(Json::parse(read_string(archive, "model_config", file)), file);
+    info.run_config = Json::parse(read_string(archive, "run_config", file));
+  } catch (const Json::exception& e) {
+    throw FormatError("checkpoint " + file + ": broken config JSON: " + e.what());
+  } catch (const UsageError& e) {
+    throw FormatError("checkpoint " + file + ": " + e.what());
+  }
+  c10::IValue step;
+  if (!archive.try_read("step", step) || !step.isInt()) throw FormatError("checkpoint " + file + ": no step");
+  info.step = step.toInt();
+  c10::IValue has_opt;
+  info.has_optimizer = archive.try_read("has_optimizer", has_opt) && has_opt.isBool() && has_opt.toBool();
+  return info;
+}
+
+void load_tensors(torch::serialize::InputArchive& archive, const std::string& key, const std::string& what,
+                  const torch::OrderedDict<std::string, torch::Tensor>& targets, const std::string& file) {
+  c10::IValue v;
+  if (!archive.try_read(key, v) || !v.isGenericDict()) throw FormatError("checkpoint " + file + ": no " + key);
+  std::map<std::string, at::Tensor> stored;
+  for (const auto& entry : v.toGenericDict()) stored[entry.key().toStringRef()] = entry.value().toTensor();
+  for (const auto& t : targets) {
+    auto it = stored.find(t.key());
+    if (it == stored.end())
+      throw FormatError("checkpoint " + file + ": has no " + what + " '" + t.key() + "' that the model expects");
+    if (it->second.sizes() != t.value().sizes())
+      throw FormatError("checkpoint " + file + ": " + what + " '" + t.key() + "' has shape " +
+                        c10::str(it->second.sizes()) + ", model expects " + c10::str(t.value().sizes()));
+  }
+  for (const auto& [name, t] : stored)
+    if (!targets.contains(name))
+      throw FormatError("checkpoint " + file + ": unexpected " + what + " '" + name + "' the model does not have");
+  torch::NoGradGuard guard;
+  for (const auto& t : targets) {
+    auto target = t.value();
+    target.copy_(stored.at(t.key()));
+  }
+}
+
+// The optimizer's per-parameter state is keyed by the parameter's TensorImpl: as a string of its
+// address in LibTorch 1.x, as the pointer itself in 2.x.
+template <typename StateMap>
+auto find_state(StateMap& state, c10::TensorImpl* impl) {
+  if constexpr (std::is_same_v<typename StateMap::key_type, std::string>) {
+    std::ostringstream key;
+    key << impl;
+    return state.find(key.str());
+  } else {
+    return state.find(impl);
+  }
+}
+
+// Optimizer state is stored on the CPU; put it next to its parameters.
+void move_optimizer_state(torch::optim::Optimizer& optimizer) {
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& p : group.params()) {
+      auto it = find_state(optimizer.state(), p.unsafeGetTensorImpl());
+      if (it == optimizer.state().end()) continue;
+      const auto dev = p.device();
+      auto move = [&](auto& st) {
+        if (st.exp_avg().defined()) st.exp_avg(st.exp_avg().to(dev));
+        if (st.exp_avg_sq().defined()) st.exp_avg_sq(st.exp_avg_sq().to(dev));
+        if (st.max_exp_avg_sq().defined()) st.max_exp_avg_sq(st.max_exp_avg_sq().to(dev));
+      };
+      if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(it->second.get()))
+        move(*adam);
+      else if (auto* adamw = dynamic_cast<torch::optim::AdamWParamState*>(it->second.get()))
+        move(*adamw);
+    }
+  }
+}
+
+}  // namespace
+
+void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module& model, const ModelConfig& config,
+                     torch::optim::Optimizer* optimizer, int64_t step, const Json& run_config) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", c10::IValue(std::string(kFormat)));
+  archive.write("model_kind", c10::IValue(config.kind));
+  archive.write("model_config", c10::IValue(to_json(config).dump()));
+  archive.write("run_config", c10::IValue(run_config.dump()));
+  archive.write("step", c10::IValue(step));
+  archive.write("parameters", c10::IValue(to_dict(model.named_parameters())));
+  archive.write("buffers", c10::IValue(to_dict(model.named_buffers())));
+  archive.write("has_optimizer", c10::IValue(optimizer != nullptr));
+  if (optimizer) {
+    torch::serialize::OutputArchive opt;
+    optimizer->save(opt);
+    archive.write("optimizer", opt);
+  }
+  write_atomically(path, [&](const std::filesystem::path& tmp) { archive.save_to(tmp.string()); });
+}
+
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
+  auto archive = open_archive(path);
+  return read_info(archive, path.string());
+}
+
+CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, const ModelConfig& config,
+                               torch::optim::Optimizer* optimizer) {
+  const std::string file = path.string();
+  auto archive = open_archive(path);
+  CheckpointInfo info = read_info(archive, file);
+  if (info.model.kind != config.kind)
+    throw FormatError("checkpoint " + file + " is a " + describe_kind(info.model.kind) + ", config asks for a " +
+                      describe_kind(config.kind));
+  load_tensors(archive, "parameters", "parameter", model.named_parameters(), file);
+  load_tensors(archive, "buffers", "buffer", model.named_buffers(), file);
+  if (optimizer && info.has_optimizer) {
+    torch::serialize::InputArchive opt;
+    if (!archive.try_read("optimizer", opt)) throw FormatError("checkpoint " + file + ": optimizer state missing");
+    try {
+      optimizer->load(opt);
+    } catch (const c10::Error& e) {
+      std::string msg = e.what();
+      if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+      throw FormatError("checkpoint " + file + ": optimizer state does not fit this optimizer: " + msg);
+    }
+    move_optimizer_state(*optimizer);
+  }
+  return info;
+}
+
+}  // namespace instret

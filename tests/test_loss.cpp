@@ -1,0 +1,240 @@
+// Linear assignment against scipy-computed references and brute force; PIT cosine loss against a
+// numpy/scipy reference, brute force over permutations, invariances and numerical gradients.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+#include <random>
+
+#include "instret/core/config.h"
+#include "instret/core/error.h"
+#include "instret/loss/linear_assignment.h"
+#include "instret/loss/pit_cosine_loss.h"
+
+using namespace instret;
+
+namespace {
+
+const std::string kData = std::string(INSTRET_TEST_DATA_DIR) + "/loss/";
+
+double decode(const Json& v) {
+  if (v.is_string()) {
+    const auto s = v.get<std::string>();
+    if (s == "inf") return std::numeric_limits<double>::infinity();
+    if (s == "-inf") return -std::numeric_limits<double>::infinity();
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  return v.get<double>();
+}
+
+torch::Tensor matrix(const Json& rows) {
+  const int64_t r = rows.size(), c = rows[0].size();
+  auto t = torch::empty({r, c}, torch::kFloat64);
+  for (int64_t i = 0; i < r; ++i)
+    for (int64_t j = 0; j < c; ++j) t[i][j] = decode(rows[i][j]);
+  return t;
+}
+
+// Minimum total cost over all matchings of size min(R, C), by enumeration.
+double brute_force(const torch::Tensor& cost) {
+  const bool tall = cost.size(0) > cost.size(1);
+  const auto c = (tall ? cost.t() : cost).contiguous();
+  const int64_t r = c.size(0), n = c.size(1);
+  std::vector<int64_t> cols(n);
+  std::iota(cols.begin(), cols.end(), 0);
+  double best = std::numeric_limits<double>::infinity();
+  const auto a = c.accessor<double, 2>();
+  do {
+    double s = 0;
+    for (int64_t i = 0; i < r; ++i) s += a[i][cols[i]];
+    best = std::min(best, s);
+  } while (std::next_permutation(cols.begin(), cols.end()));
+  return best;
+}
+
+torch::Tensor tensor3(const Json& j) {
+  const int64_t a = j.size(), b = j[0].size(), c = j[0][0].size();
+  auto t = torch::empty({a, b, c}, torch::kFloat64);
+  for (int64_t i = 0; i < a; ++i)
+    for (int64_t k = 0; k < b; ++k)
+      for (int64_t l = 0; l < c; ++l) t[i][k][l] = j[i][k][l].get<double>();
+  return t;
+}
+
+}  // namespace
+
+TEST(LinearAssignment, MatchesScipyReferences) {
+  const Json cases = read_json_file(kData + "assignment.json");
+  ASSERT_GT(cases.size(), 100u);
+  int n_errors = 0;
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const auto& c = cases[k];
+    SCOPED_TRACE("case " + std::to_string(k) + " (" + c["kind"].get<std::string>() + ")");
+    const auto cost = matrix(c["cost"]);
+    const bool maximize = c["maximize"].get<bool>();
+    if (c.contains("error")) {
+      ++n_errors;
+      try {
+        linear_sum_assignment(cost, maximize);
+        ADD_FAILURE() << "expected an error: " << c["error"];
+      } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find(c["error"].get<std::string>()), std::string::npos) << e.what();
+      }
+      continue;
+    }
+    const auto a = linear_sum_assignment(cost, maximize);
+    EXPECT_EQ(a.rows, c["rows"].get<std::vector<int64_t>>());
+    EXPECT_EQ(a.cols, c["cols"].get<std::vector<int64_t>>());
+    EXPECT_NEAR(a.cost, c["total"].get<double>(), 1e-9);
+  }
+  EXPECT_EQ(n_errors, 5);
+}
+
+TEST(LinearAssignment, EqualsBruteForceOnSmallSizes) {
+  std::mt19937_64 rng(7);
+  std::uniform_int_distribution<int> size(1, 6), small_int(0, 2);
+  std::uniform_real_distribution<double> uni(-1.0, 1.0);
+  for (int trial = 0; trial < 300; ++trial) {
+    const int r = size(rng), c = size(rng);
+    auto cost = torch::empty({r, c}, torch::kFloat64);
+    for (int i = 0; i < r; ++i)
+      for (int j = 0; j < c; ++j) cost[i][j] = trial % 2 ? double(small_int(rng)) : uni(rng);
+    const auto a = linear_sum_assignment(cost);
+    ASSERT_EQ(a.rows.size(), size_t(std::min(r, c)));
+    std::vector<char> row_used(r, 0), col_used(c, 0);
+    double total = 0;
+    for (size_t k = 0; k < a.rows.size(); ++k) {
+      ASSERT_FALSE(row_used[a.rows[k]]++);
+      ASSERT_FALSE(col_used[a.cols[k]]++);
+      if (k) ASSERT_LT(a.rows[k - 1], a.rows[k]);
+      total += cost[a.rows[k]][a.cols[k]].item<double>();
+    }
+    EXPECT_NEAR(a.cost, total, 1e-12);
+    EXPECT_NEAR(a.cost, brute_force(cost), 1e-9) << cost;
+  }
+}
+
+TEST(LinearAssignment, AcceptsAnyDtypeAndEmpty) {
+  auto cost = torch::tensor({{4, 1, 3}, {2, 0, 5}, {3, 2, 2}}, torch::kInt32);
+  const auto a = linear_sum_assignment(cost);
+  EXPECT_EQ(a.cols, (std::vector<int64_t>{1, 0, 2}));
+  EXPECT_DOUBLE_EQ(a.cost, 5.0);
+  EXPECT_TRUE(linear_sum_assignment(torch::zeros({0, 3})).rows.empty());
+  EXPECT_THROW(linear_sum_assignment(torch::zeros({3})), FormatError);
+}
+
+TEST(PitCosineLoss, MatchesScipyReference) {
+  const Json ref = read_json_file(kData + "pit_loss.json");
+  const auto outputs = tensor3(ref["outputs"]);
+  const auto targets = tensor3(ref["targets"]);
+  const auto counts = torch::tensor(ref["counts"].get<std::vector<int64_t>>());
+  const auto sum = pit_cosine_loss(outputs, targets, counts, PitReduction::kSum);
+  const auto mean = pit_cosine_loss(outputs, targets, counts, PitReduction::kMean);
+  EXPECT_NEAR(sum.loss.item<double>(), ref["loss_sum"].get<double>(), 1e-12);
+  EXPECT_NEAR(mean.loss.item<double>(), ref["loss_mean"].get<double>(), 1e-12);
+  for (size_t b = 0; b < sum.assignments.size(); ++b) {
+    EXPECT_EQ(sum.assignments[b].rows, ref["assignments"][b]["rows"].get<std::vector<int64_t>>());
+    EXPECT_EQ(sum.assignments[b].cols, ref["assignments"][b]["cols"].get<std::vector<int64_t>>());
+  }
+}
+
+TEST(PitCosineLoss, EqualsBruteForceAndIsPermutationInvariant) {
+  torch::manual_seed(3);
+  const int64_t B = 5, M = 4, N = 4, D = 6;
+  const auto outputs = torch::randn({B, M, D}, torch::kFloat64);
+  const auto targets = torch::randn({B, N, D}, torch::kFloat64);
+  const auto counts = torch::tensor({4, 1, 3, 2, 4});
+  const double loss = pit_cosine_loss(outputs, targets, counts).loss.item<double>();
+
+  double expected = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t nb = counts[b].item<int64_t>();
+    std::vector<int64_t> perm(M);
+    std::iota(perm.begin(), perm.end(), 0);
+    double best = 1e300;
+    do {  // target n goes to output perm[n]
+      double s = 0;
+      for (int64_t n = 0; n < nb; ++n)
+        s += 1.0 - torch::cosine_similarity(outputs[b][perm[n]], targets[b][n], 0).item<double>();
+      best = std::min(best, s);
+    } while (std::next_permutation(perm.begin(), perm.end()));
+    expected += best / B;
+  }
+  EXPECT_NEAR(loss, expected, 1e-12);
+
+  const auto out_perm = torch::tensor({2, 0, 3, 1});
+  auto t2 = targets.clone();
+  t2[0] = targets[0].index_select(0, torch::tensor({3, 1, 0, 2}));
+  t2[2].narrow(0, 0, 3).copy_(targets[2].narrow(0, 0, 3).index_select(0, torch::tensor({1, 2, 0})));
+  const double permuted = pit_cosine_loss(outputs.index_select(1, out_perm), t2, counts).loss.item<double>();
+  EXPECT_NEAR(loss, permuted, 1e-12);
+  // Padding beyond counts[b] must not matter.
+  auto t3 = targets.clone();
+  t3[1].narrow(0, 1, 3).fill_(123.0);
+  EXPECT_NEAR(loss, pit_cosine_loss(outputs, t3, counts).loss.item<double>(), 1e-12);
+}
+
+TEST(PitCosineLoss, GradientChecksNumericallyAndFlowsThroughMatchedPairsOnly) {
+  torch::manual_seed(11);
+  const int64_t B = 2, M = 3, N = 3, D = 4;
+  auto outputs = torch::randn({B, M, D}, torch::kFloat64).requires_grad_(true);
+  auto targets = torch::randn({B, N, D}, torch::kFloat64).requires_grad_(true);
+  const auto counts = torch::tensor({2, 3});
+  for (auto reduction : {PitReduction::kSum, PitReduction::kMean}) {
+    auto result = pit_cosine_loss(outputs, targets, counts, reduction);
+    auto grads = torch::autograd::grad({result.loss}, {outputs, targets});
+    const double eps = 1e-6;
+    for (int which = 0; which < 2; ++which) {
+      const auto base = (which == 0 ? outputs : targets).detach();
+      for (int64_t i = 0; i < base.numel(); ++i) {
+        auto plus = base.clone(), minus = base.clone();
+        plus.view(-1)[i] += eps;
+        minus.view(-1)[i] -= eps;
+        auto f = [&](const torch::Tensor& x) {
+          return (which == 0 ? pit_cosine_loss(x, targets.detach(), counts, reduction)
+                             : pit_cosine_loss(outputs.detach(), x, counts, reduction))
+              .loss.item<double>();
+        };
+        const double numeric = (f(plus) - f(minus)) / (2 * eps);
+        EXPECT_NEAR(grads[which].reshape(-1)[i].item<double>(), numeric, 1e-7) << "tensor " << which << " elem " << i;
+      }
+    }
+    // Item 0 has 2 targets: exactly one of its 3 outputs is unmatched and gets no gradient; the
+    // padding target gets none either.
+    int zero_rows = 0;
+    for (int64_t j = 0; j < M; ++j) zero_rows += grads[0][0][j].abs().sum().item<double>() == 0.0;
+    EXPECT_EQ(zero_rows, 1);
+    EXPECT_EQ(grads[1][0][2].abs().sum().item<double>(), 0.0);
+  }
+}
+
+TEST(PitCosineLoss, RejectsBadInput) {
+  const auto o = torch::randn({2, 3, 4});
+  const auto t = torch::randn({2, 3, 4});
+  EXPECT_THROW(pit_cosine_loss(o, t, torch::tensor({0, 2})), UsageError);
+  EXPECT_THROW(pit_cosine_loss(o, t, torch::tensor({4, 2})), UsageError);
+  EXPECT_THROW(pit_cosine_loss(o, t, torch::tensor({1})), UsageError);
+  EXPECT_THROW(pit_cosine_loss(o, torch::randn({2, 3, 5}), torch::tensor({1, 1})), UsageError);
+  auto bad = o.clone();
+  bad[1][0][0] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(pit_cosine_loss(bad, t, torch::tensor({1, 2})), FormatError);
+  EXPECT_EQ(pit_reduction_from_string("mean"), PitReduction::kMean);
+  EXPECT_THROW(pit_reduction_from_string("max"), UsageError);
+}
+
+TEST(PitCosineLoss, RunsOnCudaWithAssignmentOnCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(5);
+  const auto o = torch::randn({4, 9, 16}, torch::kFloat64);
+  const auto t = torch::randn({4, 9, 16}, torch::kFloat64);
+  const auto n = torch::tensor({2, 9, 5, 3});
+  const double cpu = pit_cosine_loss(o, t, n).loss.item<double>();
+  auto oc = o.to(torch::kCUDA).requires_grad_(true);
+  auto r = pit_cosine_loss(oc, t.to(torch::kCUDA), n.to(torch::kCUDA));
+  EXPECT_TRUE(r.loss.is_cuda());
+  EXPECT_NEAR(r.loss.item<double>(), cpu, 1e-10);
+  r.loss.backward();
+  EXPECT_TRUE(oc.grad().is_cuda());
+}

@@ -1,0 +1,266 @@
+// Encoders: exact parameter counts and names against an independent PyTorch/timm definition,
+// shapes and orientation, and the import of reference-layout state_dicts with output parity.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "instret/core/config.h"
+#include "instret/core/error.h"
+#include "instret/core/npy.h"
+#include "instret/models/encoders.h"
+#include "instret/models/model_summary.h"
+#include "instret/models/reference_import.h"
+#include "instret/models/torch_state_dict.h"
+
+using namespace instret;
+
+namespace {
+
+const std::string kData = std::string(INSTRET_TEST_DATA_DIR) + "/models/";
+
+Json golden() { return read_json_file(kData + "param_counts.json"); }
+
+ModelConfig tiny(const std::string& kind) {
+  const Json t = golden()["tiny_config"];
+  ModelConfig c;
+  c.kind = kind;
+  c.n_classes = t["n_classes"];
+  c.n_outputs = t["n_outputs"];
+  c.emb_dim = t["emb_dim"];
+  c.han.channels = t["han_channels"].get<std::vector<int64_t>>();
+  c.convnext.depths = t["convnext_depths"].get<std::vector<int64_t>>();
+  c.convnext.dims = t["convnext_dims"].get<std::vector<int64_t>>();
+  return c;
+}
+
+std::vector<std::string> state_names(const torch::nn::Module& m, const std::string& strip) {
+  std::vector<std::string> names;
+  for (const auto& p : m.named_parameters()) names.push_back(p.key().substr(strip.size()));
+  for (const auto& b : m.named_buffers()) names.push_back(b.key().substr(strip.size()));
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void expect_close(const torch::Tensor& got, const torch::Tensor& want, double tol) {
+  ASSERT_EQ(got.sizes(), want.sizes());
+  EXPECT_LT((got - want).abs().max().item<double>(), tol) << "max |want| " << want.abs().max().item<double>();
+}
+
+}  // namespace
+
+TEST(Models, FullSizeParameterCountsEqualPyTorch) {
+  const Json full = golden()["full"];
+  ModelConfig c;  // defaults: han_cnn with 953 classes, M = 9, D = 1024, ConvNeXt-Small
+  EXPECT_EQ(count_parameters(*make_model(c)), full["han_cnn_953"].get<int64_t>());
+  c.kind = "small";
+  EXPECT_EQ(count_parameters(*make_model(c)), full["small_9x1024"].get<int64_t>());
+  c.kind = "large";
+  EXPECT_EQ(count_parameters(*make_model(c)), full["large_9x1024"].get<int64_t>());
+}
+
+TEST(Models, TinyCountsAndNamesEqualReferenceLayout) {
+  const Json g = golden();
+  for (const std::string kind : {"han_cnn", "small", "large"}) {
+    const auto c = tiny(kind);
+    EXPECT_EQ(count_parameters(*make_model(c)), g["tiny"][kind].get<int64_t>()) << kind;
+  }
+  EXPECT_EQ(state_names(*make_model(tiny("han_cnn")), ""), g["han_state_dict_keys"].get<std::vector<std::string>>());
+  EXPECT_EQ(state_names(*make_model(tiny("large")), "convnext."),
+            g["large_state_dict_keys"].get<std::vector<std::string>>());
+}
+
+TEST(Models, ShapesAndOrientation) {
+  torch::manual_seed(0);
+  const auto x = torch::randn({3, 32, 40});
+  HanCnn han(HanCnnConfig{{4, 8, 8, 16}}, 16, 5);
+  const auto out = han->forward(x);
+  EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{3, 5}));
+  EXPECT_EQ(out.embedding.sizes(), (std::vector<int64_t>{3, 16}));
+  EXPECT_EQ(han_cnn_input(x).sizes(), (std::vector<int64_t>{3, 1, 40, 32}));
+  EXPECT_EQ(convnext_input(x).sizes(), (std::vector<int64_t>{3, 1, 32, 40}));
+  EXPECT_THROW(han->forward(x.unsqueeze(1)), UsageError);
+  for (const std::string kind : {"small", "large"}) {
+    MultiEncoder m(tiny(kind));
+    EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{3, 3, 16})) << kind;
+    EXPECT_THROW(m->forward(x[0]), UsageError);
+  }
+}
+
+TEST(Models, EmbedIsTheEvalModeEmbeddingAndKeepsTrainingFlag) {
+  torch::manual_seed(1);
+  HanCnn han(HanCnnConfig{{4, 8, 8, 16}}, 16, 5);
+  const auto x = torch::randn({2, 32, 40});
+  han->train();
+  const auto e = han->embed(x);
+  EXPECT_TRUE(han->is_training());
+  EXPECT_FALSE(e.requires_grad());
+  han->eval();
+  expect_close(e, han->forward(x).embedding, 0.0 + 1e-7);
+}
+
+TEST(Models, ConvNextDropPathIsStochasticInTrainingOnly) {
+  torch::manual_seed(2);
+  auto c = tiny("large");
+  c.convnext.layer_scale = 1.0;
+  MultiEncoder m(c);
+  const auto x = torch::randn({4, 32, 40});
+  m->eval();
+  expect_close(m->forward(x), m->forward(x), 1e-7);
+  m->train();
+  EXPECT_GT((m->forward(x) - m->forward(x)).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Models, ConfigJsonRoundTripAndValidation) {
+  auto c = tiny("large");
+  c.convnext.drop_path = 0.25;
+  const auto back = model_config_from_json(to_json(c));
+  EXPECT_EQ(to_json(back), to_json(c));
+  EXPECT_THROW(model_config_from_json(Json{{"kind", "huge"}}), UsageError);
+  EXPECT_THROW(model_config_from_json(Json{{"n_output", 9}}), UsageError);
+  EXPECT_THROW(model_config_from_json(Json{{"convnext", {{"depths", {1, 2}}}}}), UsageError);
+  EXPECT_THROW(model_config_from_json(Json{{"emb_dim", "big"}}), UsageError);
+}
+
+TEST(Models, SummaryListsLayersAndTotal) {
+  const auto m = make_model(tiny("large"));
+  const auto s = model_summary(*m);
+  EXPECT_NE(s.find("stages.2.blocks.1.conv_dw"), std::string::npos);
+  EXPECT_NE(s.find("parameters: " + std::to_string(golden()["tiny"]["large"].get<int64_t>())), std::string::npos);
+}
+
+TEST(StateDictReader, ReadsTorchSaveOrderedDict) {
+  const auto sd = read_torch_state_dict(kData + "ref_han_cnn.pt");
+  ASSERT_FALSE(sd.empty());
+  EXPECT_EQ(sd.front().first, "module.conv1.0.weight");
+  EXPECT_EQ(sd.front().second.sizes(), (std::vector<int64_t>{4, 1, 3, 3}));
+  bool saw_counter = false;
+  for (const auto& [name, t] : sd)
+    if (name == "module.conv1.1.num_batches_tracked") {
+      saw_counter = true;
+      EXPECT_EQ(t.scalar_type(), torch::kInt64);
+      EXPECT_EQ(t.item<int64_t>(), 7);
+    }
+  EXPECT_TRUE(saw_counter);
+}
+
+TEST(StateDictReader, RejectsOtherFiles) {
+  const std::string path = ::testing::TempDir() + "not_a_state_dict.pt";
+  std::ofstream(path) << "hello";
+  EXPECT_THROW(read_torch_state_dict(path), FormatError);
+  EXPECT_THROW(read_torch_state_dict(path + ".missing"), IoError);
+  std::ifstream in(kData + "ref_han_cnn.pt", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string truncated = ::testing::TempDir() + "truncated.pt";
+  std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  EXPECT_THROW(read_torch_state_dict(truncated), FormatError);
+}
+
+TEST(ReferenceImport, OutputsMatchPyTorch) {
+  const auto x = read_npy(kData + "input.npy");
+  {
+    auto c = tiny("han_cnn");
+    HanCnn han(c.han, c.emb_dim, c.n_classes);
+    const auto summary = import_reference_weights(*han, c, kData + "ref_han_cnn.pt");
+    EXPECT_EQ(summary.source_prefix, "module.");
+    han->eval();
+    torch::NoGradGuard guard;
+    const auto out = han->forward(x);
+    expect_close(out.logits, read_npy(kData + "expected_han_cnn_logits.npy"), 1e-4);
+    expect_close(out.embedding, read_npy(kData + "expected_han_cnn_embedding.npy"), 1e-4);
+  }
+  for (const std::string kind : {"small", "large"}) {
+    SCOPED_TRACE(kind);
+    const auto c = tiny(kind);
+    MultiEncoder m(c);
+    import_reference_weights(*m, c, kData + "ref_" + kind + ".pt");
+    m->eval();
+    torch::NoGradGuard guard;
+    expect_close(m->forward(x), read_npy(kData + "expected_" + kind + ".npy"), 1e-4);
+  }
+}
+
+TEST(ReferenceImport, MismatchesNameTheTensor) {
+  auto c = tiny("large");
+  MultiEncoder large(c);
+  try {
+    import_reference_weights(*large, c, kData + "ref_small.pt");
+    FAIL() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("stem.0.weight"), std::string::npos) << e.what();
+  }
+  auto h = tiny("han_cnn");
+  h.n_classes = 7;
+  HanCnn han(h.han, h.emb_dim, h.n_classes);
+  try {
+    import_reference_weights(*han, h, kData + "ref_han_cnn.pt");
+    FAIL() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("'module.linear2.weight' has shape [5, 16]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("expects [7, 16]"), std::string::npos) << e.what();
+  }
+  // A Small (multi) file into the single encoder: same names, the head's shape differs.
+  auto hs = tiny("han_cnn");
+  HanCnn han2(hs.han, hs.emb_dim, hs.n_classes);
+  EXPECT_THROW(import_reference_weights(*han2, hs, kData + "ref_small.pt"), FormatError);
+}
+
+TEST(ReferenceImport, SumsAnRgbStem) {
+  const auto c = tiny("large");
+  MultiEncoder m(c);
+  NamedTensors source;
+  for (const auto& p : m->named_parameters()) source.emplace_back("module." + p.key().substr(9), p.value().clone());
+  for (const auto& b : m->named_buffers()) source.emplace_back("module." + b.key().substr(9), b.value().clone());
+  torch::Tensor rgb;
+  for (auto& [name, t] : source)
+    if (name == "module.stem.0.weight") {
+      rgb = torch::randn({t.size(0), 3, 4, 4});
+      t = rgb;
+    }
+  const auto summary = load_reference_state_dict(*m, c, source, "rgb");
+  EXPECT_TRUE(summary.summed_rgb_stem);
+  expect_close(m->convnext->stem[0]->as<torch::nn::Conv2d>()->weight, rgb.sum(1, true), 1e-6);
+}
+
+TEST(Models, ShippedModelConfigsAreValid) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(INSTRET_SOURCE_DIR) + "/configs")) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("model_", 0) != 0 || e.path().extension() != ".json") continue;
+    const Json j = read_json_file(e.path());
+    EXPECT_NO_THROW(model_config_from_json(j.at("model"), name)) << name;
+    ++n;
+  }
+  EXPECT_GE(n, 3);
+}
+
+TEST(StateDictReader, ReadsTorch113FilesAndRejectsLegacyFormat) {
+  const auto a = read_torch_state_dict(kData + "ref_han_cnn.pt");
+  const auto b = read_torch_state_dict(kData + "ref_han_cnn_torch113.pt");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, b[i].first);
+    EXPECT_TRUE(torch::equal(a[i].second, b[i].second)) << a[i].first;
+  }
+  try {
+    read_torch_state_dict(kData + "ref_han_cnn_legacy.pt");
+    FAIL() << "expected FormatError";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("convert_reference_weights.py"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ReferenceImport, DetectsAnyNamePrefix) {
+  const auto c = tiny("small");
+  MultiEncoder src(c), dst(c);
+  NamedTensors source;
+  for (const auto& p : src->named_parameters()) source.emplace_back("module.encoder." + p.key().substr(4), p.value());
+  for (const auto& p : src->named_buffers()) source.emplace_back("module.encoder." + p.key().substr(4), p.value());
+  const auto summary = load_reference_state_dict(*dst, c, source, "prefixed");
+  EXPECT_EQ(summary.source_prefix, "module.encoder.");
+  for (const auto& p : dst->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), src->named_parameters()[p.key()])) << p.key();
+  source.emplace_back("module.encoder.extra.weight", torch::zeros({2}));
+  EXPECT_THROW(load_reference_state_dict(*dst, c, source, "extra"), FormatError);
+}
