@@ -100,6 +100,19 @@ TEST(LogMel, RealClipMatchesLibrosa) {
   EXPECT_LT(diff, kDbTolerance);
 }
 
+TEST(LogMel, BlockFilterbankPathMatchesLibrosa) {
+  // The path CUDA takes (whole-batch power spectrogram, block-sparse filterbank products), run
+  // here on the CPU.
+  LogMel mel;
+  const torch::Tensor clip = clip_audio();
+  const torch::Tensor power = mel->power_spectrogram(torch::stack({clip, clip * 0.5f}));
+  ASSERT_EQ(power.sizes(), torch::IntArrayRef({2, 157, 1025}));
+  const torch::Tensor out = mel->power_to_db(mel->apply_filterbank(power));
+  EXPECT_LT(max_abs_diff(out[0], golden("clip_logmel.npy")), kDbTolerance);
+  EXPECT_LT(max_abs_diff(out[1], golden("clip_logmel.npy") + 20 * std::log10(0.5)), kDbTolerance);
+  EXPECT_LT(max_abs_diff(mel->apply_filterbank(power), torch::matmul(mel->filterbank(), power.transpose(1, 2))), 1e-3);
+}
+
 TEST(LogMel, SilenceIsFiniteMinus100Db) {
   LogMel mel;
   const torch::Tensor out = mel(torch::zeros({2, 80000}));

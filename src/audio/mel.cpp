@@ -1,5 +1,7 @@
 #include "instret/audio/mel.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -39,6 +41,42 @@ double mel_to_hz(double m, bool htk) {
 // Per-block fixed cost, in multiply-adds per frame, used to choose the block partition: small
 // blocks skip more zeros, but each matrix product has its own overhead.
 constexpr int64_t kBlockOverhead = 1024;
+
+// Frames processed together by the CPU kernel: the power of 8 frames is stored bin-major, so each
+// band's weighted sum runs over 8 independent lanes (vectorised) instead of one serial chain.
+constexpr int64_t kLanes = 8;
+
+// CPU kernel: the mel power (n_mels, frames) of one clip's one-sided spectrum (frames, bins),
+// reading each band's packed non-zero weights only. `out` is row-major (n_mels, frames).
+void mel_of_spectrum(const c10::complex<float>* spec, int64_t frames, int64_t bins, double power,
+                     const std::vector<int64_t>& lo, const std::vector<int64_t>& len,
+                     const std::vector<int64_t>& offset, const std::vector<float>& weights, float* out) {
+  const int64_t n_mels = static_cast<int64_t>(lo.size());
+  std::vector<float> p(static_cast<size_t>(bins * kLanes));
+  for (int64_t f0 = 0; f0 < frames; f0 += kLanes) {
+    const int64_t lanes = std::min(kLanes, frames - f0);
+    if (lanes < kLanes) std::fill(p.begin(), p.end(), 0.f);
+    for (int64_t j = 0; j < lanes; ++j) {
+      const c10::complex<float>* row = spec + (f0 + j) * bins;
+      for (int64_t k = 0; k < bins; ++k) {
+        const float re = row[k].real(), im = row[k].imag();
+        p[static_cast<size_t>(k * kLanes + j)] = re * re + im * im;
+      }
+    }
+    if (power == 1.0)
+      for (float& v : p) v = std::sqrt(v);
+    else if (power != 2.0)
+      for (float& v : p) v = static_cast<float>(std::pow(v, power / 2.0));
+    for (int64_t m = 0; m < n_mels; ++m) {
+      float acc[kLanes] = {};
+      const float* w = weights.data() + offset[m];
+      const float* pk = p.data() + lo[m] * kLanes;
+      for (int64_t i = 0; i < len[m]; ++i)
+        for (int64_t j = 0; j < kLanes; ++j) acc[j] += w[i] * pk[i * kLanes + j];
+      for (int64_t j = 0; j < lanes; ++j) out[m * frames + f0 + j] = acc[j];
+    }
+  }
+}
 
 }  // namespace
 
@@ -170,6 +208,13 @@ LogMelImpl::LogMelImpl(const MelConfig& config) : config_(config) {
         hi[m] = k + 1;
       }
   }
+  for (int64_t m = 0; m < n_mels; ++m) {
+    const int64_t length = std::max<int64_t>(hi[m] - lo[m], 0);
+    band_lo_.push_back(length > 0 ? lo[m] : 0);
+    band_len_.push_back(length);
+    band_offset_.push_back(static_cast<int64_t>(band_weights_.size()));
+    for (int64_t k = 0; k < length; ++k) band_weights_.push_back(fb[m][lo[m] + k]);
+  }
   auto span = [&](int64_t a, int64_t b) {  // bin range of bands [a, b)
     int64_t l = config_.n_bins(), h = 0;
     for (int64_t m = a; m < b; ++m)
@@ -198,15 +243,40 @@ LogMelImpl::LogMelImpl(const MelConfig& config) : config_(config) {
 }
 
 torch::Tensor LogMelImpl::mel_power(torch::Tensor audio) {
+  audio = checked_input(std::move(audio));
+  const int64_t batch = audio.size(0);
+  if (!audio.device().is_cpu()) return apply_filterbank(power_unchecked(audio));
+  // On the CPU, one clip at a time per thread (its frames and spectrum stay in cache, a whole
+  // batch's do not), through the packed-filter kernel.
+  const int64_t frames = config_.n_frames(audio.size(1));
+  torch::Tensor out = torch::empty({batch, config_.n_mels, frames}, audio.options());
+  at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const torch::Tensor spec = stft_unchecked(audio.narrow(0, i, 1)).contiguous();
+      mel_of_spectrum(spec.data_ptr<c10::complex<float>>(), frames, config_.n_bins(), config_.power, band_lo_,
+                      band_len_, band_offset_, band_weights_, out[i].data_ptr<float>());
+    }
+  });
+  return out;
+}
+
+torch::Tensor LogMelImpl::power_spectrogram(torch::Tensor audio) { return power_unchecked(checked_input(std::move(audio))); }
+
+torch::Tensor LogMelImpl::checked_input(torch::Tensor audio) const {
   if (audio.dim() == 1) audio = audio.unsqueeze(0);
   if (audio.dim() != 2) throw UsageError("log-mel input must be (batch, samples) or (samples)");
   const int64_t batch = audio.size(0);
   const int64_t n = audio.size(1);
   if (n < 1) throw UsageError("log-mel input has no samples");
   audio = audio.to(window_.device(), torch::kFloat32);
-  if (batch > 0 && !torch::isfinite(audio).all().item<bool>())
+  // max |x| is NaN or infinite exactly when some sample is (and is cheaper than isfinite().all()).
+  if (batch > 0 && !std::isfinite(audio.abs().max().item<float>()))
     throw FormatError("log-mel input contains NaN or infinite samples");
+  return audio;
+}
 
+torch::Tensor LogMelImpl::stft_unchecked(const torch::Tensor& audio) const {
+  const int64_t n = audio.size(1);
   // Frame t of librosa's centred STFT is non-zero only where the window (win_length samples,
   // centred in n_fft) lies: original samples [t*hop - left, t*hop - left + win). Frame those,
   // window them, and let rfft zero-pad to n_fft at the end: that shifts each frame, which changes
@@ -219,11 +289,23 @@ torch::Tensor LogMelImpl::mel_power(torch::Tensor audio) {
   torch::Tensor padded = torch::constant_pad_nd(audio, {left, std::max<int64_t>(right, 0)});
   if (right < 0) padded = padded.narrow(1, 0, length);
   torch::Tensor framed = padded.unfold(1, win, hop) * window_;  // (B, T, win)
-  torch::Tensor spec = torch::fft::rfft(framed, n_fft, -1);     // (B, T, bins)
-  torch::Tensor ri = torch::view_as_real(spec);
-  torch::Tensor power = (ri * ri).sum(-1);  // |X|^2
+  return torch::fft::rfft(framed, n_fft, -1);                   // (B, T, bins)
+}
+
+torch::Tensor LogMelImpl::power_unchecked(const torch::Tensor& audio) const {
+  const torch::Tensor spec = stft_unchecked(audio);
+  const torch::Tensor ri = torch::view_as_real(spec);
+  const torch::Tensor re = ri.select(-1, 0), im = ri.select(-1, 1);
+  torch::Tensor power = (re * re).addcmul_(im, im);  // |X|^2
   if (config_.power != 2.0) power = power.pow(config_.power / 2.0);
-  torch::Tensor rows = power.view({batch * frames, config_.n_bins()});
+  return power;
+}
+
+torch::Tensor LogMelImpl::apply_filterbank(const torch::Tensor& power) const {
+  if (power.dim() != 3 || power.size(2) != config_.n_bins())
+    throw UsageError("filterbank input must be (batch, frames, " + std::to_string(config_.n_bins()) + ")");
+  const int64_t batch = power.size(0), frames = power.size(1);
+  const torch::Tensor rows = power.reshape({batch * frames, config_.n_bins()});
 
   std::vector<torch::Tensor> parts;
   parts.reserve(blocks_.size());

@@ -55,8 +55,14 @@ class LogMelImpl : public torch::nn::Module {
   explicit LogMelImpl(const MelConfig& config = MelConfig());
 
   torch::Tensor forward(torch::Tensor audio);
-  // The power mel spectrogram (B, n_mels, frames) before the dB conversion.
+  // The power mel spectrogram (B, n_mels, frames) before the dB conversion:
+  // apply_filterbank(power_spectrogram(audio)).
   torch::Tensor mel_power(torch::Tensor audio);
+  // |STFT|^power (B, frames, n_bins) of (B, samples) or (samples) audio, librosa's framing.
+  torch::Tensor power_spectrogram(torch::Tensor audio);
+  // The filterbank applied to a (B, frames, n_bins) power spectrogram, block by block over the
+  // filters' non-zero bins: (B, n_mels, frames).
+  torch::Tensor apply_filterbank(const torch::Tensor& power) const;
   // The dB conversion (power_to_db with ref, amin, and top_db per batch item) of a mel power.
   torch::Tensor power_to_db(const torch::Tensor& mel_power) const;
 
@@ -67,6 +73,12 @@ class LogMelImpl : public torch::nn::Module {
  private:
   // A run of consecutive mel bands and the contiguous bin range their filters touch: the
   // filterbank is applied block by block, skipping the zeros outside each block.
+  // (B, samples) float32 on the module's device, finite; throws otherwise.
+  torch::Tensor checked_input(torch::Tensor audio) const;
+  // The one-sided complex STFT (B, frames, bins) of checked input, librosa's framing.
+  torch::Tensor stft_unchecked(const torch::Tensor& audio) const;
+  torch::Tensor power_unchecked(const torch::Tensor& audio) const;
+
   struct Block {
     int64_t band0, bands, bin0, bins;
   };
@@ -75,6 +87,10 @@ class LogMelImpl : public torch::nn::Module {
   torch::Tensor filterbank_;  // (n_mels, n_bins)
   std::vector<Block> blocks_;
   std::vector<torch::Tensor> block_weights_;  // per block: (bins, bands), transposed filters
+  // CPU path: band m's non-zero weights, packed at band_offset_[m], cover bins
+  // [band_lo_[m], band_lo_[m] + band_len_[m]).
+  std::vector<int64_t> band_lo_, band_len_, band_offset_;
+  std::vector<float> band_weights_;
 };
 TORCH_MODULE(LogMel);
 
