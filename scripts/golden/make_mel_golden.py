@@ -96,6 +96,8 @@ def main():
     tone = (0.5 * np.sin(2 * np.pi * 1000.0 * n / 16000)).astype(np.float32)
     tone_ref = logmel(tone, **DEFAULT)
     save("tone1k_logmel.npy", tone_ref.astype(np.float32))
+    # top_db off (None): the tone's quiet bands fall far below max - 80 dB, down to amin's -100.
+    save("tone1k_logmel_no_top_db.npy", logmel(tone, **dict(DEFAULT, top_db=None)).astype(np.float32))
     centres = librosa.mel_frequencies(n_mels=128 + 2, fmin=0.0, fmax=8000.0, htk=False)[1:-1]
     facts["tone_peak_band"] = int(np.argmax(tone_ref[:, tone_ref.shape[1] // 2]))
     facts["tone_nearest_centre_band"] = int(np.argmin(np.abs(centres - 1000.0)))
