@@ -78,6 +78,16 @@ void mel_of_spectrum(const c10::complex<float>* spec, int64_t frames, int64_t bi
   }
 }
 
+// Per-thread CPU buffers for one clip's STFT, reused from call to call: fresh multi-megabyte
+// tensors per clip cost more in page faults (glibc hands large freed blocks back to the OS) than
+// the FFT itself costs.
+struct ClipWorkspace {
+  int64_t samples = -1, n_fft = -1, win = -1, hop = -1;
+  torch::Tensor padded;  // (length): the clip between its zero margins
+  torch::Tensor framed;  // (frames, n_fft): windowed frames in the first win columns, zeros after
+  torch::Tensor spec;    // (frames, n_fft / 2 + 1) complex64
+};
+
 }  // namespace
 
 void MelConfig::validate() const {
@@ -250,10 +260,24 @@ torch::Tensor LogMelImpl::mel_power(torch::Tensor audio) {
   // batch's do not), through the packed-filter kernel.
   const int64_t frames = config_.n_frames(audio.size(1));
   torch::Tensor out = torch::empty({batch, config_.n_mels, frames}, audio.options());
+  const int64_t n = audio.size(1), n_fft = config_.n_fft, win = config_.win_length, hop = config_.hop_length;
+  const int64_t left = n_fft / 2 - (n_fft - win) / 2;  // see stft_unchecked
+  const int64_t length = (frames - 1) * hop + win;
+  const int64_t count = std::min(n, length - left);
   at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) {
+    thread_local ClipWorkspace ws;
+    if (ws.samples != n || ws.n_fft != n_fft || ws.win != win || ws.hop != hop) {
+      ws.padded = torch::zeros({length}, torch::kFloat32);
+      ws.framed = torch::zeros({frames, n_fft}, torch::kFloat32);
+      ws.spec = torch::empty({frames, config_.n_bins()}, torch::kComplexFloat);
+      ws.samples = n, ws.n_fft = n_fft, ws.win = win, ws.hop = hop;
+    }
     for (int64_t i = begin; i < end; ++i) {
-      const torch::Tensor spec = stft_unchecked(audio.narrow(0, i, 1)).contiguous();
-      mel_of_spectrum(spec.data_ptr<c10::complex<float>>(), frames, config_.n_bins(), config_.power, band_lo_,
+      ws.padded.narrow(0, left, count).copy_(audio[i].narrow(0, 0, count));
+      torch::Tensor windowed = ws.framed.narrow(1, 0, win);
+      torch::mul_out(windowed, ws.padded.unfold(0, win, hop), window_);
+      torch::fft_rfft_out(ws.spec, ws.framed, c10::nullopt, -1, c10::nullopt);
+      mel_of_spectrum(ws.spec.data_ptr<c10::complex<float>>(), frames, config_.n_bins(), config_.power, band_lo_,
                       band_len_, band_offset_, band_weights_, out[i].data_ptr<float>());
     }
   });
@@ -269,8 +293,9 @@ torch::Tensor LogMelImpl::checked_input(torch::Tensor audio) const {
   const int64_t n = audio.size(1);
   if (n < 1) throw UsageError("log-mel input has no samples");
   audio = audio.to(window_.device(), torch::kFloat32);
-  // max |x| is NaN or infinite exactly when some sample is (and is cheaper than isfinite().all()).
-  if (batch > 0 && !std::isfinite(audio.abs().max().item<float>()))
+  // The max and min propagate NaN and show infinities; two reductions allocate nothing, unlike
+  // isfinite().all() on a batch.
+  if (batch > 0 && !(std::isfinite(audio.max().item<float>()) && std::isfinite(audio.min().item<float>())))
     throw FormatError("log-mel input contains NaN or infinite samples");
   return audio;
 }
@@ -320,19 +345,21 @@ torch::Tensor LogMelImpl::apply_filterbank(const torch::Tensor& power) const {
   return mel.view({batch, frames, config_.n_mels}).transpose(1, 2).contiguous();
 }
 
-torch::Tensor LogMelImpl::power_to_db(const torch::Tensor& mel_power) const {
+torch::Tensor LogMelImpl::power_to_db(const torch::Tensor& mel_power) const { return db_in_place(mel_power.clone()); }
+
+torch::Tensor LogMelImpl::db_in_place(torch::Tensor x) const {
   const double offset = 10.0 * std::log10(std::max(config_.amin, config_.ref));
-  torch::Tensor db = torch::log10(torch::clamp_min(mel_power, config_.amin)).mul_(10.0);
-  if (offset != 0.0) db.sub_(offset);
-  if (config_.top_db > 0 && db.numel() > 0) {
+  x.clamp_min_(config_.amin).log10_().mul_(10.0);
+  if (offset != 0.0) x.sub_(offset);
+  if (config_.top_db > 0 && x.numel() > 0) {
     std::vector<int64_t> dims;
-    for (int64_t d = 1; d < db.dim(); ++d) dims.push_back(d);
-    torch::Tensor floor = db.dim() > 1 ? torch::amax(db, dims, true) : db.max();
-    db = torch::maximum(db, floor - config_.top_db);
+    for (int64_t d = 1; d < x.dim(); ++d) dims.push_back(d);
+    const torch::Tensor floor = (x.dim() > 1 ? torch::amax(x, dims, true) : x.max()) - config_.top_db;
+    x.clamp_min_(floor);
   }
-  return db;
+  return x;
 }
 
-torch::Tensor LogMelImpl::forward(torch::Tensor audio) { return power_to_db(mel_power(std::move(audio))); }
+torch::Tensor LogMelImpl::forward(torch::Tensor audio) { return db_in_place(mel_power(std::move(audio))); }
 
 }  // namespace instret

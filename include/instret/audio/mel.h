@@ -78,6 +78,8 @@ class LogMelImpl : public torch::nn::Module {
   // The one-sided complex STFT (B, frames, bins) of checked input, librosa's framing.
   torch::Tensor stft_unchecked(const torch::Tensor& audio) const;
   torch::Tensor power_unchecked(const torch::Tensor& audio) const;
+  // power_to_db, overwriting `x`.
+  torch::Tensor db_in_place(torch::Tensor x) const;
 
   struct Block {
     int64_t band0, bands, bin0, bins;
