@@ -16,8 +16,6 @@ namespace instret {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr int kBlock = 64;  // FluidSynth renders in blocks of this many samples
-
 void fluid_log_to_spdlog(int level, const char* message, void*) {
   if (level <= FLUID_ERR) spdlog::debug("fluidsynth error: {}", message);
   else spdlog::trace("fluidsynth: {}", message);
@@ -39,9 +37,9 @@ std::string lower(std::string s) {
 }  // namespace
 
 int soundfont_preset_family(int bank, int program, const std::string& name) {
-  if (bank == 128) return -1;
+  if (bank >= 120) return -1;  // 128: GM drum kits; 120..127: XG/GS drum, SFX and MT-32 maps
   const std::string n = lower(name);
-  for (const char* word : {"kit", "drumset", "drum set", "drums set", "percussion", "perc.", "sfx"})
+  for (const char* word : {"kit", "drumset", "drum set", "drums set", "percussion", "sfx"})
     if (n.find(word) != std::string::npos) return -1;
   return gm_program_family(program);
 }
@@ -66,6 +64,8 @@ SoundFontBank::SoundFontBank(const fs::path& path, const BankFilter& filter) : p
     inst.family = family_names()[size_t(family)];
     if (!filter.programs.empty() &&
         std::find(filter.programs.begin(), filter.programs.end(), inst.program) == filter.programs.end())
+      continue;
+    if (!filter.banks.empty() && std::find(filter.banks.begin(), filter.banks.end(), inst.bank) == filter.banks.end())
       continue;
     if (!filter.families.empty() &&
         std::find(filter.families.begin(), filter.families.end(), inst.family) == filter.families.end())
@@ -154,35 +154,41 @@ void SoundFontBank::render(size_t index, const std::vector<Note>& notes, float* 
     return a.sample != b.sample ? a.sample < b.sample : (!a.on && b.on);
   });
 
-  Synth* s = acquire();
-  // Every render consumes a whole number of blocks, so the next one starts on a block boundary
-  // of a synthesizer in its reset state: the output depends only on the arguments.
-  const int64_t total = (n + kBlock - 1) / kBlock * kBlock;
-  std::vector<float> left(size_t(total), 0.0f), right(size_t(total), 0.0f);
-  try {
-    fluid_synth_system_reset(s->synth);
-    if (fluid_synth_program_select(s->synth, 0, s->sfont_id, inst.bank, inst.program) != FLUID_OK)
-      throw FormatError(path_.string() + ": cannot select preset " + inst.id);
-    int64_t pos = 0;
-    auto render_to = [&](int64_t until) {
-      while (pos < until) {
-        const int len = int(std::min<int64_t>(until - pos, 1 << 16));
-        fluid_synth_write_float(s->synth, len, left.data(), int(pos), 1, right.data(), int(pos), 1);
-        pos += len;
+  // A reused synthesizer keeps traces of earlier renders in its voices (small differences at note
+  // starts), so every render runs on a fresh synthesizer that borrows the SoundFont loaded by a
+  // pooled one: the output depends only on the arguments, whatever the thread or the history.
+  Synth* holder = acquire();
+  fluid_synth_t* synth = new_fluid_synth(holder->settings);
+  std::vector<float> left(size_t(n), 0.0f), right(size_t(n), 0.0f);
+  std::string failure;
+  if (!synth) {
+    failure = path_.string() + ": cannot create a FluidSynth synthesizer";
+  } else {
+    fluid_sfont_t* sfont = fluid_synth_get_sfont_by_id(holder->synth, holder->sfont_id);
+    const int id = fluid_synth_add_sfont(synth, sfont);
+    if (id == FLUID_FAILED || fluid_synth_program_select(synth, 0, id, inst.bank, inst.program) != FLUID_OK) {
+      failure = path_.string() + ": cannot select preset " + inst.id;
+    } else {
+      int64_t pos = 0;
+      auto render_to = [&](int64_t until) {
+        while (pos < until) {
+          const int len = int(std::min<int64_t>(until - pos, 1 << 16));
+          fluid_synth_write_float(synth, len, left.data(), int(pos), 1, right.data(), int(pos), 1);
+          pos += len;
+        }
+      };
+      for (const Event& e : events) {
+        render_to(e.sample);
+        if (e.on) fluid_synth_noteon(synth, 0, e.pitch, e.velocity);
+        else fluid_synth_noteoff(synth, 0, e.pitch);
       }
-    };
-    for (const Event& e : events) {
-      render_to(e.sample);
-      if (e.on) fluid_synth_noteon(s->synth, 0, e.pitch, e.velocity);
-      else fluid_synth_noteoff(s->synth, 0, e.pitch);
+      render_to(n);
     }
-    render_to(total);
-    fluid_synth_system_reset(s->synth);
-  } catch (...) {
-    release(s);
-    throw;
+    if (id != FLUID_FAILED) fluid_synth_remove_sfont(synth, sfont);
+    delete_fluid_synth(synth);
   }
-  release(s);
+  release(holder);
+  if (!failure.empty()) throw Error(failure);
   for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * (left[size_t(i)] + right[size_t(i)]);
 }
 

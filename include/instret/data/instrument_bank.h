@@ -47,6 +47,7 @@ class InstrumentBank {
 // Selection of a bank's instruments (empty lists select everything).
 struct BankFilter {
   std::vector<int> programs;       // SoundFont preset numbers to keep
+  std::vector<int> banks;          // SoundFont bank numbers to keep
   std::vector<std::string> families;  // family names to keep
 };
 

@@ -1,5 +1,5 @@
 // SoundFont instrument bank: every melodic preset of one .sf2/.sf3 file is an instrument, rendered
-// by libfluidsynth (one synthesizer per concurrent render, reverb and chorus off, 16 kHz).
+// by libfluidsynth (a fresh synthesizer per render, reverb and chorus off, 16 kHz).
 #pragma once
 #include <filesystem>
 #include <memory>
@@ -13,8 +13,10 @@ typedef struct _fluid_hashtable_t fluid_settings_t;
 
 namespace instret {
 
-// Whether a preset is melodic and has a family: bank 128 (GM drum kits) and presets whose names
-// say kit/drum set/percussion/SFX are not; the family is that of the GM program `program`.
+// Whether a preset is melodic and has a family: banks 120..128 (GM/XG drum kits, SFX banks, the
+// GS MT-32 map, whose program numbers are not GM) and presets whose names say kit/drum set/
+// percussion/SFX are not; otherwise (GM bank 0 and GS variation banks) the family is that of the
+// GM program `program`.
 // Returns the family index or -1.
 int soundfont_preset_family(int bank, int program, const std::string& name);
 
