@@ -126,6 +126,7 @@ TEST_F(RenderNlakh, LayoutManifestsAudioAndLabels) {
       ASSERT_EQ(mix.size(), 80000u);
       ASSERT_GE(r["stems"].size(), 2u);
       std::vector<double> sum(mix.size(), 0.0);
+      double peak = 0.0;  // of the mix and the stems: the normalisation makes it 1
       for (const Json& s : r["stems"]) {
         const Json& inst = instruments.at(s["instrument"].get<std::string>());
         EXPECT_EQ(inst["split"], split);
@@ -134,11 +135,15 @@ TEST_F(RenderNlakh, LayoutManifestsAudioAndLabels) {
         EXPECT_GE(s["notes"].get<int>(), 3);
         const std::vector<float> stem = read_audio(out / s["path"].get<std::string>());
         ASSERT_EQ(stem.size(), mix.size());
-        for (size_t i = 0; i < mix.size(); ++i) sum[i] += stem[i];
+        for (size_t i = 0; i < mix.size(); ++i) {
+          sum[i] += stem[i];
+          peak = std::max(peak, double(std::fabs(stem[i])));
+        }
       }
-      // mix = sum(stems) / peak, stems scaled alike: equal up to half an LSB per file, and peak 1.
+      // mix = sum(stems) / peak, stems scaled alike: equal up to half an LSB per file; the largest
+      // magnitude over the mix and its stems is 1.
       const double tolerance = (double(r["stems"].size()) + 1.0) * 0.5 / 32768.0 + 1e-9;
-      double worst = 0.0, peak = 0.0;
+      double worst = 0.0;
       for (size_t i = 0; i < mix.size(); ++i) {
         worst = std::max(worst, std::fabs(sum[i] - mix[i]));
         peak = std::max(peak, double(std::fabs(mix[i])));
@@ -212,6 +217,31 @@ TEST_F(RenderNlakh, NsynthBankMadeByRenderNotes) {
   ASSERT_GE(multis.size(), 1u);
   for (const Json& r : multis)
     for (const Json& s : r["stems"]) EXPECT_TRUE(ids.count(s["instrument"].get<std::string>()));
+}
+
+TEST_F(RenderNlakh, NearDuplicatePresetsAreDroppedFromTheLaterSide) {
+  // sf_GMbank's presets 4, 5, 6 share TimGM6mb's samples (same sample names and lengths in both
+  // files' shdr chunks); its piano (0) does not.
+  Json c = base_config("dedupe");
+  c["single"]["clips_per_instrument"] = 0;
+  c["multi"]["train"] = 0;
+  c["multi"]["valid"] = 0;
+  c["banks"][0]["programs"] = {4, 5, 6};
+  c["banks"][1]["programs"] = {0, 4, 5, 6};
+  const Json summary = render_nlakh(c);
+  const Json& dropped = summary["duplicates_dropped"];
+  ASSERT_EQ(dropped.size(), 3u);
+  for (const Json& d : dropped) {
+    const std::string id = d["id"].get<std::string>(), same = d["same_as"].get<std::string>();
+    EXPECT_EQ(id.substr(0, 10), "sf_GMbank_");
+    EXPECT_EQ(same, "TimGM6mb_" + id.substr(10));
+    EXPECT_GE(d["correlation"].get<double>(), 0.98);
+  }
+  const Json instruments = read_json_file(kRoot / "dedupe" / "instruments.json");
+  ASSERT_EQ(instruments.size(), 4u);
+  EXPECT_EQ(instruments[3]["id"], "sf_GMbank_000_000");
+  c["dedupe_correlation"] = 0.0;
+  EXPECT_EQ(render_nlakh(c)["splits"]["valid"]["instruments"], 4);
 }
 
 TEST_F(RenderNlakh, BadInputsGiveClearErrorsAndExitCodes) {

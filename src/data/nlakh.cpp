@@ -76,7 +76,7 @@ struct Task {
   std::string dir;        // relative output folder of the clip's files
   std::string stem;       // file stem (single) or "" (multi: files inside dir)
   std::string record() const { return kind == "single" ? dir + "/" + stem + ".json" : dir + "/record.json"; }
-  std::string key() const { return kind + "/" + split + "/" + dir + "/" + stem; }
+  std::string key() const { return dir + "/" + stem; }
 };
 
 std::vector<std::string> expand_midi_sources(const Json& sources) {
@@ -185,8 +185,78 @@ class Renderer {
     std::stable_sort(instruments_.begin(), instruments_.end(), [](const RunInstrument& a, const RunInstrument& b) {
       return a.split != b.split ? a.split == "train" : a.info.id < b.info.id;
     });
+    drop_duplicates();
     for (size_t i = 0; i < instruments_.size(); ++i)
       by_family_[instruments_[i].split][instruments_[i].info.family].push_back(i);
+  }
+
+  // SoundFont presets that share samples and settings (one file derived from another, or a bank
+  // copied into another) sound the same: an instrument whose fingerprint (C3, C4, C5 at velocity
+  // 100, 1 s) correlates above `dedupe_correlation` with an earlier instrument of its family is
+  // dropped. Train instruments come first, so a valid duplicate of a train instrument is the one
+  // dropped. Presets whose fingerprint is silent (e.g. ones that need an expression controller)
+  // are dropped too.
+  void drop_duplicates() {
+    const double threshold = config_get<double>(config_, "dedupe_correlation");
+    if (!(threshold > 0.0)) return;
+    const int64_t n = kSampleRate;
+    std::vector<std::vector<float>> prints(instruments_.size());
+    std::vector<char> silent(instruments_.size(), 0);
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next++) < instruments_.size();) {
+        const RunInstrument& r = instruments_[i];
+        if (r.info.source != "soundfont") continue;
+        std::vector<float> x(static_cast<size_t>(n));
+        r.bank->render(r.index, {{0.0, 0.25, 48, 100}, {0.33, 0.58, 60, 100}, {0.66, 0.91, 72, 100}}, x.data(), n);
+        double norm = 0.0, peak = 0.0;
+        for (float v : x) {
+          norm += double(v) * v;
+          peak = std::max(peak, double(std::fabs(v)));
+        }
+        if (!(peak >= silence_peak_)) {
+          silent[i] = 1;
+          continue;
+        }
+        const float scale = float(1.0 / std::sqrt(norm));
+        for (float& v : x) v *= scale;
+        prints[i] = std::move(x);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads_; ++t) pool.emplace_back(work);
+    for (auto& t : pool) t.join();
+    std::vector<RunInstrument> kept;
+    std::vector<size_t> kept_index;
+    for (size_t i = 0; i < instruments_.size(); ++i) {
+      if (silent[i]) {
+        silent_.push_back(instruments_[i].info.id);
+        continue;
+      }
+      bool duplicate = false;
+      if (!prints[i].empty()) {
+        for (size_t k = 0; k < kept.size() && !duplicate; ++k) {
+          const size_t j = kept_index[k];
+          if (prints[j].empty() || instruments_[j].info.family != instruments_[i].info.family) continue;
+          double dot = 0.0;
+          for (size_t t = 0; t < prints[i].size(); ++t) dot += double(prints[i][t]) * prints[j][t];
+          if (dot >= threshold) {
+            duplicate = true;
+            duplicates_.push_back({{"id", instruments_[i].info.id}, {"split", instruments_[i].split},
+                                   {"same_as", instruments_[j].info.id}, {"correlation", std::round(dot * 1e4) / 1e4}});
+          }
+        }
+      }
+      if (!duplicate) {
+        kept.push_back(instruments_[i]);
+        kept_index.push_back(i);
+      }
+    }
+    if (!silent_.empty())
+      spdlog::info("dropped {} instruments that stay silent on C3, C4 and C5 (velocity 100)", silent_.size());
+    if (!duplicates_.empty())
+      spdlog::info("dropped {} near-duplicate instruments (fingerprint correlation >= {})", duplicates_.size(), threshold);
+    instruments_ = std::move(kept);
   }
 
   void load_midi() {
@@ -369,10 +439,13 @@ class Renderer {
       std::vector<float> mix(size_t(clip_samples_), 0.0f);
       for (const Stem& s : stems)
         for (size_t i = 0; i < mix.size(); ++i) mix[i] += s.audio[i];
-      const double peak = peak_of(mix);
-      if (!(peak >= silence_peak_)) continue;
-      // mix = sum of stems / peak; the stems are scaled by the same factor so that they still sum
-      // to the mix (up to 16-bit quantisation).
+      const double mix_peak = peak_of(mix);
+      if (!(mix_peak >= silence_peak_)) continue;
+      // mix = sum of stems / peak, and the stems are scaled by the same factor so that they still
+      // sum to the mix (up to 16-bit quantisation). The peak is that of the mix, or of a stem when
+      // stems partly cancel and one is louder than the mix, so that no file clips.
+      double peak = mix_peak;
+      for (const Stem& s : stems) peak = std::max(peak, peak_of(s.audio));
       const float scale = float(1.0 / peak);
       for (float& v : mix) v *= scale;
       Json stem_records = Json::array();
@@ -445,6 +518,8 @@ class Renderer {
     Json summary = {{"seed", seed_}, {"clip_samples", clip_samples_}, {"sample_rate", kSampleRate}};
     std::map<std::string, int> midi_per_split;
     for (const auto& m : midi_) ++midi_per_split[m->split];
+    summary["duplicates_dropped"] = duplicates_;
+    summary["silent_dropped"] = silent_;
     summary["midi_files"] = {{"train", midi_per_split["train"]}, {"valid", midi_per_split["valid"]},
                              {"unreadable", midi_unreadable_}, {"duplicates", midi_duplicates_}};
     for (const char* split : kSplits) {
@@ -515,6 +590,8 @@ class Renderer {
   int shard_index_ = 0, shard_count_ = 1;
   std::vector<BankEntry> banks_;
   std::vector<RunInstrument> instruments_;
+  Json duplicates_ = Json::array();
+  Json silent_ = Json::array();
   std::map<std::string, std::map<std::string, std::vector<size_t>>> by_family_;  // split -> family -> instruments
   std::vector<std::unique_ptr<MidiEntry>> midi_;
   int midi_unreadable_ = 0, midi_duplicates_ = 0;
@@ -540,6 +617,7 @@ Json nlakh_default_config() {
       {"midi", {{"sources", Json::array()}, {"valid_fraction", 0.1}}},
       {"max_attempts", 50},
       {"silence_peak", 1e-3},
+      {"dedupe_correlation", 0.98},
   };
 }
 
