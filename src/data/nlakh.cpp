@@ -27,6 +27,8 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* const kSplits[] = {"train", "valid"};
+// Peak normalisation target: the largest 16-bit value, so a normalised peak never clips.
+constexpr double kFullScale = 32767.0 / 32768.0;
 
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
@@ -381,7 +383,7 @@ class Renderer {
       inst.bank->render(inst.index, notes, audio.data(), clip_samples_);
       const double peak = peak_of(audio);
       if (!(peak >= silence_peak_)) continue;
-      const float scale = float(1.0 / peak);
+      const float scale = float(kFullScale / peak);
       for (float& v : audio) v *= scale;
       const std::string path = task.dir + "/" + task.stem + ".wav";
       write_wav16(fs::path(out_) / path, audio);
@@ -446,7 +448,7 @@ class Renderer {
       // stems partly cancel and one is louder than the mix, so that no file clips.
       double peak = mix_peak;
       for (const Stem& s : stems) peak = std::max(peak, peak_of(s.audio));
-      const float scale = float(1.0 / peak);
+      const float scale = float(kFullScale / peak);
       for (float& v : mix) v *= scale;
       Json stem_records = Json::array();
       for (size_t k = 0; k < stems.size(); ++k) {
