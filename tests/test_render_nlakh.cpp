@@ -13,6 +13,7 @@
 
 #include "instret/audio/io.h"
 #include "instret/core/config.h"
+#include "instret/core/error.h"
 #include "instret/core/fs.h"
 #include "instret/data/nlakh.h"
 #include "instret/data/note_bank_writer.h"
@@ -183,6 +184,10 @@ TEST_F(RenderNlakh, SameSeedSameBytesAcrossThreadsShardsAndResume) {
   render_nlakh(base_config("resumed"));
   expect_same_tree(kRoot / "full", resumed);
   EXPECT_TRUE(fs::last_write_time(kept) == kept_time);
+  // Resuming into the folder with another config is refused (its finished clips would be mixed in).
+  Json changed = base_config("resumed");
+  changed["single"]["min_notes"] = 5;
+  EXPECT_THROW(render_nlakh(changed), UsageError);
   // Another seed gives other clips.
   Json other = base_config("other_seed");
   other["seed"] = 12;
@@ -241,6 +246,7 @@ TEST_F(RenderNlakh, NearDuplicatePresetsAreDroppedFromTheLaterSide) {
   ASSERT_EQ(instruments.size(), 4u);
   EXPECT_EQ(instruments[3]["id"], "sf_GMbank_000_000");
   c["dedupe_correlation"] = 0.0;
+  c["output"] = (kRoot / "no_dedupe").string();
   EXPECT_EQ(render_nlakh(c)["splits"]["valid"]["instruments"], 4);
 }
 

@@ -151,6 +151,7 @@ class Renderer {
   }
 
   Json run(bool manifests_only) {
+    check_config_matches();
     if (!manifests_only) render_tasks();
     return write_manifests();
   }
@@ -508,6 +509,28 @@ class Renderer {
     progress.finish();
   }
 
+  // The config as saved with the dataset: what determines the output bytes.
+  Json saved_config() const {
+    Json saved = config_;
+    saved.erase("shard");
+    saved.erase("threads");
+    saved.erase("output");
+    return saved;
+  }
+
+  // Finished clips are reused on resume, so a folder must never mix two configs: a folder that
+  // holds another config's dataset is refused; a new one gets config.json before any clip.
+  void check_config_matches() const {
+    const fs::path path = fs::path(out_) / "config.json";
+    if (fs::exists(path)) {
+      if (read_json_file(path) != saved_config())
+        throw UsageError(out_ + " holds a dataset rendered with another config (see its config.json); "
+                         "choose another output folder or delete it");
+      return;
+    }
+    write_json_file(path, saved_config());
+  }
+
   Json write_manifests() const {
     Json instruments = Json::array();
     for (const RunInstrument& r : instruments_) {
@@ -568,11 +591,7 @@ class Renderer {
         write_file_atomically(fs::path(out_) / (name + ".jsonl"), manifests[name]);
       }
     if (missing) spdlog::warn("{} clips are not rendered yet (other shards?): the manifests list the finished ones", missing);
-    Json saved = config_;
-    saved.erase("shard");
-    saved.erase("threads");
-    saved.erase("output");
-    write_json_file(fs::path(out_) / "config.json", saved);
+    write_json_file(fs::path(out_) / "config.json", saved_config());
     write_json_file(fs::path(out_) / "summary.json", summary);
     return summary;
   }
