@@ -1,15 +1,18 @@
 // MIDI reading against pretty_midi (tests/data/midi_golden.json, made by
-// scripts/golden/make_midi_golden.py from Debian MIDI files), hand-built files, and fuzzing.
+// scripts/golden/make_midi_golden.py from Debian MIDI files), hand-built files, fuzzing; the GM
+// family table; MIDI corpora (finding, de-duplicating and splitting files).
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <random>
 #include <tuple>
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/data/midi_corpus.h"
 #include "instret/midi/family.h"
 #include "instret/midi/smf.h"
 
@@ -210,4 +213,34 @@ TEST(Family, GeneralMidiGroups) {
   int with_family = 0;
   for (int p = 0; p < 128; ++p) with_family += gm_program_family(p) >= 0;
   EXPECT_EQ(with_family, 128 - 1 - 1 - 8 - 8 - 6 - 8);
+}
+
+TEST(MidiCorpus, FindsParsesDeduplicatesAndSplitsByContent) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("instret_test_corpus_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "sub");
+  const std::string a = read_file("/usr/share/doc/mma/examples/misc/voicing.mid");
+  const std::string b = read_file("/usr/share/games/dink/dink/Sound/12.mid");
+  write_file_atomically(dir / "a.mid", a);
+  write_file_atomically(dir / "sub" / "B.MIDI", b);
+  write_file_atomically(dir / "sub" / "copy_of_a.mid", a);
+  write_file_atomically(dir / "broken.mid", "MThd");
+  write_file_atomically(dir / "notes.txt", "not midi");
+  EXPECT_EQ(find_midi_files({dir.string()}).size(), 4u);
+  EXPECT_EQ(find_midi_files({(dir / "sub" / "*.mid").string()}),
+            std::vector<std::string>{(dir / "sub" / "copy_of_a.mid").string()});
+  EXPECT_THROW(find_midi_files({(dir / "nothing_here").string()}), IoError);
+
+  const MidiCorpus corpus = load_midi_corpus({dir.string()}, 0.5, 2);
+  EXPECT_EQ(corpus.unreadable, 1);
+  EXPECT_EQ(corpus.duplicates, 1);
+  ASSERT_EQ(corpus.files.size(), 2u);
+  EXPECT_EQ(corpus.files[0].path, (dir / "a.mid").string());
+  EXPECT_EQ(corpus.files[1].path, (dir / "sub" / "B.MIDI").string());
+  EXPECT_EQ(corpus.files[0].split, content_split(a, 0.5));
+  EXPECT_EQ(corpus.files[1].split, content_split(b, 0.5));
+  EXPECT_EQ(content_split(a, 0.0), "train");
+  EXPECT_EQ(content_split(a, 1.0), "valid");
+  fs::remove_all(dir);
 }

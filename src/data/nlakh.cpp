@@ -1,6 +1,5 @@
 #include "instret/data/nlakh.h"
 
-#include <glob.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 #include "instret/core/fs.h"
 #include "instret/core/log.h"
 #include "instret/data/instrument_bank.h"
+#include "instret/data/midi_corpus.h"
 #include "instret/midi/family.h"
 #include "instret/midi/smf.h"
 
@@ -63,13 +63,6 @@ struct RunInstrument {
   std::string split;
 };
 
-struct MidiEntry {
-  std::string path;
-  std::string split;
-  MidiFile file;
-  std::vector<size_t> melodic;  // tracks with a family
-};
-
 struct Task {
   std::string kind;   // "single" or "multi"
   std::string split;
@@ -80,41 +73,6 @@ struct Task {
   std::string record() const { return kind == "single" ? dir + "/" + stem + ".json" : dir + "/record.json"; }
   std::string key() const { return dir + "/" + stem; }
 };
-
-std::vector<std::string> expand_midi_sources(const Json& sources) {
-  std::vector<std::string> found;
-  auto is_midi = [](const fs::path& p) {
-    std::string ext = p.extension().string();
-    for (char& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
-    return ext == ".mid" || ext == ".midi";
-  };
-  auto add = [&](const fs::path& p) {
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::follow_directory_symlink, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_regular_file(ec) && is_midi(it->path())) found.push_back(it->path().string());
-    } else if (fs::is_regular_file(p, ec)) {
-      found.push_back(p.string());
-    }
-  };
-  for (const Json& s : sources) {
-    if (!s.is_string()) throw UsageError("midi.sources: every entry must be a path or glob string");
-    const std::string src = s.get<std::string>();
-    if (src.find_first_of("*?[") != std::string::npos) {
-      glob_t g{};
-      if (glob(src.c_str(), 0, nullptr, &g) == 0)
-        for (size_t i = 0; i < g.gl_pathc; ++i) add(g.gl_pathv[i]);
-      globfree(&g);
-    } else {
-      if (!fs::exists(src)) throw IoError(src + ": MIDI source not found");
-      add(src);
-    }
-  }
-  std::sort(found.begin(), found.end());
-  found.erase(std::unique(found.begin(), found.end()), found.end());
-  return found;
-}
 
 class Renderer {
  public:
@@ -263,60 +221,31 @@ class Renderer {
   }
 
   void load_midi() {
-    const std::vector<std::string> paths = expand_midi_sources(config_["midi"]["sources"]);
-    const double valid_fraction = config_get<double>(config_, "midi.valid_fraction");
-    if (!(valid_fraction >= 0.0 && valid_fraction <= 1.0)) throw UsageError("midi.valid_fraction must be in [0, 1]");
-    std::vector<std::unique_ptr<MidiEntry>> entries(paths.size());
-    std::vector<std::string> hashes(paths.size());
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      for (size_t i; (i = next++) < paths.size();) {
-        try {
-          const std::string bytes = read_file(paths[i]);
-          auto e = std::make_unique<MidiEntry>();
-          e->path = paths[i];
-          e->file = parse_midi(bytes, paths[i]);
-          const uint64_t h = fnv1a(bytes);
-          hashes[i] = std::to_string(h) + ":" + std::to_string(bytes.size());
-          // The split follows the content, so duplicated files always land on the same side.
-          e->split = double(h >> 11) * (1.0 / 9007199254740992.0) < valid_fraction ? "valid" : "train";
-          entries[i] = std::move(e);
-        } catch (const Error& err) {
-          spdlog::warn("skipping MIDI file: {}", err.what());
-        }
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads_; ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
-    std::set<std::string> seen;
-    for (size_t i = 0; i < paths.size(); ++i) {
-      if (!entries[i]) {
-        ++midi_unreadable_;
-        continue;
-      }
-      if (!seen.insert(hashes[i]).second) {
-        ++midi_duplicates_;
-        continue;
-      }
-      MidiEntry& e = *entries[i];
-      for (size_t t = 0; t < e.file.tracks.size(); ++t) {
-        const MidiTrack& tr = e.file.tracks[t];
-        if (!tr.is_drum && gm_program_family(tr.program) >= 0 && !tr.notes.empty()) e.melodic.push_back(t);
-      }
-      const size_t index = midi_.size();
-      for (size_t t : e.melodic) {
-        const std::string family = family_names()[size_t(gm_program_family(e.file.tracks[t].program))];
-        if (int(e.file.tracks[t].notes.size()) >= single_min_notes_) family_tracks_[e.split][family].emplace_back(index, t);
-      }
-      if (int(e.melodic.size()) >= multi_min_tracks_) multi_files_[e.split].push_back(index);
-      midi_.push_back(std::move(entries[i]));
+    const Json& sources = config_["midi"]["sources"];
+    if (!sources.is_array()) throw UsageError("midi.sources must be an array of paths or globs");
+    std::vector<std::string> list;
+    for (const Json& src : sources) {
+      if (!src.is_string()) throw UsageError("midi.sources: every entry must be a path or glob string");
+      list.push_back(src.get<std::string>());
     }
+    corpus_ = load_midi_corpus(list, config_get<double>(config_, "midi.valid_fraction"), threads_);
+    melodic_.resize(corpus_.files.size());
     std::map<std::string, int> per_split;
-    for (const auto& m : midi_) ++per_split[m->split];
-    spdlog::info("MIDI: {} files ({} train, {} valid), {} unreadable, {} duplicates", midi_.size(), per_split["train"],
-                 per_split["valid"], midi_unreadable_, midi_duplicates_);
-    if (midi_.empty()) throw UsageError("no readable MIDI file in midi.sources");
+    for (size_t index = 0; index < corpus_.files.size(); ++index) {
+      const CorpusFile& f = corpus_.files[index];
+      ++per_split[f.split];
+      for (size_t t = 0; t < f.midi.tracks.size(); ++t) {
+        const MidiTrack& tr = f.midi.tracks[t];
+        if (tr.is_drum || gm_program_family(tr.program) < 0 || tr.notes.empty()) continue;
+        melodic_[index].push_back(t);
+        if (int(tr.notes.size()) >= single_min_notes_)
+          family_tracks_[f.split][family_names()[size_t(gm_program_family(tr.program))]].emplace_back(index, t);
+      }
+      if (int(melodic_[index].size()) >= multi_min_tracks_) multi_files_[f.split].push_back(index);
+    }
+    spdlog::info("MIDI: {} files ({} train, {} valid), {} unreadable, {} duplicates", corpus_.files.size(),
+                 per_split["train"], per_split["valid"], corpus_.unreadable, corpus_.duplicates);
+    if (corpus_.files.empty()) throw UsageError("no readable MIDI file in midi.sources");
   }
 
   void make_tasks() {
@@ -377,7 +306,7 @@ class Renderer {
     std::vector<float> audio(static_cast<size_t>(clip_samples_));
     for (int attempt = 1; attempt <= max_attempts_; ++attempt) {
       const auto [file, t] = (*tracks)[pick(rng, tracks->size())];
-      const MidiTrack& track = midi_[file]->file.tracks[t];
+      const MidiTrack& track = corpus_.files[file].midi.tracks[t];
       const double start = draw_start(track, rng);
       const std::vector<Note> notes = window(track, start, inst);
       if (int(notes.size()) < single_min_notes_) continue;
@@ -389,7 +318,7 @@ class Renderer {
       const std::string path = task.dir + "/" + task.stem + ".wav";
       write_wav16(fs::path(out_) / path, audio);
       return Json{{"path", path},          {"instrument", inst.info.id}, {"family", inst.info.family},
-                  {"midi", midi_[file]->path}, {"track", t},             {"program", track.program},
+                  {"midi", corpus_.files[file].path}, {"track", t},             {"program", track.program},
                   {"start", start},        {"notes", notes.size()},     {"attempts", attempt}};
     }
     return Json{{"failed", "no valid excerpt in " + std::to_string(max_attempts_) + " attempts"}};
@@ -403,11 +332,13 @@ class Renderer {
     const auto fam_it = by_family_.find(task.split);
     if (fam_it == by_family_.end()) return Json{{"failed", "no " + task.split + " instruments"}};
     for (int attempt = 1; attempt <= max_attempts_; ++attempt) {
-      const MidiEntry& entry = *midi_[files[pick(rng, files.size())]];
-      const double start = draw_start(entry.file.tracks[entry.melodic[pick(rng, entry.melodic.size())]], rng);
+      const size_t file = files[pick(rng, files.size())];
+      const CorpusFile& entry = corpus_.files[file];
+      const std::vector<size_t>& melodic = melodic_[file];
+      const double start = draw_start(entry.midi.tracks[melodic[pick(rng, melodic.size())]], rng);
       std::vector<size_t> active;
-      for (size_t t : entry.melodic) {
-        const auto& notes = entry.file.tracks[t].notes;
+      for (size_t t : melodic) {
+        const auto& notes = entry.midi.tracks[t].notes;
         auto lo = std::lower_bound(notes.begin(), notes.end(), start, [](const MidiNote& n, double x) { return n.start < x; });
         auto hi = std::lower_bound(notes.begin(), notes.end(), start + clip_seconds_,
                                    [](const MidiNote& n, double x) { return n.start < x; });
@@ -425,7 +356,7 @@ class Renderer {
       };
       std::vector<Stem> stems;
       for (size_t t : active) {
-        const MidiTrack& track = entry.file.tracks[t];
+        const MidiTrack& track = entry.midi.tracks[t];
         const std::string family = family_names()[size_t(gm_program_family(track.program))];
         auto f = fam_it->second.find(family);
         if (f == fam_it->second.end()) continue;
@@ -461,7 +392,7 @@ class Renderer {
                                 {"instrument", inst.info.id},
                                 {"family", inst.info.family},
                                 {"track", stems[k].track},
-                                {"program", entry.file.tracks[stems[k].track].program},
+                                {"program", entry.midi.tracks[stems[k].track].program},
                                 {"notes", stems[k].notes}});
       }
       const std::string path = task.dir + "/mix.wav";
@@ -542,11 +473,11 @@ class Renderer {
     std::map<std::string, std::string> manifests;
     Json summary = {{"seed", seed_}, {"clip_samples", clip_samples_}, {"sample_rate", kSampleRate}};
     std::map<std::string, int> midi_per_split;
-    for (const auto& m : midi_) ++midi_per_split[m->split];
+    for (const CorpusFile& f : corpus_.files) ++midi_per_split[f.split];
     summary["duplicates_dropped"] = duplicates_;
     summary["silent_dropped"] = silent_;
     summary["midi_files"] = {{"train", midi_per_split["train"]}, {"valid", midi_per_split["valid"]},
-                             {"unreadable", midi_unreadable_}, {"duplicates", midi_duplicates_}};
+                             {"unreadable", corpus_.unreadable}, {"duplicates", corpus_.duplicates}};
     for (const char* split : kSplits) {
       Json s = {{"instruments", 0}, {"single_clips", 0}, {"single_failed", 0}, {"multi_mixtures", 0},
                 {"multi_failed", 0}, {"missing", 0}, {"families", Json::object()}};
@@ -614,8 +545,8 @@ class Renderer {
   Json duplicates_ = Json::array();
   Json silent_ = Json::array();
   std::map<std::string, std::map<std::string, std::vector<size_t>>> by_family_;  // split -> family -> instruments
-  std::vector<std::unique_ptr<MidiEntry>> midi_;
-  int midi_unreadable_ = 0, midi_duplicates_ = 0;
+  MidiCorpus corpus_;
+  std::vector<std::vector<size_t>> melodic_;  // per corpus file: tracks with a family
   std::map<std::string, std::map<std::string, std::vector<std::pair<size_t, size_t>>>> family_tracks_;
   std::map<std::string, std::vector<size_t>> multi_files_;
   std::vector<Task> tasks_;
