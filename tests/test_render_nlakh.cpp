@@ -15,6 +15,7 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/data/midi_corpus.h"
 #include "instret/data/nlakh.h"
 #include "instret/data/note_bank_writer.h"
 #include "instret/midi/family.h"
@@ -114,6 +115,7 @@ TEST_F(RenderNlakh, LayoutManifestsAudioAndLabels) {
       // The MIDI track's GM program maps to the clip's family.
       EXPECT_EQ(family_names()[size_t(gm_program_family(r["program"].get<int>()))], r["family"].get<std::string>());
       EXPECT_GE(r["notes"].get<int>(), 4);
+      EXPECT_EQ(content_split(read_file(r["midi"].get<std::string>()), 0.3), split) << r["midi"];
       const AudioInfo info = audio_info(out / r["path"].get<std::string>());
       EXPECT_EQ(info.frames, 80000);
       EXPECT_EQ(info.sample_rate, 16000);
@@ -126,6 +128,7 @@ TEST_F(RenderNlakh, LayoutManifestsAudioAndLabels) {
       const std::vector<float> mix = read_audio(out / r["path"].get<std::string>());
       ASSERT_EQ(mix.size(), 80000u);
       ASSERT_GE(r["stems"].size(), 2u);
+      EXPECT_EQ(content_split(read_file(r["midi"].get<std::string>()), 0.3), split) << r["midi"];
       std::vector<double> sum(mix.size(), 0.0);
       double peak = 0.0;  // of the mix and the stems: the normalisation makes it 1
       for (const Json& s : r["stems"]) {
