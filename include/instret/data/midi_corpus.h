@@ -1,0 +1,34 @@
+// A MIDI corpus for dataset rendering: the MIDI files found under a list of sources, parsed,
+// de-duplicated by content and split into train/valid by a hash of their content.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "instret/midi/smf.h"
+
+namespace instret {
+
+struct CorpusFile {
+  std::string path;
+  std::string split;  // "train" or "valid"
+  MidiFile midi;
+};
+
+struct MidiCorpus {
+  std::vector<CorpusFile> files;  // sorted by path
+  int unreadable = 0;             // files that failed to parse (logged and skipped)
+  int duplicates = 0;             // byte-identical copies of an earlier file (skipped)
+};
+
+// MIDI files (.mid/.midi, any case) of `sources`: files, folders (recursive) or glob patterns.
+// A source that is neither a pattern nor an existing path is an IoError. Sorted, unique.
+std::vector<std::string> find_midi_files(const std::vector<std::string>& sources);
+
+// "valid" when the 64-bit FNV-1a hash of `bytes`, as a fraction of 2^64, is below
+// `valid_fraction`, else "train": the split follows the content, so copies never straddle it.
+std::string content_split(const std::string& bytes, double valid_fraction);
+
+// Reads and parses every file of `sources` on `threads` threads.
+MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double valid_fraction, int threads);
+
+}  // namespace instret

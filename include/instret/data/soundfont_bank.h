@@ -1,0 +1,53 @@
+// SoundFont instrument bank: every melodic preset of one .sf2/.sf3 file is an instrument, rendered
+// by libfluidsynth (a fresh synthesizer per render, reverb and chorus off, 16 kHz).
+#pragma once
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "instret/data/instrument_bank.h"
+
+typedef struct _fluid_synth_t fluid_synth_t;
+typedef struct _fluid_hashtable_t fluid_settings_t;
+
+namespace instret {
+
+// Whether a preset is melodic and has a family: banks 120..128 (GM/XG drum kits, SFX banks, the
+// GS MT-32 map, whose program numbers are not GM) and presets whose names say kit/drum set/
+// percussion/SFX are not; otherwise (GM bank 0 and GS variation banks) the family is that of the
+// GM program `program`.
+// Returns the family index or -1.
+int soundfont_preset_family(int bank, int program, const std::string& name);
+
+class SoundFontBank : public InstrumentBank {
+ public:
+  // Loads `path` (IoError when missing, FormatError when FluidSynth cannot load it) and lists its
+  // presets through `filter`.
+  SoundFontBank(const std::filesystem::path& path, const BankFilter& filter);
+  ~SoundFontBank() override;
+
+  const std::vector<Instrument>& instruments() const override { return instruments_; }
+  bool has_pitch(size_t, int pitch) const override { return pitch >= 0 && pitch <= 127; }
+  // Note-on/off events take effect at FluidSynth's 64-sample block boundaries (4 ms at 16 kHz).
+  void render(size_t index, const std::vector<Note>& notes, float* out, int64_t n) const override;
+
+ private:
+  struct Synth {
+    fluid_settings_t* settings = nullptr;
+    fluid_synth_t* synth = nullptr;
+    int sfont_id = -1;
+  };
+  Synth* acquire() const;
+  void release(Synth* synth) const;
+  Synth* create() const;
+  static void destroy(Synth* synth);
+
+  std::filesystem::path path_;
+  std::vector<Instrument> instruments_;
+  mutable std::mutex mutex_;
+  mutable std::vector<Synth*> all_;
+  mutable std::vector<Synth*> free_;
+};
+
+}  // namespace instret

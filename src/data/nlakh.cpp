@@ -1,0 +1,581 @@
+#include "instret/data/nlakh.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "instret/audio/io.h"
+#include "instret/core/error.h"
+#include "instret/core/fs.h"
+#include "instret/core/log.h"
+#include "instret/data/instrument_bank.h"
+#include "instret/data/midi_corpus.h"
+#include "instret/midi/family.h"
+#include "instret/midi/smf.h"
+
+namespace instret {
+namespace fs = std::filesystem;
+namespace {
+
+const char* const kSplits[] = {"train", "valid"};
+// Peak normalisation target: the largest 16-bit value, so a normalised peak never clips.
+constexpr double kFullScale = 32767.0 / 32768.0;
+
+uint64_t fnv1a(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// Portable draws (the standard distributions differ between library implementations).
+double uniform01(std::mt19937_64& rng) { return double(rng() >> 11) * (1.0 / 9007199254740992.0); }
+size_t pick(std::mt19937_64& rng, size_t n) { return size_t(rng() % n); }
+
+struct BankEntry {
+  std::unique_ptr<InstrumentBank> bank;
+  std::string split;
+};
+
+// One instrument of the run: where it lives and its split.
+struct RunInstrument {
+  const InstrumentBank* bank;
+  size_t index;
+  Instrument info;
+  std::string split;
+};
+
+struct Task {
+  std::string kind;   // "single" or "multi"
+  std::string split;
+  size_t instrument = 0;  // single: index into run instruments
+  int64_t number = 0;     // clip number within its instrument (single) or split (multi)
+  std::string dir;        // relative output folder of the clip's files
+  std::string stem;       // file stem (single) or "" (multi: files inside dir)
+  std::string record() const { return kind == "single" ? dir + "/" + stem + ".json" : dir + "/record.json"; }
+  std::string key() const { return dir + "/" + stem; }
+};
+
+class Renderer {
+ public:
+  explicit Renderer(const Json& c) : config_(c) {
+    seed_ = config_get<uint64_t>(c, "seed");
+    out_ = config_get<std::string>(c, "output");
+    if (out_.empty()) throw UsageError("config key 'output' (the dataset folder) is required");
+    clip_samples_ = std::llround(config_get<double>(c, "clip_seconds") * kSampleRate);
+    if (clip_samples_ <= 0) throw UsageError("clip_seconds must be > 0");
+    clip_seconds_ = double(clip_samples_) / kSampleRate;
+    single_clips_ = config_get<int64_t>(c, "single.clips_per_instrument");
+    single_min_notes_ = config_get<int>(c, "single.min_notes");
+    multi_count_["train"] = config_get<int64_t>(c, "multi.train");
+    multi_count_["valid"] = config_get<int64_t>(c, "multi.valid");
+    multi_min_tracks_ = config_get<int>(c, "multi.min_tracks");
+    multi_max_tracks_ = config_get<int>(c, "multi.max_tracks");
+    multi_min_notes_ = config_get<int>(c, "multi.min_notes");
+    max_attempts_ = config_get<int>(c, "max_attempts");
+    silence_peak_ = config_get<double>(c, "silence_peak");
+    if (single_clips_ < 0 || multi_count_["train"] < 0 || multi_count_["valid"] < 0)
+      throw UsageError("clip counts must be >= 0");
+    if (multi_min_tracks_ < 1 || multi_max_tracks_ < multi_min_tracks_)
+      throw UsageError("multi.min_tracks must be >= 1 and <= multi.max_tracks");
+    if (max_attempts_ < 1) throw UsageError("max_attempts must be >= 1");
+    threads_ = config_get<int>(c, "threads");
+    if (threads_ <= 0) threads_ = int(std::max(1u, std::thread::hardware_concurrency()));
+    shard_index_ = config_get<int>(c, "shard.index");
+    shard_count_ = config_get<int>(c, "shard.count");
+    if (shard_count_ < 1 || shard_index_ < 0 || shard_index_ >= shard_count_)
+      throw UsageError("shard must satisfy 0 <= index < count");
+    open_banks();
+    load_midi();
+    make_tasks();
+  }
+
+  Json run(bool manifests_only) {
+    check_config_matches();
+    if (!manifests_only) render_tasks();
+    return write_manifests();
+  }
+
+ private:
+  void open_banks() {
+    const Json& banks = config_["banks"];
+    if (!banks.is_array() || banks.empty()) throw UsageError("config 'banks' must be a non-empty array");
+    std::set<std::string> ids;
+    for (const Json& b : banks) {
+      static const Json bank_defaults = {{"type", "soundfont"}, {"path", ""}, {"split", "train"},
+                                         {"programs", Json::array()}, {"sf_banks", Json::array()},
+                                         {"families", Json::array()}};
+      const Json e = merge_config(bank_defaults, b, "banks[]");
+      BankFilter filter;
+      filter.programs = e["programs"].get<std::vector<int>>();
+      filter.banks = e["sf_banks"].get<std::vector<int>>();
+      filter.families = e["families"].get<std::vector<std::string>>();
+      for (const auto& f : filter.families)
+        if (family_index(f) < 0) throw UsageError("banks[].families: unknown family '" + f + "'");
+      const std::string split = e["split"].get<std::string>();
+      if (split != "train" && split != "valid") throw UsageError("banks[].split must be train or valid, not '" + split + "'");
+      BankEntry entry{open_bank(e["type"].get<std::string>(), e["path"].get<std::string>(), filter), split};
+      const auto& list = entry.bank->instruments();
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (!ids.insert(list[i].id).second)
+          throw UsageError("instrument id '" + list[i].id + "' appears in two banks (same file listed twice?)");
+        instruments_.push_back({entry.bank.get(), i, list[i], split});
+      }
+      spdlog::info("bank {} ({}, {}): {} instruments", e["path"].get<std::string>(), e["type"].get<std::string>(), split,
+                   list.size());
+      banks_.push_back(std::move(entry));
+    }
+    std::stable_sort(instruments_.begin(), instruments_.end(), [](const RunInstrument& a, const RunInstrument& b) {
+      return a.split != b.split ? a.split == "train" : a.info.id < b.info.id;
+    });
+    drop_duplicates();
+    for (size_t i = 0; i < instruments_.size(); ++i)
+      by_family_[instruments_[i].split][instruments_[i].info.family].push_back(i);
+  }
+
+  // SoundFont presets that share samples and settings (one file derived from another, or a bank
+  // copied into another) sound the same: an instrument whose fingerprint (C3, C4, C5 at velocity
+  // 100, 1 s) correlates above `dedupe_correlation` with an earlier instrument of its family is
+  // dropped. Train instruments come first, so a valid duplicate of a train instrument is the one
+  // dropped. Presets whose fingerprint is silent (e.g. ones that need an expression controller)
+  // are dropped too.
+  void drop_duplicates() {
+    const double threshold = config_get<double>(config_, "dedupe_correlation");
+    if (!(threshold > 0.0)) return;
+    const int64_t n = kSampleRate;
+    std::vector<std::vector<float>> prints(instruments_.size());
+    std::vector<char> silent(instruments_.size(), 0);
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next++) < instruments_.size();) {
+        const RunInstrument& r = instruments_[i];
+        if (r.info.source != "soundfont") continue;
+        std::vector<float> x(static_cast<size_t>(n));
+        r.bank->render(r.index, {{0.0, 0.25, 48, 100}, {0.33, 0.58, 60, 100}, {0.66, 0.91, 72, 100}}, x.data(), n);
+        double norm = 0.0, peak = 0.0;
+        for (float v : x) {
+          norm += double(v) * v;
+          peak = std::max(peak, double(std::fabs(v)));
+        }
+        if (!(peak >= silence_peak_)) {
+          silent[i] = 1;
+          continue;
+        }
+        const float scale = float(1.0 / std::sqrt(norm));
+        for (float& v : x) v *= scale;
+        prints[i] = std::move(x);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads_; ++t) pool.emplace_back(work);
+    for (auto& t : pool) t.join();
+    std::vector<RunInstrument> kept;
+    std::vector<size_t> kept_index;
+    for (size_t i = 0; i < instruments_.size(); ++i) {
+      if (silent[i]) {
+        silent_.push_back(instruments_[i].info.id);
+        continue;
+      }
+      bool duplicate = false;
+      if (!prints[i].empty()) {
+        for (size_t k = 0; k < kept.size() && !duplicate; ++k) {
+          const size_t j = kept_index[k];
+          if (prints[j].empty() || instruments_[j].info.family != instruments_[i].info.family) continue;
+          double dot = 0.0;
+          for (size_t t = 0; t < prints[i].size(); ++t) dot += double(prints[i][t]) * prints[j][t];
+          if (dot >= threshold) {
+            duplicate = true;
+            duplicates_.push_back({{"id", instruments_[i].info.id}, {"split", instruments_[i].split},
+                                   {"same_as", instruments_[j].info.id}, {"correlation", std::round(dot * 1e4) / 1e4}});
+          }
+        }
+      }
+      if (!duplicate) {
+        kept.push_back(instruments_[i]);
+        kept_index.push_back(i);
+      }
+    }
+    if (!silent_.empty())
+      spdlog::info("dropped {} instruments that stay silent on C3, C4 and C5 (velocity 100)", silent_.size());
+    if (!duplicates_.empty())
+      spdlog::info("dropped {} near-duplicate instruments (fingerprint correlation >= {})", duplicates_.size(), threshold);
+    instruments_ = std::move(kept);
+  }
+
+  void load_midi() {
+    const Json& sources = config_["midi"]["sources"];
+    if (!sources.is_array()) throw UsageError("midi.sources must be an array of paths or globs");
+    std::vector<std::string> list;
+    for (const Json& src : sources) {
+      if (!src.is_string()) throw UsageError("midi.sources: every entry must be a path or glob string");
+      list.push_back(src.get<std::string>());
+    }
+    corpus_ = load_midi_corpus(list, config_get<double>(config_, "midi.valid_fraction"), threads_);
+    melodic_.resize(corpus_.files.size());
+    std::map<std::string, int> per_split;
+    for (size_t index = 0; index < corpus_.files.size(); ++index) {
+      const CorpusFile& f = corpus_.files[index];
+      ++per_split[f.split];
+      for (size_t t = 0; t < f.midi.tracks.size(); ++t) {
+        const MidiTrack& tr = f.midi.tracks[t];
+        if (tr.is_drum || gm_program_family(tr.program) < 0 || tr.notes.empty()) continue;
+        melodic_[index].push_back(t);
+        if (int(tr.notes.size()) >= single_min_notes_)
+          family_tracks_[f.split][family_names()[size_t(gm_program_family(tr.program))]].emplace_back(index, t);
+      }
+      if (int(melodic_[index].size()) >= multi_min_tracks_) multi_files_[f.split].push_back(index);
+    }
+    spdlog::info("MIDI: {} files ({} train, {} valid), {} unreadable, {} duplicates", corpus_.files.size(),
+                 per_split["train"], per_split["valid"], corpus_.unreadable, corpus_.duplicates);
+    if (corpus_.files.empty()) throw UsageError("no readable MIDI file in midi.sources");
+  }
+
+  void make_tasks() {
+    char buf[32];
+    for (size_t i = 0; i < instruments_.size(); ++i) {
+      for (int64_t k = 0; k < single_clips_; ++k) {
+        std::snprintf(buf, sizeof buf, "%04lld", static_cast<long long>(k));
+        tasks_.push_back({"single", instruments_[i].split, i, k, "single/" + instruments_[i].split + "/" + instruments_[i].info.id, buf});
+      }
+    }
+    for (const char* split : kSplits) {
+      for (int64_t j = 0; j < multi_count_[split]; ++j) {
+        std::snprintf(buf, sizeof buf, "%06lld", static_cast<long long>(j));
+        tasks_.push_back({"multi", split, 0, j, std::string("multi/") + split + "/" + buf, ""});
+      }
+    }
+  }
+
+  // Notes of `track` with onsets in [start, start + clip), relative to start, that `inst` can play.
+  std::vector<Note> window(const MidiTrack& track, double start, const RunInstrument& inst) const {
+    std::vector<Note> notes;
+    const double end = start + clip_seconds_;
+    auto it = std::lower_bound(track.notes.begin(), track.notes.end(), start,
+                               [](const MidiNote& n, double t) { return n.start < t; });
+    for (; it != track.notes.end() && it->start < end; ++it) {
+      if (!inst.bank->has_pitch(inst.index, it->pitch)) continue;
+      notes.push_back({it->start - start, std::min(it->end, end) - start, it->pitch, it->velocity});
+    }
+    return notes;
+  }
+
+  // An excerpt start near a random note of `track`: the note starts within the first half.
+  double draw_start(const MidiTrack& track, std::mt19937_64& rng) const {
+    const MidiNote& n = track.notes[pick(rng, track.notes.size())];
+    const double start = std::max(0.0, n.start - uniform01(rng) * clip_seconds_ * 0.5);
+    return std::round(start * 1000.0) / 1000.0;  // whole milliseconds, exact in the manifests
+  }
+
+  // Peak |x|, or -1 when a sample is not finite.
+  static double peak_of(const std::vector<float>& x) {
+    double peak = 0.0;
+    for (float v : x) {
+      if (!std::isfinite(v)) return -1.0;
+      peak = std::max(peak, double(std::fabs(v)));
+    }
+    return peak;
+  }
+
+  Json render_single(const Task& task, std::mt19937_64& rng) const {
+    const RunInstrument& inst = instruments_[task.instrument];
+    const auto split_it = family_tracks_.find(task.split);
+    const std::vector<std::pair<size_t, size_t>>* tracks = nullptr;
+    if (split_it != family_tracks_.end()) {
+      auto f = split_it->second.find(inst.info.family);
+      if (f != split_it->second.end()) tracks = &f->second;
+    }
+    if (!tracks) return Json{{"failed", "no " + task.split + " MIDI track of family " + inst.info.family}};
+    std::vector<float> audio(static_cast<size_t>(clip_samples_));
+    for (int attempt = 1; attempt <= max_attempts_; ++attempt) {
+      const auto [file, t] = (*tracks)[pick(rng, tracks->size())];
+      const MidiTrack& track = corpus_.files[file].midi.tracks[t];
+      const double start = draw_start(track, rng);
+      const std::vector<Note> notes = window(track, start, inst);
+      if (int(notes.size()) < single_min_notes_) continue;
+      inst.bank->render(inst.index, notes, audio.data(), clip_samples_);
+      const double peak = peak_of(audio);
+      if (!(peak >= silence_peak_)) continue;
+      const float scale = float(kFullScale / peak);
+      for (float& v : audio) v *= scale;
+      const std::string path = task.dir + "/" + task.stem + ".wav";
+      write_wav16(fs::path(out_) / path, audio);
+      return Json{{"path", path},          {"instrument", inst.info.id}, {"family", inst.info.family},
+                  {"midi", corpus_.files[file].path}, {"track", t},             {"program", track.program},
+                  {"start", start},        {"notes", notes.size()},     {"attempts", attempt}};
+    }
+    return Json{{"failed", "no valid excerpt in " + std::to_string(max_attempts_) + " attempts"}};
+  }
+
+  Json render_multi(const Task& task, std::mt19937_64& rng) const {
+    const auto files_it = multi_files_.find(task.split);
+    if (files_it == multi_files_.end() || files_it->second.empty())
+      return Json{{"failed", "no " + task.split + " MIDI file with enough melodic tracks"}};
+    const auto& files = files_it->second;
+    const auto fam_it = by_family_.find(task.split);
+    if (fam_it == by_family_.end()) return Json{{"failed", "no " + task.split + " instruments"}};
+    for (int attempt = 1; attempt <= max_attempts_; ++attempt) {
+      const size_t file = files[pick(rng, files.size())];
+      const CorpusFile& entry = corpus_.files[file];
+      const std::vector<size_t>& melodic = melodic_[file];
+      const double start = draw_start(entry.midi.tracks[melodic[pick(rng, melodic.size())]], rng);
+      std::vector<size_t> active;
+      for (size_t t : melodic) {
+        const auto& notes = entry.midi.tracks[t].notes;
+        auto lo = std::lower_bound(notes.begin(), notes.end(), start, [](const MidiNote& n, double x) { return n.start < x; });
+        auto hi = std::lower_bound(notes.begin(), notes.end(), start + clip_seconds_,
+                                   [](const MidiNote& n, double x) { return n.start < x; });
+        if (hi - lo >= multi_min_notes_) active.push_back(t);
+      }
+      if (int(active.size()) < multi_min_tracks_) continue;
+      for (size_t i = active.size(); i > 1; --i) std::swap(active[i - 1], active[pick(rng, i)]);
+      if (int(active.size()) > multi_max_tracks_) active.resize(size_t(multi_max_tracks_));
+      std::sort(active.begin(), active.end());
+      struct Stem {
+        size_t track;
+        size_t instrument;
+        size_t notes;
+        std::vector<float> audio;
+      };
+      std::vector<Stem> stems;
+      for (size_t t : active) {
+        const MidiTrack& track = entry.midi.tracks[t];
+        const std::string family = family_names()[size_t(gm_program_family(track.program))];
+        auto f = fam_it->second.find(family);
+        if (f == fam_it->second.end()) continue;
+        const size_t inst = f->second[pick(rng, f->second.size())];
+        const std::vector<Note> notes = window(track, start, instruments_[inst]);
+        if (int(notes.size()) < multi_min_notes_) continue;
+        Stem stem{t, inst, notes.size(), std::vector<float>(size_t(clip_samples_))};
+        instruments_[inst].bank->render(instruments_[inst].index, notes, stem.audio.data(), clip_samples_);
+        const double peak = peak_of(stem.audio);
+        if (!(peak >= silence_peak_)) continue;
+        stems.push_back(std::move(stem));
+      }
+      if (int(stems.size()) < multi_min_tracks_) continue;
+      std::vector<float> mix(size_t(clip_samples_), 0.0f);
+      for (const Stem& s : stems)
+        for (size_t i = 0; i < mix.size(); ++i) mix[i] += s.audio[i];
+      const double mix_peak = peak_of(mix);
+      if (!(mix_peak >= silence_peak_)) continue;
+      // mix = sum of stems / peak, and the stems are scaled by the same factor so that they still
+      // sum to the mix (up to 16-bit quantisation). The peak is that of the mix, or of a stem when
+      // stems partly cancel and one is louder than the mix, so that no file clips.
+      double peak = mix_peak;
+      for (const Stem& s : stems) peak = std::max(peak, peak_of(s.audio));
+      const float scale = float(kFullScale / peak);
+      for (float& v : mix) v *= scale;
+      Json stem_records = Json::array();
+      for (size_t k = 0; k < stems.size(); ++k) {
+        for (float& v : stems[k].audio) v *= scale;
+        const std::string path = task.dir + "/stem_" + std::to_string(k) + ".wav";
+        write_wav16(fs::path(out_) / path, stems[k].audio);
+        const RunInstrument& inst = instruments_[stems[k].instrument];
+        stem_records.push_back({{"path", path},
+                                {"instrument", inst.info.id},
+                                {"family", inst.info.family},
+                                {"track", stems[k].track},
+                                {"program", entry.midi.tracks[stems[k].track].program},
+                                {"notes", stems[k].notes}});
+      }
+      const std::string path = task.dir + "/mix.wav";
+      write_wav16(fs::path(out_) / path, mix);
+      return Json{{"path", path}, {"midi", entry.path}, {"start", start}, {"stems", stem_records}, {"attempts", attempt}};
+    }
+    return Json{{"failed", "no valid section in " + std::to_string(max_attempts_) + " attempts"}};
+  }
+
+  void render_tasks() {
+    std::vector<size_t> todo;
+    size_t skipped = 0;
+    for (size_t i = 0; i < tasks_.size(); ++i) {
+      if (int(i % size_t(shard_count_)) != shard_index_) continue;
+      if (fs::exists(fs::path(out_) / tasks_[i].record())) ++skipped;
+      else todo.push_back(i);
+    }
+    if (skipped) spdlog::info("resuming: {} clips of this shard already done", skipped);
+    Progress progress("render-nlakh", int64_t(todo.size()));
+    std::atomic<size_t> next{0};
+    std::atomic<bool> stop{false};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    auto work = [&] {
+      for (size_t k; !stop && (k = next++) < todo.size();) {
+        const Task& task = tasks_[todo[k]];
+        try {
+          std::mt19937_64 rng(derive_seed(seed_, task.key()));
+          const Json record = task.kind == "single" ? render_single(task, rng) : render_multi(task, rng);
+          if (record.contains("failed")) spdlog::warn("{}: {}", task.key(), record["failed"].get<std::string>());
+          // The record is written last: its presence marks the clip as finished.
+          write_file_atomically(fs::path(out_) / task.record(), record.dump() + "\n");
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error) error = std::current_exception();
+          stop = true;
+        }
+        progress.advance();
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads_; ++t) pool.emplace_back(work);
+    for (auto& t : pool) t.join();
+    if (error) std::rethrow_exception(error);
+    progress.finish();
+  }
+
+  // The config as saved with the dataset: what determines the output bytes.
+  Json saved_config() const {
+    Json saved = config_;
+    saved.erase("shard");
+    saved.erase("threads");
+    saved.erase("output");
+    return saved;
+  }
+
+  // Finished clips are reused on resume, so a folder must never mix two configs: a folder that
+  // holds another config's dataset is refused; a new one gets config.json before any clip.
+  void check_config_matches() const {
+    const fs::path path = fs::path(out_) / "config.json";
+    if (fs::exists(path)) {
+      if (read_json_file(path) != saved_config())
+        throw UsageError(out_ + " holds a dataset rendered with another config (see its config.json); "
+                         "choose another output folder or delete it");
+      return;
+    }
+    write_json_file(path, saved_config());
+  }
+
+  Json write_manifests() const {
+    Json instruments = Json::array();
+    for (const RunInstrument& r : instruments_) {
+      Json j = instrument_to_json(r.info);
+      j["split"] = r.split;
+      instruments.push_back(j);
+    }
+    write_json_file(fs::path(out_) / "instruments.json", instruments);
+    std::map<std::string, std::string> manifests;
+    Json summary = {{"seed", seed_}, {"clip_samples", clip_samples_}, {"sample_rate", kSampleRate}};
+    std::map<std::string, int> midi_per_split;
+    for (const CorpusFile& f : corpus_.files) ++midi_per_split[f.split];
+    summary["duplicates_dropped"] = duplicates_;
+    summary["silent_dropped"] = silent_;
+    summary["midi_files"] = {{"train", midi_per_split["train"]}, {"valid", midi_per_split["valid"]},
+                             {"unreadable", corpus_.unreadable}, {"duplicates", corpus_.duplicates}};
+    for (const char* split : kSplits) {
+      Json s = {{"instruments", 0}, {"single_clips", 0}, {"single_failed", 0}, {"multi_mixtures", 0},
+                {"multi_failed", 0}, {"missing", 0}, {"families", Json::object()}};
+      for (const std::string& f : family_names())
+        s["families"][f] = {{"instruments", 0}, {"single_clips", 0}, {"multi_stems", 0}};
+      for (const RunInstrument& r : instruments_)
+        if (r.split == split) {
+          s["instruments"] = s["instruments"].get<int>() + 1;
+          auto& n = s["families"][r.info.family]["instruments"];
+          n = n.get<int>() + 1;
+        }
+      summary["splits"][split] = s;
+    }
+    int64_t missing = 0;
+    for (const Task& task : tasks_) {
+      const fs::path record_path = fs::path(out_) / task.record();
+      Json& s = summary["splits"][task.split];
+      auto bump = [](Json& v) { v = v.get<int64_t>() + 1; };
+      if (!fs::exists(record_path)) {
+        bump(s["missing"]);
+        ++missing;
+        continue;
+      }
+      Json record = read_json_file(record_path);
+      if (record.contains("failed")) {
+        bump(s[task.kind == "single" ? "single_failed" : "multi_failed"]);
+        continue;
+      }
+      record.erase("attempts");
+      if (task.kind == "single") {
+        bump(s["single_clips"]);
+        bump(s["families"][record["family"].get<std::string>()]["single_clips"]);
+      } else {
+        bump(s["multi_mixtures"]);
+        for (const Json& stem : record["stems"]) bump(s["families"][stem["family"].get<std::string>()]["multi_stems"]);
+      }
+      manifests[task.kind + "_" + task.split] += record.dump() + "\n";
+    }
+    for (const char* kind : {"single", "multi"})
+      for (const char* split : kSplits) {
+        const std::string name = std::string(kind) + "_" + split;
+        write_file_atomically(fs::path(out_) / (name + ".jsonl"), manifests[name]);
+      }
+    if (missing) spdlog::warn("{} clips are not rendered yet (other shards?): the manifests list the finished ones", missing);
+    write_json_file(fs::path(out_) / "config.json", saved_config());
+    write_json_file(fs::path(out_) / "summary.json", summary);
+    return summary;
+  }
+
+  Json config_;
+  uint64_t seed_ = 0;
+  std::string out_;
+  int64_t clip_samples_ = 0;
+  double clip_seconds_ = 0.0;
+  int64_t single_clips_ = 0;
+  int single_min_notes_ = 0;
+  std::map<std::string, int64_t> multi_count_;
+  int multi_min_tracks_ = 2, multi_max_tracks_ = 9, multi_min_notes_ = 3;
+  int max_attempts_ = 50;
+  double silence_peak_ = 1e-3;
+  int threads_ = 1;
+  int shard_index_ = 0, shard_count_ = 1;
+  std::vector<BankEntry> banks_;
+  std::vector<RunInstrument> instruments_;
+  Json duplicates_ = Json::array();
+  Json silent_ = Json::array();
+  std::map<std::string, std::map<std::string, std::vector<size_t>>> by_family_;  // split -> family -> instruments
+  MidiCorpus corpus_;
+  std::vector<std::vector<size_t>> melodic_;  // per corpus file: tracks with a family
+  std::map<std::string, std::map<std::string, std::vector<std::pair<size_t, size_t>>>> family_tracks_;
+  std::map<std::string, std::vector<size_t>> multi_files_;
+  std::vector<Task> tasks_;
+};
+
+}  // namespace
+
+uint64_t derive_seed(uint64_t seed, const std::string& key) { return splitmix64(splitmix64(seed) ^ fnv1a(key)); }
+
+Json nlakh_default_config() {
+  return Json{
+      {"seed", 0},
+      {"output", ""},
+      {"threads", 0},
+      {"shard", {{"index", 0}, {"count", 1}}},
+      {"clip_seconds", 5.0},
+      {"single", {{"clips_per_instrument", 10}, {"min_notes", 4}}},
+      {"multi", {{"train", 100}, {"valid", 10}, {"min_tracks", 2}, {"max_tracks", 9}, {"min_notes", 3}}},
+      {"banks", Json::array()},
+      {"midi", {{"sources", Json::array()}, {"valid_fraction", 0.1}}},
+      {"max_attempts", 50},
+      {"silence_peak", 1e-3},
+      {"dedupe_correlation", 0.98},
+  };
+}
+
+Json render_nlakh(const Json& config, bool manifests_only) {
+  Renderer renderer(config);
+  return renderer.run(manifests_only);
+}
+
+}  // namespace instret

@@ -1,0 +1,129 @@
+#include "instret/data/nsynth_bank.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+#include "instret/audio/io.h"
+#include "instret/core/config.h"
+#include "instret/core/error.h"
+#include "instret/midi/family.h"
+
+namespace instret {
+namespace fs = std::filesystem;
+
+NsynthBank::NsynthBank(const fs::path& dir, const BankFilter& filter, size_t cache_bytes)
+    : dir_(dir), cache_limit_(cache_bytes) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw IoError(dir.string() + ": NSynth folder not found");
+  const fs::path json_path = dir / "examples.json";
+  const Json examples = read_json_file(json_path);
+  if (!examples.is_object()) throw FormatError(json_path.string() + ": expected an object note_str -> example");
+  std::map<std::string, Instrument> by_name;
+  std::map<std::string, std::map<int, std::vector<std::pair<int, std::string>>>> notes;
+  for (const auto& [note_str, ex] : examples.items()) {
+    auto bad = [&](const std::string& what) {
+      return FormatError(json_path.string() + ": example '" + note_str + "': " + what);
+    };
+    if (!ex.is_object()) throw bad("not an object");
+    for (const char* key : {"instrument_str", "instrument_family_str", "pitch", "velocity"})
+      if (!ex.contains(key)) throw bad(std::string("missing field '") + key + "'");
+    if (!ex["instrument_str"].is_string() || !ex["instrument_family_str"].is_string() ||
+        !ex["pitch"].is_number_integer() || !ex["velocity"].is_number_integer())
+      throw bad("wrong field types");
+    const std::string inst_str = ex["instrument_str"].get<std::string>();
+    const std::string family = ex["instrument_family_str"].get<std::string>();
+    const int pitch = ex["pitch"].get<int>();
+    const int velocity = ex["velocity"].get<int>();
+    if (family_index(family) < 0) throw bad("unknown instrument family '" + family + "'");
+    if (pitch < 0 || pitch > 127 || velocity < 0 || velocity > 127) throw bad("pitch or velocity out of 0..127");
+    if (!filter.families.empty() &&
+        std::find(filter.families.begin(), filter.families.end(), family) == filter.families.end())
+      continue;
+    if (note_str.find('/') != std::string::npos || note_str.find("..") != std::string::npos)
+      throw bad("note_str is not a plain file name");
+    const fs::path wav = dir / "audio" / (note_str + ".wav");
+    if (!fs::is_regular_file(wav, ec)) throw IoError(wav.string() + ": note audio listed in examples.json is missing");
+    Instrument& inst = by_name[inst_str];
+    if (inst.id.empty()) {
+      inst.id = inst_str;
+      inst.name = inst_str;
+      inst.family = family;
+      inst.source = "nsynth";
+      inst.file = dir.string();
+      inst.bank = -1;
+      inst.program = -1;
+      inst.pitch_min = 127;
+      inst.pitch_max = 0;
+    } else if (inst.family != family) {
+      throw bad("instrument '" + inst_str + "' has two families");
+    }
+    inst.pitch_min = std::min(inst.pitch_min, pitch);
+    inst.pitch_max = std::max(inst.pitch_max, pitch);
+    notes[inst_str][pitch].emplace_back(velocity, note_str);
+  }
+  for (auto& [name, inst] : by_name) {  // std::map: sorted by id
+    auto& by_pitch = notes[name];
+    for (auto& [pitch, list] : by_pitch) std::sort(list.begin(), list.end());
+    instruments_.push_back(inst);
+    notes_.push_back(std::move(by_pitch));
+  }
+}
+
+bool NsynthBank::has_pitch(size_t index, int pitch) const { return notes_.at(index).count(pitch) > 0; }
+
+std::shared_ptr<const std::vector<float>> NsynthBank::note_audio(const std::string& note_str) const {
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    auto it = cache_.find(note_str);
+    if (it != cache_.end()) return it->second;
+  }
+  auto audio = std::make_shared<const std::vector<float>>(read_audio(dir_ / "audio" / (note_str + ".wav"), kSampleRate));
+  std::lock_guard<std::mutex> lock(cache_mutex_);
+  const size_t bytes = audio->size() * sizeof(float);
+  if (cache_bytes_ + bytes > cache_limit_) {
+    cache_.clear();
+    cache_bytes_ = 0;
+  }
+  if (cache_.emplace(note_str, audio).second) cache_bytes_ += bytes;
+  return audio;
+}
+
+void NsynthBank::render(size_t index, const std::vector<Note>& notes, float* out, int64_t n) const {
+  const auto& by_pitch = notes_.at(index);
+  std::fill(out, out + n, 0.0f);
+  const int64_t attack = std::llround(kNsynthAttackSeconds * kSampleRate);
+  const int64_t release = std::llround(kNsynthReleaseSeconds * kSampleRate);
+  for (const Note& note : notes) {
+    if (!(note.end > note.start)) continue;
+    auto it = by_pitch.find(note.pitch);
+    if (it == by_pitch.end()) continue;
+    const auto& velocities = it->second;
+    const std::string* best = &velocities.front().second;
+    int best_distance = std::abs(velocities.front().first - note.velocity);
+    for (const auto& [v, s] : velocities) {
+      const int d = std::abs(v - note.velocity);
+      if (d < best_distance) {
+        best_distance = d;
+        best = &s;
+      }
+    }
+    const auto audio = note_audio(*best);
+    const int64_t on = std::llround(note.start * kSampleRate);
+    const int64_t off = std::llround(note.end * kSampleRate);
+    const int64_t length = int64_t(audio->size());
+    for (int64_t i = std::max<int64_t>(0, -on); i < length; ++i) {
+      const int64_t t = on + i;
+      if (t >= n) break;
+      float gain = i < attack ? float(i + 1) / float(attack) : 1.0f;
+      if (t >= off) {
+        const int64_t r = t - off;
+        if (r >= release) break;
+        gain *= 1.0f - float(r) / float(release);
+      }
+      out[t] += gain * (*audio)[size_t(i)];
+    }
+  }
+}
+
+}  // namespace instret

@@ -1,0 +1,195 @@
+#include "instret/data/soundfont_bank.h"
+
+#include <fluidsynth.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <mutex>
+
+#include "instret/audio/io.h"
+#include "instret/core/error.h"
+#include "instret/midi/family.h"
+
+namespace instret {
+namespace fs = std::filesystem;
+namespace {
+
+void fluid_log_to_spdlog(int level, const char* message, void*) {
+  if (level <= FLUID_ERR) spdlog::debug("fluidsynth error: {}", message);
+  else spdlog::trace("fluidsynth: {}", message);
+}
+
+void route_fluid_logs() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int level = FLUID_PANIC; level < LAST_LOG_LEVEL; ++level)
+      fluid_set_log_function(level, fluid_log_to_spdlog, nullptr);
+  });
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = char(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+int soundfont_preset_family(int bank, int program, const std::string& name) {
+  if (bank >= 120) return -1;  // 128: GM drum kits; 120..127: XG/GS drum, SFX and MT-32 maps
+  const std::string n = lower(name);
+  for (const char* word : {"kit", "drumset", "drum set", "drums set", "percussion", "sfx"})
+    if (n.find(word) != std::string::npos) return -1;
+  return gm_program_family(program);
+}
+
+SoundFontBank::SoundFontBank(const fs::path& path, const BankFilter& filter) : path_(path) {
+  route_fluid_logs();
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec)) throw IoError(path.string() + ": SoundFont file not found");
+  Synth* synth = create();
+  free_.push_back(synth);
+  fluid_sfont_t* sfont = fluid_synth_get_sfont_by_id(synth->synth, synth->sfont_id);
+  const std::string stem = path.stem().string();
+  fluid_sfont_iteration_start(sfont);
+  while (fluid_preset_t* preset = fluid_sfont_iteration_next(sfont)) {
+    Instrument inst;
+    inst.bank = fluid_preset_get_banknum(preset);
+    inst.program = fluid_preset_get_num(preset);
+    const char* name = fluid_preset_get_name(preset);
+    inst.name = name ? name : "";
+    const int family = soundfont_preset_family(inst.bank, inst.program, inst.name);
+    if (family < 0) continue;
+    inst.family = family_names()[size_t(family)];
+    if (!filter.programs.empty() &&
+        std::find(filter.programs.begin(), filter.programs.end(), inst.program) == filter.programs.end())
+      continue;
+    if (!filter.banks.empty() && std::find(filter.banks.begin(), filter.banks.end(), inst.bank) == filter.banks.end())
+      continue;
+    if (!filter.families.empty() &&
+        std::find(filter.families.begin(), filter.families.end(), inst.family) == filter.families.end())
+      continue;
+    char id[64];
+    std::snprintf(id, sizeof id, "_%03d_%03d", inst.bank, inst.program);
+    inst.id = stem + id;
+    inst.source = "soundfont";
+    inst.file = path.string();
+    instruments_.push_back(inst);
+  }
+  std::sort(instruments_.begin(), instruments_.end(),
+            [](const Instrument& a, const Instrument& b) { return a.id < b.id; });
+}
+
+SoundFontBank::~SoundFontBank() {
+  for (Synth* s : all_) destroy(s);
+}
+
+SoundFontBank::Synth* SoundFontBank::create() const {
+  auto* s = new Synth;
+  s->settings = new_fluid_settings();
+  fluid_settings_setnum(s->settings, "synth.sample-rate", double(kSampleRate));
+  fluid_settings_setint(s->settings, "synth.reverb.active", 0);
+  fluid_settings_setint(s->settings, "synth.chorus.active", 0);
+  fluid_settings_setint(s->settings, "synth.cpu-cores", 1);
+  fluid_settings_setint(s->settings, "synth.polyphony", 256);
+  fluid_settings_setint(s->settings, "synth.threadsafe-api", 0);
+  s->synth = new_fluid_synth(s->settings);
+  if (!s->synth) {
+    destroy(s);
+    throw Error(path_.string() + ": cannot create a FluidSynth synthesizer");
+  }
+  s->sfont_id = fluid_synth_sfload(s->synth, path_.c_str(), 0);
+  if (s->sfont_id == FLUID_FAILED) {
+    destroy(s);
+    throw FormatError(path_.string() + ": FluidSynth cannot load this SoundFont (corrupt or not .sf2/.sf3)");
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  all_.push_back(s);
+  return s;
+}
+
+void SoundFontBank::destroy(Synth* s) {
+  if (s->synth) delete_fluid_synth(s->synth);
+  if (s->settings) delete_fluid_settings(s->settings);
+  delete s;
+}
+
+SoundFontBank::Synth* SoundFontBank::acquire() const {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!free_.empty()) {
+      Synth* s = free_.back();
+      free_.pop_back();
+      return s;
+    }
+  }
+  return create();
+}
+
+void SoundFontBank::release(Synth* s) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  free_.push_back(s);
+}
+
+void SoundFontBank::render(size_t index, const std::vector<Note>& notes, float* out, int64_t n) const {
+  const Instrument& inst = instruments_.at(index);
+  struct Event {
+    int64_t sample;
+    bool on;
+    int pitch;
+    int velocity;
+  };
+  std::vector<Event> events;
+  for (const Note& note : notes) {
+    if (!(note.end > note.start) || note.pitch < 0 || note.pitch > 127) continue;
+    const int64_t on = std::max<int64_t>(0, std::llround(note.start * kSampleRate));
+    const int64_t off = std::llround(note.end * kSampleRate);
+    if (on >= n || off <= on) continue;
+    events.push_back({on, true, note.pitch, std::clamp(note.velocity, 1, 127)});
+    if (off < n) events.push_back({off, false, note.pitch, 0});
+  }
+  // Note-offs before note-ons at the same sample, so a repeated pitch re-attacks.
+  std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
+    return a.sample != b.sample ? a.sample < b.sample : (!a.on && b.on);
+  });
+
+  // A reused synthesizer keeps traces of earlier renders in its voices (small differences at note
+  // starts), so every render runs on a fresh synthesizer that borrows the SoundFont loaded by a
+  // pooled one: the output depends only on the arguments, whatever the thread or the history.
+  Synth* holder = acquire();
+  fluid_synth_t* synth = new_fluid_synth(holder->settings);
+  std::vector<float> left(size_t(n), 0.0f), right(size_t(n), 0.0f);
+  std::string failure;
+  if (!synth) {
+    failure = path_.string() + ": cannot create a FluidSynth synthesizer";
+  } else {
+    fluid_sfont_t* sfont = fluid_synth_get_sfont_by_id(holder->synth, holder->sfont_id);
+    const int id = fluid_synth_add_sfont(synth, sfont);
+    if (id == FLUID_FAILED || fluid_synth_program_select(synth, 0, id, inst.bank, inst.program) != FLUID_OK) {
+      failure = path_.string() + ": cannot select preset " + inst.id;
+    } else {
+      int64_t pos = 0;
+      auto render_to = [&](int64_t until) {
+        while (pos < until) {
+          const int len = int(std::min<int64_t>(until - pos, 1 << 16));
+          fluid_synth_write_float(synth, len, left.data(), int(pos), 1, right.data(), int(pos), 1);
+          pos += len;
+        }
+      };
+      for (const Event& e : events) {
+        render_to(e.sample);
+        if (e.on) fluid_synth_noteon(synth, 0, e.pitch, e.velocity);
+        else fluid_synth_noteoff(synth, 0, e.pitch);
+      }
+      render_to(n);
+    }
+    if (id != FLUID_FAILED) fluid_synth_remove_sfont(synth, sfont);
+    delete_fluid_synth(synth);
+  }
+  release(holder);
+  if (!failure.empty()) throw Error(failure);
+  for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * (left[size_t(i)] + right[size_t(i)]);
+}
+
+}  // namespace instret

@@ -1,0 +1,293 @@
+// render-nlakh end to end on Debian SoundFonts and MIDI files: layout and manifests, audio
+// format, family labels, mix = normalised sum of stems, byte-identical output across threads,
+// sharding and resume, the NSynth path (bank made by render-notes), and clear errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "instret/audio/io.h"
+#include "instret/core/config.h"
+#include "instret/core/error.h"
+#include "instret/core/fs.h"
+#include "instret/data/midi_corpus.h"
+#include "instret/data/nlakh.h"
+#include "instret/data/note_bank_writer.h"
+#include "instret/midi/family.h"
+
+using namespace instret;
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kRoot = fs::temp_directory_path() / ("instret_test_nlakh_" + std::to_string(::getpid()));
+
+Json base_config(const std::string& out) {
+  Json c = nlakh_default_config();
+  c["seed"] = 11;
+  c["output"] = (kRoot / out).string();
+  c["threads"] = 2;
+  c["single"]["clips_per_instrument"] = 2;
+  c["multi"]["train"] = 4;
+  c["multi"]["valid"] = 2;
+  c["banks"] = Json::array({{{"type", "soundfont"}, {"path", "/usr/share/sounds/sf2/TimGM6mb.sf2"}, {"split", "train"},
+                             {"programs", {0, 24, 33, 40, 56, 73}}},
+                            {{"type", "soundfont"}, {"path", "/usr/share/sounds/sf2/sf_GMbank.sf2"}, {"split", "valid"},
+                             {"programs", {0, 24, 33, 40, 56, 73}}, {"sf_banks", {0}}}});
+  c["midi"]["sources"] = {"/usr/share/games/openttd/baseset/openmsx"};
+  c["midi"]["valid_fraction"] = 0.3;
+  return c;
+}
+
+// Every file under `dir` (relative path -> bytes).
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) files[fs::relative(e.path(), dir).string()] = read_file(e.path());
+  return files;
+}
+
+std::vector<Json> read_jsonl(const fs::path& path) {
+  std::vector<Json> rows;
+  std::istringstream in(read_file(path));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) rows.push_back(Json::parse(line));
+  return rows;
+}
+
+void expect_same_tree(const fs::path& a, const fs::path& b) {
+  const auto x = snapshot(a), y = snapshot(b);
+  ASSERT_EQ(x.size(), y.size());
+  for (const auto& [path, bytes] : x) {
+    auto it = y.find(path);
+    ASSERT_NE(it, y.end()) << path;
+    EXPECT_TRUE(it->second == bytes) << path << " differs";
+  }
+}
+
+int run_tool(const std::string& args) {
+  const std::string cmd = std::string(INSTRET_BIN_DIR) + "/render-nlakh " + args + " > /dev/null 2> " +
+                          (kRoot / "stderr.txt").string();
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+class RenderNlakh : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    fs::remove_all(kRoot);
+    fs::create_directories(kRoot);
+    summary_ = render_nlakh(base_config("full"));
+  }
+  static void TearDownTestSuite() { fs::remove_all(kRoot); }
+  static Json summary_;
+};
+Json RenderNlakh::summary_;
+
+}  // namespace
+
+TEST_F(RenderNlakh, LayoutManifestsAudioAndLabels) {
+  const fs::path out = kRoot / "full";
+  for (const char* f : {"instruments.json", "summary.json", "config.json", "single_train.jsonl", "single_valid.jsonl",
+                        "multi_train.jsonl", "multi_valid.jsonl"})
+    EXPECT_TRUE(fs::exists(out / f)) << f;
+  std::map<std::string, Json> instruments;
+  for (const Json& i : read_json_file(out / "instruments.json")) instruments[i["id"].get<std::string>()] = i;
+  // 6 GM programs from each SoundFont, bank 0 only for sf_GMbank.
+  ASSERT_EQ(instruments.size(), 12u);
+  for (const auto& [id, i] : instruments) {
+    EXPECT_EQ(i["split"], id.rfind("TimGM6mb", 0) == 0 ? "train" : "valid");
+    EXPECT_EQ(family_index(i["family"].get<std::string>()), gm_program_family(i["program"].get<int>()));
+  }
+  for (const char* split : {"train", "valid"}) {
+    const auto singles = read_jsonl(out / (std::string("single_") + split + ".jsonl"));
+    EXPECT_EQ(int64_t(singles.size()), summary_["splits"][split]["single_clips"].get<int64_t>());
+    EXPECT_GE(singles.size(), 8u) << split;
+    for (const Json& r : singles) {
+      const Json& inst = instruments.at(r["instrument"].get<std::string>());
+      EXPECT_EQ(inst["split"], split);
+      EXPECT_EQ(r["family"], inst["family"]);
+      // The MIDI track's GM program maps to the clip's family.
+      EXPECT_EQ(family_names()[size_t(gm_program_family(r["program"].get<int>()))], r["family"].get<std::string>());
+      EXPECT_GE(r["notes"].get<int>(), 4);
+      EXPECT_EQ(content_split(read_file(r["midi"].get<std::string>()), 0.3), split) << r["midi"];
+      const AudioInfo info = audio_info(out / r["path"].get<std::string>());
+      EXPECT_EQ(info.frames, 80000);
+      EXPECT_EQ(info.sample_rate, 16000);
+      EXPECT_EQ(info.channels, 1);
+    }
+    const auto multis = read_jsonl(out / (std::string("multi_") + split + ".jsonl"));
+    EXPECT_EQ(int64_t(multis.size()), summary_["splits"][split]["multi_mixtures"].get<int64_t>());
+    EXPECT_GE(multis.size(), 1u) << split;
+    for (const Json& r : multis) {
+      const std::vector<float> mix = read_audio(out / r["path"].get<std::string>());
+      ASSERT_EQ(mix.size(), 80000u);
+      ASSERT_GE(r["stems"].size(), 2u);
+      EXPECT_EQ(content_split(read_file(r["midi"].get<std::string>()), 0.3), split) << r["midi"];
+      std::vector<double> sum(mix.size(), 0.0);
+      double peak = 0.0;  // of the mix and the stems: the normalisation makes it 1
+      for (const Json& s : r["stems"]) {
+        const Json& inst = instruments.at(s["instrument"].get<std::string>());
+        EXPECT_EQ(inst["split"], split);
+        EXPECT_EQ(s["family"], inst["family"]);
+        EXPECT_EQ(family_names()[size_t(gm_program_family(s["program"].get<int>()))], s["family"].get<std::string>());
+        EXPECT_GE(s["notes"].get<int>(), 3);
+        const std::vector<float> stem = read_audio(out / s["path"].get<std::string>());
+        ASSERT_EQ(stem.size(), mix.size());
+        for (size_t i = 0; i < mix.size(); ++i) {
+          sum[i] += stem[i];
+          peak = std::max(peak, double(std::fabs(stem[i])));
+        }
+      }
+      // mix = sum(stems) / peak, stems scaled alike: equal up to half an LSB per file; the largest
+      // magnitude over the mix and its stems is 1.
+      const double tolerance = (double(r["stems"].size()) + 1.0) * 0.5 / 32768.0 + 1e-9;
+      double worst = 0.0;
+      for (size_t i = 0; i < mix.size(); ++i) {
+        worst = std::max(worst, std::fabs(sum[i] - mix[i]));
+        peak = std::max(peak, double(std::fabs(mix[i])));
+      }
+      EXPECT_LE(worst, tolerance) << r["path"];
+      EXPECT_NEAR(peak, 1.0, 1.5 / 32768.0);
+    }
+  }
+}
+
+TEST_F(RenderNlakh, SameSeedSameBytesAcrossThreadsShardsAndResume) {
+  // One thread instead of two.
+  Json one = base_config("one_thread");
+  one["threads"] = 1;
+  render_nlakh(one);
+  expect_same_tree(kRoot / "full", kRoot / "one_thread");
+  // Two shards into one folder, then the manifests rebuilt.
+  Json shard = base_config("sharded");
+  shard["shard"]["count"] = 2;
+  render_nlakh(shard);
+  shard["shard"]["index"] = 1;
+  render_nlakh(shard);
+  expect_same_tree(kRoot / "full", kRoot / "sharded");
+  // An interrupted run (only shard 0 of 3 done, one clip's record lost before it was written),
+  // resumed: the same bytes, and finished clips are not redone.
+  Json part = base_config("resumed");
+  part["shard"]["count"] = 3;
+  render_nlakh(part);
+  const fs::path resumed = kRoot / "resumed";
+  const auto first = read_jsonl(resumed / "single_train.jsonl").at(0);
+  const fs::path kept = resumed / first["path"].get<std::string>();
+  const auto kept_time = fs::last_write_time(kept);
+  const fs::path record = resumed / "multi/train/000000/record.json";
+  ASSERT_TRUE(fs::exists(record));
+  fs::remove(record);
+  fs::remove(resumed / "summary.json");
+  render_nlakh(base_config("resumed"));
+  expect_same_tree(kRoot / "full", resumed);
+  EXPECT_TRUE(fs::last_write_time(kept) == kept_time);
+  // Resuming into the folder with another config is refused (its finished clips would be mixed in).
+  Json changed = base_config("resumed");
+  changed["single"]["min_notes"] = 5;
+  EXPECT_THROW(render_nlakh(changed), UsageError);
+  // Another seed gives other clips.
+  Json other = base_config("other_seed");
+  other["seed"] = 12;
+  render_nlakh(other);
+  EXPECT_NE(read_file(kRoot / "other_seed" / "single_train.jsonl"), read_file(kRoot / "full" / "single_train.jsonl"));
+}
+
+TEST_F(RenderNlakh, NsynthBankMadeByRenderNotes) {
+  Json notes = note_bank_default_config();
+  notes["soundfonts"] = {"/usr/share/sounds/sf2/TimGM6mb.sf2"};
+  notes["output"] = (kRoot / "nsynth").string();
+  notes["programs"] = {0, 33};
+  notes["pitch_min"] = 28;
+  notes["pitch_max"] = 84;
+  notes["velocities"] = {60, 110};
+  notes["threads"] = 2;
+  write_note_bank(notes);
+  Json c = base_config("from_nsynth");
+  c["banks"][0] = {{"type", "nsynth"}, {"path", (kRoot / "nsynth").string()}, {"split", "train"}};
+  c["multi"]["valid"] = 0;
+  const Json summary = render_nlakh(c);
+  EXPECT_EQ(summary["splits"]["train"]["instruments"], 2);
+  const auto singles = read_jsonl(kRoot / "from_nsynth" / "single_train.jsonl");
+  ASSERT_EQ(singles.size(), 4u);
+  std::set<std::string> ids;
+  for (const Json& r : singles) {
+    ids.insert(r["instrument"].get<std::string>());
+    EXPECT_EQ(audio_info(kRoot / "from_nsynth" / r["path"].get<std::string>()).frames, 80000);
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"bass_synthetic_001", "keyboard_synthetic_000"}));
+  const auto multis = read_jsonl(kRoot / "from_nsynth" / "multi_train.jsonl");
+  ASSERT_GE(multis.size(), 1u);
+  for (const Json& r : multis)
+    for (const Json& s : r["stems"]) EXPECT_TRUE(ids.count(s["instrument"].get<std::string>()));
+}
+
+TEST_F(RenderNlakh, NearDuplicatePresetsAreDroppedFromTheLaterSide) {
+  // sf_GMbank's presets 4, 5, 6 share TimGM6mb's samples (same sample names and lengths in both
+  // files' shdr chunks); its piano (0) does not.
+  Json c = base_config("dedupe");
+  c["single"]["clips_per_instrument"] = 0;
+  c["multi"]["train"] = 0;
+  c["multi"]["valid"] = 0;
+  c["banks"][0]["programs"] = {4, 5, 6};
+  c["banks"][1]["programs"] = {0, 4, 5, 6};
+  const Json summary = render_nlakh(c);
+  const Json& dropped = summary["duplicates_dropped"];
+  ASSERT_EQ(dropped.size(), 3u);
+  for (const Json& d : dropped) {
+    const std::string id = d["id"].get<std::string>(), same = d["same_as"].get<std::string>();
+    EXPECT_EQ(id.substr(0, 10), "sf_GMbank_");
+    EXPECT_EQ(same, "TimGM6mb_" + id.substr(10));
+    EXPECT_GE(d["correlation"].get<double>(), 0.98);
+  }
+  const Json instruments = read_json_file(kRoot / "dedupe" / "instruments.json");
+  ASSERT_EQ(instruments.size(), 4u);
+  EXPECT_EQ(instruments[3]["id"], "sf_GMbank_000_000");
+  c["dedupe_correlation"] = 0.0;
+  c["output"] = (kRoot / "no_dedupe").string();
+  EXPECT_EQ(render_nlakh(c)["splits"]["valid"]["instruments"], 4);
+}
+
+TEST_F(RenderNlakh, BadInputsGiveClearErrorsAndExitCodes) {
+  const fs::path cfg = kRoot / "bad.json";
+  auto stderr_text = [] { return read_file(kRoot / "stderr.txt"); };
+  Json c = base_config("bad");
+  c["banks"][0]["path"] = "/nonexistent/missing.sf2";
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 1);
+  EXPECT_NE(stderr_text().find("missing.sf2"), std::string::npos);
+
+  fs::create_directories(kRoot / "bad_nsynth" / "audio");
+  write_file_atomically(kRoot / "bad_nsynth" / "examples.json", "{ not json");
+  c = base_config("bad");
+  c["banks"][0] = {{"type", "nsynth"}, {"path", (kRoot / "bad_nsynth").string()}, {"split", "train"}};
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 1);
+  EXPECT_NE(stderr_text().find("examples.json"), std::string::npos);
+
+  write_file_atomically(kRoot / "bad_nsynth" / "examples.json",
+                        R"({"x-060-100": {"instrument_str": "x", "instrument_family_str": "bass", "pitch": 60, "velocity": 100}})");
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 1);
+  EXPECT_NE(stderr_text().find("x-060-100.wav"), std::string::npos);
+
+  // Only corrupt MIDI files: each is reported, then the run stops with a usage error.
+  fs::create_directories(kRoot / "bad_midi");
+  write_file_atomically(kRoot / "bad_midi" / "broken.mid", "MThd\0\0\0\6\0\1\0\1");
+  c = base_config("bad");
+  c["midi"]["sources"] = {(kRoot / "bad_midi").string()};
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+  EXPECT_NE(stderr_text().find("broken.mid"), std::string::npos);
+
+  EXPECT_EQ(run_tool("-c " + cfg.string() + " --set single.nonsense=1"), 2);
+  EXPECT_EQ(run_tool("-c " + cfg.string() + " --shard 3"), 2);
+  c = base_config("bad");
+  c["banks"][0]["split"] = "test";
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+}
