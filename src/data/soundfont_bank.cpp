@@ -79,6 +79,21 @@ SoundFontBank::SoundFontBank(const fs::path& path, const BankFilter& filter) : p
   }
   std::sort(instruments_.begin(), instruments_.end(),
             [](const Instrument& a, const Instrument& b) { return a.id < b.id; });
+  for (size_t i = 0; i < instruments_.size(); ++i) probed_.push_back(std::make_unique<std::once_flag>());
+  playable_.resize(instruments_.size());
+}
+
+bool SoundFontBank::has_pitch(size_t index, int pitch) const {
+  if (pitch < 0 || pitch > 127 || index >= instruments_.size()) return false;
+  std::call_once(*probed_[index], [&] {
+    const int64_t n = kSampleRate / 4;
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int p = 0; p < 128; ++p) {
+      render(index, {{0.0, 0.25, p, 100}}, x.data(), n);
+      playable_[index][size_t(p)] = std::any_of(x.begin(), x.end(), [](float v) { return v != 0.0f; });
+    }
+  });
+  return playable_[index][size_t(pitch)];
 }
 
 SoundFontBank::~SoundFontBank() {
