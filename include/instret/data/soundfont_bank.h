@@ -29,8 +29,8 @@ class SoundFontBank : public InstrumentBank {
   ~SoundFontBank() override;
 
   const std::vector<Instrument>& instruments() const override { return instruments_; }
-  // Whether a 0.25 s note at velocity 100 makes any sound (a preset's zones may not cover every
-  // key); probed once per instrument, on first use, for all 128 pitches.
+  // Whether a note-on at velocity 100 starts a voice (a preset's zones may not cover every key);
+  // probed once per instrument, on first use, for all 128 keys.
   bool has_pitch(size_t index, int pitch) const override;
   // Note-on/off events take effect at FluidSynth's 64-sample block boundaries (4 ms at 16 kHz).
   void render(size_t index, const std::vector<Note>& notes, float* out, int64_t n) const override;
