@@ -2,6 +2,7 @@
 // NSynth-format folders (concatenative synthesis against hand-computed values), render-notes.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>

@@ -3,6 +3,8 @@
 // sharding and resume, the NSynth path (bank made by render-notes), and clear errors.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
