@@ -197,6 +197,17 @@ TEST_F(RenderNlakh, EmbeddedDefaultRecipeWithSmallCounts) {
   check_dataset(out, summary, 0.15);
 }
 
+TEST_F(RenderNlakh, TinyRecipe) {
+  const fs::path out = kRoot / "tiny";
+  const Json config = load_config(nlakh_default_config(), std::string(INSTRET_SOURCE_DIR) + "/configs/nlakh_tiny.json",
+                                  {"output=" + out.string(), "threads=2"});
+  const Json summary = render_nlakh(config);
+  EXPECT_EQ(summary["splits"]["train"]["instruments"], 8);
+  EXPECT_EQ(summary["splits"]["train"]["multi_mixtures"], 6);
+  EXPECT_EQ(summary["splits"]["valid"]["multi_mixtures"], 3);
+  check_dataset(out, summary, 0.25);
+}
+
 TEST_F(RenderNlakh, SameSeedSameBytesAcrossThreadsShardsAndResume) {
   // One thread instead of two.
   Json one = base_config("one_thread");
