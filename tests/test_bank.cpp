@@ -2,6 +2,7 @@
 // NSynth-format folders (concatenative synthesis against hand-computed values), render-notes.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -119,6 +120,25 @@ TEST(SoundFontBank, RendersPitchTimingAndIsDeterministic) {
   // A note sounding past the end is cut there; notes outside the buffer are ignored.
   bank.render(flute, {{1.9, 3.0, 60, 100}, {5.0, 6.0, 60, 100}}, b.data(), n);
   EXPECT_NE(b[size_t(n - 1)], 0.0f);
+}
+
+TEST(SoundFontBank, PlayablePitchesMatchTheSoundFontKeyRanges) {
+  // tests/data/sf2_key_ranges.json: keys covered by each preset's zones, read from the file's
+  // generators by scripts/golden/make_sf2_keyrange_golden.py (Whistle has a gap at 79..101).
+  const Json golden = read_json_file(std::string(INSTRET_TEST_DATA_DIR) + "/sf2_key_ranges.json");
+  ASSERT_EQ(golden.size(), 5u);
+  BankFilter filter;
+  filter.banks = {0};
+  for (const auto& [program, ref] : golden.items()) filter.programs.push_back(std::stoi(program));
+  SoundFontBank bank(kTim, filter);
+  for (const auto& [program, ref] : golden.items()) {
+    const size_t index = find_instrument(bank, std::stoi(program));
+    EXPECT_EQ(bank.instruments()[index].name, ref["name"].get<std::string>());
+    std::vector<int> playable;
+    for (int p = 0; p < 128; ++p)
+      if (bank.has_pitch(index, p)) playable.push_back(p);
+    EXPECT_EQ(playable, ref["keys"].get<std::vector<int>>()) << ref["name"];
+  }
 }
 
 TEST(SoundFontBank, MissingAndCorruptFilesGiveClearErrors) {

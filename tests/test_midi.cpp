@@ -3,6 +3,7 @@
 // family table; MIDI corpora (finding, de-duplicating and splitting files).
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>

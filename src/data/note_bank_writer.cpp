@@ -86,6 +86,10 @@ Json write_note_bank(const Json& c) {
         Json examples = Json::object();
         for (int pitch = pitch_min; pitch <= pitch_max; ++pitch) {
           for (int velocity : velocities) {
+            if (!job.bank->has_pitch(job.index, pitch)) {
+              ++silent[k];
+              continue;
+            }
             job.bank->render(job.index, {{0.0, release, pitch, velocity}}, audio.data(), samples);
             double peak = 0.0;
             for (float v : audio) peak = std::max(peak, double(std::fabs(v)));

@@ -79,6 +79,36 @@ SoundFontBank::SoundFontBank(const fs::path& path, const BankFilter& filter) : p
   }
   std::sort(instruments_.begin(), instruments_.end(),
             [](const Instrument& a, const Instrument& b) { return a.id < b.id; });
+  for (size_t i = 0; i < instruments_.size(); ++i) probed_.push_back(std::make_unique<std::once_flag>());
+  playable_.resize(instruments_.size());
+}
+
+bool SoundFontBank::has_pitch(size_t index, int pitch) const {
+  if (pitch < 0 || pitch > 127 || index >= instruments_.size()) return false;
+  std::call_once(*probed_[index], [&] {
+    // A key is playable when a note-on at velocity 100 starts at least one voice (the preset and
+    // instrument zones cover it); the voices are stopped before the next key.
+    const Instrument& inst = instruments_[index];
+    Synth* holder = acquire();
+    fluid_synth_t* synth = new_fluid_synth(holder->settings);
+    fluid_sfont_t* sfont = fluid_synth_get_sfont_by_id(holder->synth, holder->sfont_id);
+    const int id = synth ? fluid_synth_add_sfont(synth, sfont) : FLUID_FAILED;
+    bool ok = id != FLUID_FAILED && fluid_synth_program_select(synth, 0, id, inst.bank, inst.program) == FLUID_OK;
+    float scratch[64];
+    for (int p = 0; ok && p < 128; ++p) {
+      fluid_synth_noteon(synth, 0, p, 100);
+      playable_[index][size_t(p)] = fluid_synth_get_active_voice_count(synth) > 0;
+      fluid_synth_all_sounds_off(synth, -1);
+      for (int k = 0; k < 100 && fluid_synth_get_active_voice_count(synth) > 0; ++k)
+        fluid_synth_write_float(synth, 64, scratch, 0, 1, scratch, 0, 1);
+      ok = fluid_synth_get_active_voice_count(synth) == 0;
+    }
+    if (id != FLUID_FAILED) fluid_synth_remove_sfont(synth, sfont);
+    if (synth) delete_fluid_synth(synth);
+    release(holder);
+    if (!ok) throw Error(path_.string() + ": cannot probe the keys of preset " + inst.id);
+  });
+  return playable_[index][size_t(pitch)];
 }
 
 SoundFontBank::~SoundFontBank() {

@@ -10,8 +10,8 @@ namespace instret {
 Json note_bank_default_config();
 
 // Renders every selected preset x pitch x velocity of config["soundfonts"] into config["output"];
-// notes that render silent (a pitch outside the preset's range) are left out, as NSynth lacks
-// them too. Returns {"instruments": n, "notes": n, "silent": n}.
+// notes the preset cannot play or that render silent are left out, as NSynth lacks such notes
+// too. Returns {"instruments": n, "notes": n, "silent": n}.
 Json write_note_bank(const Json& config);
 
 }  // namespace instret

@@ -1,6 +1,7 @@
 // SoundFont instrument bank: every melodic preset of one .sf2/.sf3 file is an instrument, rendered
 // by libfluidsynth (a fresh synthesizer per render, reverb and chorus off, 16 kHz).
 #pragma once
+#include <bitset>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -28,7 +29,9 @@ class SoundFontBank : public InstrumentBank {
   ~SoundFontBank() override;
 
   const std::vector<Instrument>& instruments() const override { return instruments_; }
-  bool has_pitch(size_t, int pitch) const override { return pitch >= 0 && pitch <= 127; }
+  // Whether a note-on at velocity 100 starts a voice (a preset's zones may not cover every key);
+  // probed once per instrument, on first use, for all 128 keys.
+  bool has_pitch(size_t index, int pitch) const override;
   // Note-on/off events take effect at FluidSynth's 64-sample block boundaries (4 ms at 16 kHz).
   void render(size_t index, const std::vector<Note>& notes, float* out, int64_t n) const override;
 
@@ -45,6 +48,8 @@ class SoundFontBank : public InstrumentBank {
 
   std::filesystem::path path_;
   std::vector<Instrument> instruments_;
+  mutable std::vector<std::unique_ptr<std::once_flag>> probed_;
+  mutable std::vector<std::bitset<128>> playable_;
   mutable std::mutex mutex_;
   mutable std::vector<Synth*> all_;
   mutable std::vector<Synth*> free_;
