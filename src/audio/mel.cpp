@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <set>
 
 #include "instret/core/error.h"
 
@@ -46,6 +45,26 @@ constexpr int64_t kBlockOverhead = 1024;
 // band's weighted sum runs over 8 independent lanes (vectorised) instead of one serial chain.
 constexpr int64_t kLanes = 8;
 
+// |X|^2 of `lanes` frames (rows of `bins` complex values from `spec`) stored bin-major:
+// p[k * kLanes + j] = power of frame j at bin k. The fixed-count case lets the compiler unroll.
+void group_power(const c10::complex<float>* spec, int64_t lanes, int64_t bins, float* p) {
+  const float* z = reinterpret_cast<const float*>(spec);
+  if (lanes == kLanes) {
+    for (int64_t k = 0; k < bins; ++k)
+      for (int64_t j = 0; j < kLanes; ++j) {
+        const float re = z[2 * (j * bins + k)], im = z[2 * (j * bins + k) + 1];
+        p[k * kLanes + j] = re * re + im * im;
+      }
+    return;
+  }
+  std::fill(p, p + bins * kLanes, 0.f);
+  for (int64_t j = 0; j < lanes; ++j)
+    for (int64_t k = 0; k < bins; ++k) {
+      const float re = z[2 * (j * bins + k)], im = z[2 * (j * bins + k) + 1];
+      p[k * kLanes + j] = re * re + im * im;
+    }
+}
+
 // CPU kernel: the mel power (n_mels, frames) of one clip's one-sided spectrum (frames, bins),
 // reading each band's packed non-zero weights only. `out` is row-major (n_mels, frames).
 void mel_of_spectrum(const c10::complex<float>* spec, int64_t frames, int64_t bins, double power,
@@ -55,25 +74,25 @@ void mel_of_spectrum(const c10::complex<float>* spec, int64_t frames, int64_t bi
   std::vector<float> p(static_cast<size_t>(bins * kLanes));
   for (int64_t f0 = 0; f0 < frames; f0 += kLanes) {
     const int64_t lanes = std::min(kLanes, frames - f0);
-    if (lanes < kLanes) std::fill(p.begin(), p.end(), 0.f);
-    for (int64_t j = 0; j < lanes; ++j) {
-      const c10::complex<float>* row = spec + (f0 + j) * bins;
-      for (int64_t k = 0; k < bins; ++k) {
-        const float re = row[k].real(), im = row[k].imag();
-        p[static_cast<size_t>(k * kLanes + j)] = re * re + im * im;
-      }
-    }
+    group_power(spec + f0 * bins, lanes, bins, p.data());
     if (power == 1.0)
       for (float& v : p) v = std::sqrt(v);
     else if (power != 2.0)
       for (float& v : p) v = static_cast<float>(std::pow(v, power / 2.0));
     for (int64_t m = 0; m < n_mels; ++m) {
-      float acc[kLanes] = {};
+      // Two accumulators (even and odd bins) halve the add-latency chain.
+      float even[kLanes] = {}, odd[kLanes] = {};
       const float* w = weights.data() + offset[m];
       const float* pk = p.data() + lo[m] * kLanes;
-      for (int64_t i = 0; i < len[m]; ++i)
-        for (int64_t j = 0; j < kLanes; ++j) acc[j] += w[i] * pk[i * kLanes + j];
-      for (int64_t j = 0; j < lanes; ++j) out[m * frames + f0 + j] = acc[j];
+      int64_t i = 0;
+      for (; i + 1 < len[m]; i += 2)
+        for (int64_t j = 0; j < kLanes; ++j) {
+          even[j] += w[i] * pk[i * kLanes + j];
+          odd[j] += w[i + 1] * pk[(i + 1) * kLanes + j];
+        }
+      if (i < len[m])
+        for (int64_t j = 0; j < kLanes; ++j) even[j] += w[i] * pk[i * kLanes + j];
+      for (int64_t j = 0; j < lanes; ++j) out[m * frames + f0 + j] = even[j] + odd[j];
     }
   }
 }
