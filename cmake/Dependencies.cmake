@@ -25,3 +25,20 @@ pkg_check_modules(FLUIDSYNTH REQUIRED IMPORTED_TARGET fluidsynth)
 if(INSTRET_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()
+
+# LibTorch 2.x ships its own, newer {fmt} headers in its include directory; they would shadow the
+# {fmt} that Debian's spdlog was built against (and spdlog 1.10 does not compile with fmt >= 10).
+# A shim folder that holds only a link to the system's fmt/ is put before torch's include path.
+set(INSTRET_FMT_SHIM "")
+foreach(dir ${TORCH_INCLUDE_DIRS})
+  if(EXISTS "${dir}/fmt/format.h")
+    find_path(INSTRET_SYSTEM_FMT_DIR fmt/format.h PATHS /usr/include NO_DEFAULT_PATH)
+    if(INSTRET_SYSTEM_FMT_DIR)
+      set(INSTRET_FMT_SHIM "${CMAKE_BINARY_DIR}/fmt-shim")
+      file(MAKE_DIRECTORY "${INSTRET_FMT_SHIM}")
+      file(CREATE_LINK "${INSTRET_SYSTEM_FMT_DIR}/fmt" "${INSTRET_FMT_SHIM}/fmt" SYMBOLIC)
+      message(STATUS "LibTorch bundles {fmt}: using the system's from ${INSTRET_SYSTEM_FMT_DIR}")
+    endif()
+    break()
+  endif()
+endforeach()
