@@ -206,6 +206,12 @@ TEST(StateDictReader, HostilePicklesAreFormatErrors) {
   const int64_t big = (int64_t(1) << 62) + 1;  // (big - 1) * 4 wraps to 0 in 64 bits
   EXPECT_THROW(read_torch_state_dict(write_pickle_zip("wrap.pt", tensor_pickle(4, 0, tuple1(big), tuple1(4)), 4)),
                FormatError);
+  // Four tebi-elements over a one-float storage (stride 0) read as a view, allocating nothing; a model
+  // import then refuses its shape.
+  const auto huge =
+      read_torch_state_dict(write_pickle_zip("huge.pt", tensor_pickle(1, 0, tuple1(int64_t(1) << 42), tuple1(0)), 1));
+  ASSERT_EQ(huge.size(), 1u);
+  EXPECT_EQ(huge[0].second.numel(), int64_t(1) << 42);
   // A storage numel whose byte size (x 4) wraps around to the record's 16 bytes.
   const int64_t wraps = (int64_t(1) << 62) + 4;
   EXPECT_THROW(read_torch_state_dict(write_pickle_zip("numel.pt", tensor_pickle(wraps, 0, tuple1(1), tuple1(1)), 4)),

@@ -315,7 +315,9 @@ class Unpickler {
       }
       if (!empty && last >= storage.numel()) throw FormatError("tensor exceeds its storage");
       auto v = make(Value::Kind::kTensor);
-      v->tensor = storage.as_strided(size, stride, a[1]->i).clone();
+      // A view of the storage, as torch.load gives: no copy, so a hostile size with zero strides
+      // (terabytes of elements over a one-element storage) costs nothing until someone uses it.
+      v->tensor = storage.as_strided(size, stride, a[1]->i);
       return v;
     }
     if (fn->s == "torch._utils._rebuild_parameter" || fn->s == "torch._utils._rebuild_parameter_with_state") {
