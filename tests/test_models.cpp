@@ -99,6 +99,10 @@ TEST(Models, EmbedIsTheEvalModeEmbeddingAndKeepsTrainingFlag) {
   EXPECT_FALSE(e.requires_grad());
   han->eval();
   expect_close(e, han->forward(x).embedding, 0.0 + 1e-7);
+  // An input too short for the three 3x3/3 pools throws, and the training flag survives.
+  han->train();
+  EXPECT_ANY_THROW(han->embed(torch::randn({1, 32, 5})));
+  EXPECT_TRUE(han->is_training());
 }
 
 TEST(Models, ConvNextDropPathIsStochasticInTrainingOnly) {

@@ -72,8 +72,13 @@ torch::Tensor HanCnnImpl::embed(const torch::Tensor& logmel) {
   const bool was_training = is_training();
   eval();
   torch::NoGradGuard guard;
-  auto x = conv4->forward(conv3->forward(conv2->forward(conv1->forward(input))));
-  auto embedding = linear1->forward(x);
+  torch::Tensor embedding;
+  try {
+    embedding = linear1->forward(conv4->forward(conv3->forward(conv2->forward(conv1->forward(input)))));
+  } catch (...) {
+    train(was_training);  // e.g. an input too short for the pools: the caller's mode is kept
+    throw;
+  }
   train(was_training);
   return embedding;
 }
