@@ -233,6 +233,13 @@ TEST(NsynthBank, BrokenFoldersGiveClearErrors) {
   } catch (const IoError& e) {
     EXPECT_NE(std::string(e.what()).find("x-060-100.wav"), std::string::npos);
   }
+  // instrument_str becomes the clip folder of render-nlakh: a path that leaves it is refused.
+  write_wav16(dir / "audio" / "x-060-100.wav", std::vector<float>(100, 0.5f));
+  for (const char* name : {"../../escaped", "a/b", "..", ""}) {
+    write_json_file(dir / "examples.json", Json{{"x-060-100", {{"instrument_str", name}, {"instrument_family_str", "bass"},
+                                                               {"pitch", 60}, {"velocity", 100}}}});
+    EXPECT_THROW(NsynthBank(dir, {}), FormatError) << name;
+  }
   fs::remove_all(dir);
 }
 

@@ -128,6 +128,29 @@ TEST(Checkpoint, MismatchesAreNamed) {
             std::string::npos);
 }
 
+TEST(Checkpoint, FailedLoadLeavesTheModelUntouched) {
+  torch::manual_seed(3);
+  const auto c = tiny("small");
+  MultiEncoder a(c);
+  torch::optim::Adam opt_a(a->parameters(), torch::optim::AdamOptions(1e-3));
+  train_step(a, opt_a, torch::randn({2, 32, 40}));
+  const auto path = scratch() / "two_groups.ckpt";
+  save_checkpoint(path, *a, c, &opt_a, 1);
+
+  // Same model shapes, but an optimizer with two parameter groups: its state does not fit.
+  MultiEncoder b(c);
+  auto params = b->parameters();
+  const std::vector<torch::Tensor> first(params.begin(), params.begin() + 2), rest(params.begin() + 2, params.end());
+  torch::optim::Adam opt_b({torch::optim::OptimizerParamGroup(first), torch::optim::OptimizerParamGroup(rest)},
+                           torch::optim::AdamOptions(1e-3));
+  std::vector<torch::Tensor> before;
+  for (const auto& p : b->parameters()) before.push_back(p.detach().clone());
+  EXPECT_NE(error_of([&] { load_checkpoint(path, *b, c, &opt_b); }).find("optimizer state does not fit"),
+            std::string::npos);
+  const auto after = b->parameters();
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(torch::equal(before[i], after[i])) << i;
+}
+
 TEST(Checkpoint, RejectsOtherFiles) {
   const auto c = tiny("small");
   auto m = make_model(c);

@@ -217,6 +217,9 @@ TEST(PitCosineLoss, RejectsBadInput) {
   EXPECT_THROW(pit_cosine_loss(o, t, torch::tensor({4, 2})), UsageError);
   EXPECT_THROW(pit_cosine_loss(o, t, torch::tensor({1})), UsageError);
   EXPECT_THROW(pit_cosine_loss(o, torch::randn({2, 3, 5}), torch::tensor({1, 1})), UsageError);
+  // More targets than outputs (a target would go unmatched), and fractional counts.
+  EXPECT_THROW(pit_cosine_loss(torch::randn({2, 2, 4}), t, torch::tensor({3, 2})), UsageError);
+  EXPECT_THROW(pit_cosine_loss(o, t, torch::tensor({1.5, 2.0})), UsageError);
   auto bad = o.clone();
   bad[1][0][0] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_THROW(pit_cosine_loss(bad, t, torch::tensor({1, 2})), FormatError);

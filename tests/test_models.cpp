@@ -1,5 +1,6 @@
 // Encoders: exact parameter counts and names against an independent PyTorch/timm definition,
 // shapes and orientation, and the import of reference-layout state_dicts with output parity.
+#include <caffe2/serialize/inline_container.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -98,6 +99,10 @@ TEST(Models, EmbedIsTheEvalModeEmbeddingAndKeepsTrainingFlag) {
   EXPECT_FALSE(e.requires_grad());
   han->eval();
   expect_close(e, han->forward(x).embedding, 0.0 + 1e-7);
+  // An input too short for the three 3x3/3 pools throws, and the training flag survives.
+  han->train();
+  EXPECT_ANY_THROW(han->embed(torch::randn({1, 32, 5})));
+  EXPECT_TRUE(han->is_training());
 }
 
 TEST(Models, ConvNextDropPathIsStochasticInTrainingOnly) {
@@ -143,6 +148,8 @@ TEST(StateDictReader, ReadsTorchSaveOrderedDict) {
       EXPECT_EQ(t.item<int64_t>(), 7);
     }
   EXPECT_TRUE(saw_counter);
+  // The reference code's linear2 is a one-layer nn.Sequential, so its weights are "linear2.0.*".
+  EXPECT_EQ(sd.back().first, "module.linear2.0.bias");
 }
 
 TEST(StateDictReader, RejectsOtherFiles) {
@@ -155,6 +162,64 @@ TEST(StateDictReader, RejectsOtherFiles) {
   const std::string truncated = ::testing::TempDir() + "truncated.pt";
   std::ofstream(truncated, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   EXPECT_THROW(read_torch_state_dict(truncated), FormatError);
+}
+
+namespace {
+// A torch.save-style zip holding `pickle` as data.pkl and one float storage record data/0 of `n_floats`.
+std::string write_pickle_zip(const std::string& name, const std::string& pickle, size_t n_floats = 0) {
+  const std::string path = ::testing::TempDir() + name;
+  caffe2::serialize::PyTorchStreamWriter writer(path);
+  writer.writeRecord("data.pkl", pickle.data(), pickle.size());
+  const std::vector<float> storage(n_floats, 1.0f);
+  if (n_floats) writer.writeRecord("data/0", storage.data(), storage.size() * sizeof(float));
+  writer.writeEndOfFile();
+  return path;
+}
+
+std::string pickle_string(const std::string& s) { return "\x8c" + std::string(1, char(s.size())) + s; }
+
+// LONG1 with 8 little-endian bytes.
+std::string pickle_long(int64_t v) {
+  std::string out = "\x8a\x08";
+  for (int k = 0; k < 8; ++k) out += char((uint64_t(v) >> (8 * k)) & 0xff);
+  return out;
+}
+
+// {"w": _rebuild_tensor_v2(storage of `numel` floats, offset, size, stride)}
+std::string tensor_pickle(int64_t numel, int64_t offset, const std::string& size, const std::string& stride) {
+  std::string p = "\x80\x02}" + pickle_string("w");
+  p += "ctorch._utils\n_rebuild_tensor_v2\n(";
+  p += "(" + pickle_string("storage") + "ctorch\nFloatStorage\n" + pickle_string("0") + pickle_string("cpu") +
+       pickle_long(numel) + "tQ";
+  p += pickle_long(offset) + size + stride + "\x89tRs.";
+  return p;
+}
+}  // namespace
+
+TEST(StateDictReader, HostilePicklesAreFormatErrors) {
+  // Nested a million tuples deep (one TUPLE1 opcode per level): must not overflow the stack when freed.
+  const std::string deep = "\x80\x02)" + std::string(1000000, '\x85') + ".";
+  EXPECT_THROW(read_torch_state_dict(write_pickle_zip("deep.pt", deep)), FormatError);
+  auto tuple1 = [](int64_t v) { return pickle_long(v) + "\x85"; };
+  // A well-formed one-tensor file reads; out-of-storage and overflowing size/stride do not.
+  const auto ok = read_torch_state_dict(write_pickle_zip("ok.pt", tensor_pickle(4, 1, tuple1(3), tuple1(1)), 4));
+  ASSERT_EQ(ok.size(), 1u);
+  EXPECT_EQ(ok[0].second.sizes(), (std::vector<int64_t>{3}));
+  EXPECT_THROW(read_torch_state_dict(write_pickle_zip("oob.pt", tensor_pickle(4, 3, tuple1(2), tuple1(1)), 4)),
+               FormatError);
+  const int64_t big = (int64_t(1) << 62) + 1;  // (big - 1) * 4 wraps to 0 in 64 bits
+  EXPECT_THROW(read_torch_state_dict(write_pickle_zip("wrap.pt", tensor_pickle(4, 0, tuple1(big), tuple1(4)), 4)),
+               FormatError);
+  // Four tebi-elements over a one-float storage (stride 0) read as a view, allocating nothing; a model
+  // import then refuses its shape.
+  const auto huge =
+      read_torch_state_dict(write_pickle_zip("huge.pt", tensor_pickle(1, 0, tuple1(int64_t(1) << 42), tuple1(0)), 1));
+  ASSERT_EQ(huge.size(), 1u);
+  EXPECT_EQ(huge[0].second.numel(), int64_t(1) << 42);
+  // A storage numel whose byte size (x 4) wraps around to the record's 16 bytes.
+  const int64_t wraps = (int64_t(1) << 62) + 4;
+  EXPECT_THROW(read_torch_state_dict(write_pickle_zip("numel.pt", tensor_pickle(wraps, 0, tuple1(1), tuple1(1)), 4)),
+               FormatError);
 }
 
 TEST(ReferenceImport, OutputsMatchPyTorch) {
@@ -197,7 +262,7 @@ TEST(ReferenceImport, MismatchesNameTheTensor) {
     import_reference_weights(*han, h, kData + "ref_han_cnn.pt");
     FAIL() << "expected FormatError";
   } catch (const FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("'module.linear2.weight' has shape [5, 16]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'module.linear2.0.weight' has shape [5, 16]"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("expects [7, 16]"), std::string::npos) << e.what();
   }
   // A Small (multi) file into the single encoder: same names, the head's shape differs.
@@ -263,4 +328,13 @@ TEST(ReferenceImport, DetectsAnyNamePrefix) {
     EXPECT_TRUE(torch::equal(p.value(), src->named_parameters()[p.key()])) << p.key();
   source.emplace_back("module.encoder.extra.weight", torch::zeros({2}));
   EXPECT_THROW(load_reference_state_dict(*dst, c, source, "extra"), FormatError);
+  // A failed import copies nothing: another model's tensors plus an unexpected one leave dst as it was.
+  MultiEncoder other(c);
+  NamedTensors bad;
+  for (const auto& p : other->named_parameters()) bad.emplace_back("module." + p.key().substr(4), p.value());
+  for (const auto& p : other->named_buffers()) bad.emplace_back("module." + p.key().substr(4), p.value());
+  bad.emplace_back("module.extra.weight", torch::zeros({2}));
+  EXPECT_THROW(load_reference_state_dict(*dst, c, bad, "extra"), FormatError);
+  for (const auto& p : dst->named_parameters())
+    EXPECT_TRUE(torch::equal(p.value(), src->named_parameters()[p.key()])) << p.key();
 }

@@ -340,4 +340,9 @@ TEST_F(RenderNlakh, BadInputsGiveClearErrorsAndExitCodes) {
   c["banks"][0]["split"] = "test";
   write_json_file(cfg, c);
   EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+  // A zero silence threshold would pass silent clips on to a division by their zero peak.
+  c = base_config("bad_silence");
+  c["silence_peak"] = 0.0;
+  EXPECT_THROW(render_nlakh(c), UsageError);
+  EXPECT_FALSE(fs::exists(kRoot / "bad_silence"));
 }

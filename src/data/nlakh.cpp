@@ -97,6 +97,9 @@ class Renderer {
     if (multi_min_tracks_ < 1 || multi_max_tracks_ < multi_min_tracks_)
       throw UsageError("multi.min_tracks must be >= 1 and <= multi.max_tracks");
     if (max_attempts_ < 1) throw UsageError("max_attempts must be >= 1");
+    // Clips are normalised by their peak: a zero threshold would let a silent clip through and
+    // divide it by zero (NaN audio).
+    if (!(silence_peak_ > 0.0)) throw UsageError("silence_peak must be > 0");
     threads_ = config_get<int>(c, "threads");
     if (threads_ <= 0) threads_ = int(std::max(1u, std::thread::hardware_concurrency()));
     shard_index_ = config_get<int>(c, "shard.index");

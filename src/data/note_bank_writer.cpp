@@ -73,9 +73,10 @@ Json write_note_bank(const Json& c) {
   std::atomic<size_t> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
+  std::atomic<bool> stop{false};  // read by every worker; `error` itself only under the mutex
   auto work = [&] {
     std::vector<float> audio(static_cast<size_t>(samples));
-    for (size_t k; !error && (k = next++) < jobs.size();) {
+    for (size_t k; !stop && (k = next++) < jobs.size();) {
       try {
         const Job& job = jobs[k];
         const Instrument& inst = job.bank->instruments()[job.index];
@@ -122,6 +123,7 @@ Json write_note_bank(const Json& c) {
       } catch (...) {
         std::lock_guard<std::mutex> lock(error_mutex);
         if (!error) error = std::current_exception();
+        stop = true;
       }
       progress.advance();
     }

@@ -35,12 +35,17 @@ NsynthBank::NsynthBank(const fs::path& dir, const BankFilter& filter, size_t cac
     const std::string family = ex["instrument_family_str"].get<std::string>();
     const int pitch = ex["pitch"].get<int>();
     const int velocity = ex["velocity"].get<int>();
+    // The instrument id names the clip folders of a rendered dataset: it must stay inside them.
+    if (inst_str.empty() || inst_str == "." || inst_str == ".." ||
+        inst_str.find_first_of(std::string("/\0", 2)) != std::string::npos)
+      throw bad("instrument_str '" + inst_str + "' is not a plain name");
     if (family_index(family) < 0) throw bad("unknown instrument family '" + family + "'");
     if (pitch < 0 || pitch > 127 || velocity < 0 || velocity > 127) throw bad("pitch or velocity out of 0..127");
     if (!filter.families.empty() &&
         std::find(filter.families.begin(), filter.families.end(), family) == filter.families.end())
       continue;
-    if (note_str.find('/') != std::string::npos || note_str.find("..") != std::string::npos)
+    if (note_str.empty() || note_str.find_first_of(std::string("/\0", 2)) != std::string::npos ||
+        note_str.find("..") != std::string::npos)
       throw bad("note_str is not a plain file name");
     const fs::path wav = dir / "audio" / (note_str + ".wav");
     if (!fs::is_regular_file(wav, ec)) throw IoError(wav.string() + ": note audio listed in examples.json is missing");

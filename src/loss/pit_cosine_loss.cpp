@@ -1,5 +1,7 @@
 #include "instret/loss/pit_cosine_loss.h"
 
+#include <algorithm>
+
 #include "instret/core/error.h"
 
 namespace instret {
@@ -23,7 +25,9 @@ PitLoss pit_cosine_loss(const torch::Tensor& outputs, const torch::Tensor& targe
       outputs.size(2) != targets.size(2))
     throw UsageError("PIT loss expects outputs (B, M, D) and targets (B, N, D), got " +
                      c10::str(outputs.sizes()) + " and " + c10::str(targets.sizes()));
-  const int64_t B = outputs.size(0), N = targets.size(1);
+  const int64_t B = outputs.size(0), M = outputs.size(1), N = targets.size(1);
+  if (counts.is_floating_point() || counts.is_complex())
+    throw UsageError("PIT loss expects integer target counts, got " + std::string(c10::toString(counts.scalar_type())));
   const auto n = counts.to(torch::kCPU, torch::kLong).contiguous();
   if (n.dim() != 1 || n.size(0) != B)
     throw UsageError("PIT loss expects counts (B) = (" + std::to_string(B) + "), got " + c10::str(counts.sizes()));
@@ -39,9 +43,11 @@ PitLoss pit_cosine_loss(const torch::Tensor& outputs, const torch::Tensor& targe
   const auto* counts_ptr = n.data_ptr<int64_t>();
   for (int64_t b = 0; b < B; ++b) {
     const int64_t nb = counts_ptr[b];
-    if (nb < 1 || nb > N)
+    // More targets than outputs would leave targets unmatched and silently out of the loss.
+    if (nb < 1 || nb > N || nb > M)
       throw UsageError("PIT loss: item " + std::to_string(b) + " has " + std::to_string(nb) +
-                       " targets, expected 1.." + std::to_string(N));
+                       " targets, expected 1.." + std::to_string(std::min(N, M)) + " (" + std::to_string(N) +
+                       " target slots, " + std::to_string(M) + " outputs)");
     auto a = linear_sum_assignment(cpu[b].narrow(1, 0, nb));
     const double w = (reduction == PitReduction::kSum ? 1.0 : 1.0 / double(a.rows.size())) / double(B);
     for (size_t k = 0; k < a.rows.size(); ++k) {

@@ -48,7 +48,7 @@ HanCnnImpl::HanCnnImpl(const HanCnnConfig& c, int64_t emb_dim, int64_t n_out) {
       "linear1", nn::Sequential(nn::Flatten(), nn::Linear(ch.at(3), emb_dim),
                                 nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(c.leaky_slope)),
                                 nn::Dropout(nn::DropoutOptions(c.dropout))));
-  linear2 = register_module("linear2", nn::Linear(emb_dim, n_out));
+  linear2 = register_module("linear2", nn::Sequential(nn::Linear(emb_dim, n_out)));
   torch::NoGradGuard guard;
   for (auto& m : modules(/*include_self=*/false)) {
     if (auto* conv = m->as<nn::Conv2d>()) {
@@ -72,8 +72,13 @@ torch::Tensor HanCnnImpl::embed(const torch::Tensor& logmel) {
   const bool was_training = is_training();
   eval();
   torch::NoGradGuard guard;
-  auto x = conv4->forward(conv3->forward(conv2->forward(conv1->forward(input))));
-  auto embedding = linear1->forward(x);
+  torch::Tensor embedding;
+  try {
+    embedding = linear1->forward(conv4->forward(conv3->forward(conv2->forward(conv1->forward(input)))));
+  } catch (...) {
+    train(was_training);  // e.g. an input too short for the pools: the caller's mode is kept
+    throw;
+  }
   train(was_training);
   return embedding;
 }

@@ -52,9 +52,11 @@ ImportSummary load_reference_state_dict(torch::nn::Module& model, const ModelCon
                           " model's '" + own_prefix + name + "' (is this file a " + config.kind + " model?)");
   }
 
+  // Every name and shape is checked before the first copy: a failed import leaves the model as it was.
   ImportSummary summary;
   summary.source_prefix = prefix;
   std::set<std::string> used;
+  std::vector<torch::Tensor> sources;
   torch::NoGradGuard guard;
   for (auto& [name, target] : targets) {
     torch::Tensor src = by_name.at(prefix + name);
@@ -67,14 +69,17 @@ ImportSummary load_reference_state_dict(torch::nn::Module& model, const ModelCon
       throw FormatError(source_name + ": tensor '" + prefix + name + "' has shape " + shape_str(src) +
                         ", the " + config.kind + " model's '" + own_prefix + name + "' expects " +
                         shape_str(target));
-    target.copy_(src.to(target.dtype()));
+    sources.push_back(src);
     used.insert(prefix + name);
-    ++summary.n_tensors;
   }
   for (const auto& [name, t] : source)
     if (!used.count(name))
       throw FormatError(source_name + ": unexpected tensor '" + name + "' " + shape_str(t) +
                         " that the " + config.kind + " model does not have (different architecture or config?)");
+  for (size_t k = 0; k < targets.size(); ++k) {
+    targets[k].second.copy_(sources[k].to(targets[k].second.dtype()));
+    ++summary.n_tensors;
+  }
   return summary;
 }
 

@@ -26,6 +26,30 @@ struct Value {
   std::vector<ValuePtr> items;
   std::vector<std::pair<ValuePtr, ValuePtr>> dict;
   torch::Tensor tensor;
+
+  Value() = default;
+  Value(const Value&) = delete;
+  Value& operator=(const Value&) = delete;
+  // Iterative: a hostile pickle can nest containers millions deep (one TUPLE1 byte per level), and
+  // the default recursive destruction would overflow the stack.
+  ~Value() {
+    std::vector<ValuePtr> work;
+    auto take_children = [&work](Value& v) {
+      for (auto& x : v.items) work.push_back(std::move(x));
+      for (auto& [k, x] : v.dict) {
+        work.push_back(std::move(k));
+        work.push_back(std::move(x));
+      }
+      v.items.clear();
+      v.dict.clear();
+    };
+    take_children(*this);
+    while (!work.empty()) {
+      ValuePtr v = std::move(work.back());
+      work.pop_back();
+      if (v && v.use_count() == 1) take_children(*v);
+    }
+  }
 };
 
 ValuePtr make(Value::Kind kind) {
@@ -251,8 +275,9 @@ class Unpickler {
     const std::string record = "data/" + key;
     if (!reader_.hasRecord(record)) throw FormatError("storage record " + record + " missing");
     auto [ptr, size] = reader_.getRecord(record);
-    const size_t expected = static_cast<size_t>(numel) * c10::elementSize(dtype);
-    if (size != expected)
+    size_t expected = 0;
+    if (numel < 0 || __builtin_mul_overflow(static_cast<size_t>(numel), c10::elementSize(dtype), &expected) ||
+        size != expected)
       throw FormatError("storage record " + record + " has " + std::to_string(size) + " bytes, expected " +
                         std::to_string(expected));
     auto v = make(Value::Kind::kTensor);
@@ -280,12 +305,19 @@ class Unpickler {
       for (size_t d = 0; d < size.size(); ++d)
         if (size[d] < 0 || stride[d] < 0) throw FormatError("negative tensor size or stride");
       int64_t last = a[1]->i;
-      for (size_t d = 0; d < size.size(); ++d)
-        if (size[d] == 0) last = -1;
-        else last += (size[d] - 1) * stride[d];
-      if (last >= storage.numel()) throw FormatError("tensor exceeds its storage");
+      bool empty = false;
+      for (size_t d = 0; d < size.size(); ++d) {
+        int64_t span = 0;
+        if (size[d] == 0)
+          empty = true;
+        else if (__builtin_mul_overflow(size[d] - 1, stride[d], &span) || __builtin_add_overflow(last, span, &last))
+          throw FormatError("tensor size/stride overflow");
+      }
+      if (!empty && last >= storage.numel()) throw FormatError("tensor exceeds its storage");
       auto v = make(Value::Kind::kTensor);
-      v->tensor = storage.as_strided(size, stride, a[1]->i).clone();
+      // A view of the storage, as torch.load gives: no copy, so a hostile size with zero strides
+      // (terabytes of elements over a one-element storage) costs nothing until someone uses it.
+      v->tensor = storage.as_strided(size, stride, a[1]->i);
       return v;
     }
     if (fn->s == "torch._utils._rebuild_parameter" || fn->s == "torch._utils._rebuild_parameter_with_state") {

@@ -68,12 +68,20 @@ CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::str
   return info;
 }
 
-void load_tensors(torch::serialize::InputArchive& archive, const std::string& key, const std::string& what,
-                  const torch::OrderedDict<std::string, torch::Tensor>& targets, const std::string& file) {
+// The stored tensors of `key`, checked against `targets` (every name present with its shape, none
+// extra); nothing is copied yet, so a failed check leaves the model as it was.
+std::map<std::string, at::Tensor> checked_tensors(torch::serialize::InputArchive& archive, const std::string& key,
+                                                  const std::string& what,
+                                                  const torch::OrderedDict<std::string, torch::Tensor>& targets,
+                                                  const std::string& file) {
   c10::IValue v;
   if (!archive.try_read(key, v) || !v.isGenericDict()) throw FormatError("checkpoint " + file + ": no " + key);
   std::map<std::string, at::Tensor> stored;
-  for (const auto& entry : v.toGenericDict()) stored[entry.key().toStringRef()] = entry.value().toTensor();
+  for (const auto& entry : v.toGenericDict()) {
+    if (!entry.key().isString() || !entry.value().isTensor())
+      throw FormatError("checkpoint " + file + ": " + key + " holds an entry that is not a named tensor");
+    stored[entry.key().toStringRef()] = entry.value().toTensor();
+  }
   for (const auto& t : targets) {
     auto it = stored.find(t.key());
     if (it == stored.end())
@@ -85,6 +93,11 @@ void load_tensors(torch::serialize::InputArchive& archive, const std::string& ke
   for (const auto& [name, t] : stored)
     if (!targets.contains(name))
       throw FormatError("checkpoint " + file + ": unexpected " + what + " '" + name + "' the model does not have");
+  return stored;
+}
+
+void copy_tensors(const torch::OrderedDict<std::string, torch::Tensor>& targets,
+                  const std::map<std::string, at::Tensor>& stored) {
   torch::NoGradGuard guard;
   for (const auto& t : targets) {
     auto target = t.value();
@@ -159,8 +172,10 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
   if (info.model.kind != config.kind)
     throw FormatError("checkpoint " + file + " is a " + describe_kind(info.model.kind) + ", config asks for a " +
                       describe_kind(config.kind));
-  load_tensors(archive, "parameters", "parameter", model.named_parameters(), file);
-  load_tensors(archive, "buffers", "buffer", model.named_buffers(), file);
+  // Everything is checked (and the optimizer, which checks its own state, loaded) before the first
+  // model tensor is overwritten: a failed load leaves the model as it was.
+  const auto parameters = checked_tensors(archive, "parameters", "parameter", model.named_parameters(), file);
+  const auto buffers = checked_tensors(archive, "buffers", "buffer", model.named_buffers(), file);
   if (optimizer && info.has_optimizer) {
     torch::serialize::InputArchive opt;
     if (!archive.try_read("optimizer", opt)) throw FormatError("checkpoint " + file + ": optimizer state missing");
@@ -171,8 +186,10 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
       if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
       throw FormatError("checkpoint " + file + ": optimizer state does not fit this optimizer: " + msg);
     }
-    move_optimizer_state(*optimizer);
   }
+  copy_tensors(model.named_parameters(), parameters);
+  copy_tensors(model.named_buffers(), buffers);
+  if (optimizer && info.has_optimizer) move_optimizer_state(*optimizer);
   return info;
 }
 

@@ -26,7 +26,7 @@ struct PitLoss {
 };
 
 // outputs (B, M, D), targets (B, N, D) where item b uses its first counts[b] targets (the rest is
-// padding), counts (B) integers in [1, N]. cost[b, j, n] = 1 - cos(outputs[b, j], targets[b, n]);
+// padding), counts (B) integers in [1, min(N, M)]. cost[b, j, n] = 1 - cos(outputs[b, j], targets[b, n]);
 // the assignment of each item minimises the summed cost of its M x counts[b] block (solved in
 // double on the CPU, whatever the device of the inputs); the loss gathers cost[b, j, n] at the
 // matched (output j, target n) pairs only, so gradients flow through them alone. A cosine norm is

@@ -19,7 +19,8 @@ struct HanCnnOutput {
 // n_mels), like the reference code, so imported weights apply unchanged.
 // convN = [Conv3x3 -> BatchNorm -> LeakyReLU] x2, then MaxPool 3x3/3 + Dropout2d (N = 1..3) or a
 // global max pool (N = 4); linear1 = Flatten -> Linear(channels[3], emb_dim) -> LeakyReLU -> Dropout;
-// linear2 = Linear(emb_dim, n_out). Weights Xavier-uniform, biases zero.
+// linear2 = Sequential(Linear(emb_dim, n_out)) (a one-layer Sequential in the reference too, so its
+// weights are "linear2.0.*"). Weights Xavier-uniform, biases zero.
 class HanCnnImpl : public torch::nn::Module {
  public:
   HanCnnImpl(const HanCnnConfig& config, int64_t emb_dim, int64_t n_out);
@@ -28,8 +29,7 @@ class HanCnnImpl : public torch::nn::Module {
   // The embedding in eval mode without gradients (the module's training flag is restored).
   torch::Tensor embed(const torch::Tensor& logmel);
 
-  torch::nn::Sequential conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, linear1{nullptr};
-  torch::nn::Linear linear2{nullptr};
+  torch::nn::Sequential conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, linear1{nullptr}, linear2{nullptr};
 };
 TORCH_MODULE(HanCnn);
 
