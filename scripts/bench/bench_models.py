@@ -26,7 +26,7 @@ class HanCNN(nn.Module):
             setattr(self, f"conv{i + 1}", block(cin, c, i == 3))
             cin = c
         self.linear1 = nn.Sequential(nn.Flatten(), nn.Linear(channels[3], emb), nn.LeakyReLU(0.33), nn.Dropout(0.5))
-        self.linear2 = nn.Linear(emb, n_out)
+        self.linear2 = nn.Sequential(nn.Linear(emb, n_out))
 
     def forward(self, logmel):  # (B, mel, time) -> (B, 1, time, mel)
         x = logmel.transpose(1, 2).unsqueeze(1)

@@ -12,19 +12,11 @@
 
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/core/hash.h"
 
 namespace instret {
 namespace fs = std::filesystem;
 namespace {
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
 
 bool is_midi_name(const fs::path& p) {
   std::string ext = p.extension().string();

@@ -16,6 +16,7 @@
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/core/hash.h"
 #include "instret/core/log.h"
 #include "instret/data/instrument_bank.h"
 #include "instret/data/midi_corpus.h"
@@ -29,22 +30,6 @@ namespace {
 const char* const kSplits[] = {"train", "valid"};
 // Peak normalisation target: the largest 16-bit value, so a normalised peak never clips.
 constexpr double kFullScale = 32767.0 / 32768.0;
-
-uint64_t fnv1a(const std::string& s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Portable draws (the standard distributions differ between library implementations).
 double uniform01(std::mt19937_64& rng) { return double(rng() >> 11) * (1.0 / 9007199254740992.0); }
