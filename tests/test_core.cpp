@@ -2,12 +2,15 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <atomic>
 #include <filesystem>
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/core/log.h"
 #include "instret/core/npy.h"
+#include "instret/core/parallel.h"
 
 namespace fs = std::filesystem;
 using namespace instret;
@@ -108,4 +111,37 @@ TEST(Fs, FailedAtomicWriteKeepsOldContent) {
   EXPECT_EQ(read_file(p), "old");
   for (const auto& e : fs::directory_iterator(p.parent_path()))
     EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+}
+
+TEST(Parallel, RunsEveryIndexOnceWithWorkerIds) {
+  for (int threads : {1, 2, 5}) {
+    std::vector<std::atomic<int>> hits(1000);
+    std::atomic<int> bad_worker{0};
+    Progress progress("test", 1000, 1e9);
+    parallel_for(
+        hits.size(), threads,
+        [&](size_t i, int worker) {
+          if (worker < 0 || worker >= threads) ++bad_worker;
+          ++hits[i];
+        },
+        &progress);
+    for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+    EXPECT_EQ(bad_worker.load(), 0);
+    EXPECT_EQ(progress.done(), 1000);
+  }
+}
+
+TEST(Parallel, FirstErrorStopsAndIsRethrown) {
+  std::atomic<int> started{0};
+  try {
+    parallel_for(100000, 2, [&](size_t i, int) {
+      ++started;
+      if (i == 10) throw FormatError("job 10 failed");
+    });
+    FAIL() << "no exception";
+  } catch (const FormatError& e) {
+    EXPECT_STREQ(e.what(), "job 10 failed");
+  }
+  EXPECT_LT(started.load(), 100000);
+  EXPECT_NO_THROW(parallel_for(0, 2, [](size_t, int) { throw Error("never called"); }));
 }

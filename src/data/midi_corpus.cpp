@@ -4,15 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <set>
-#include <thread>
 
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
 #include "instret/core/hash.h"
+#include "instret/core/parallel.h"
 
 namespace instret {
 namespace fs = std::filesystem;
@@ -65,25 +64,19 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double vali
   const std::vector<std::string> paths = find_midi_files(sources);
   std::vector<std::unique_ptr<CorpusFile>> parsed(paths.size());
   std::vector<std::string> keys(paths.size());
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    for (size_t i; (i = next++) < paths.size();) {
-      try {
-        const std::string bytes = read_file(paths[i]);
-        auto f = std::make_unique<CorpusFile>();
-        f->path = paths[i];
-        f->midi = parse_midi(bytes, paths[i]);
-        f->split = content_split(bytes, valid_fraction);
-        keys[i] = std::to_string(fnv1a(bytes)) + ":" + std::to_string(bytes.size());
-        parsed[i] = std::move(f);
-      } catch (const Error& err) {
-        spdlog::warn("skipping MIDI file: {}", err.what());
-      }
+  parallel_for(paths.size(), threads, [&](size_t i, int) {
+    try {
+      const std::string bytes = read_file(paths[i]);
+      auto f = std::make_unique<CorpusFile>();
+      f->path = paths[i];
+      f->midi = parse_midi(bytes, paths[i]);
+      f->split = content_split(bytes, valid_fraction);
+      keys[i] = std::to_string(fnv1a(bytes)) + ":" + std::to_string(bytes.size());
+      parsed[i] = std::move(f);
+    } catch (const Error& err) {
+      spdlog::warn("skipping MIDI file: {}", err.what());
     }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < std::max(1, threads); ++t) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
+  });
   MidiCorpus corpus;
   std::set<std::string> seen;
   for (size_t i = 0; i < paths.size(); ++i) {

@@ -3,12 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <exception>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -18,6 +16,7 @@
 #include "instret/core/fs.h"
 #include "instret/core/hash.h"
 #include "instret/core/log.h"
+#include "instret/core/parallel.h"
 #include "instret/data/instrument_bank.h"
 #include "instret/data/midi_corpus.h"
 #include "instret/midi/family.h"
@@ -151,30 +150,24 @@ class Renderer {
     const int64_t n = kSampleRate;
     std::vector<std::vector<float>> prints(instruments_.size());
     std::vector<char> silent(instruments_.size(), 0);
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      for (size_t i; (i = next++) < instruments_.size();) {
-        const RunInstrument& r = instruments_[i];
-        if (r.info.source != "soundfont") continue;
-        std::vector<float> x(static_cast<size_t>(n));
-        r.bank->render(r.index, {{0.0, 0.25, 48, 100}, {0.33, 0.58, 60, 100}, {0.66, 0.91, 72, 100}}, x.data(), n);
-        double norm = 0.0, peak = 0.0;
-        for (float v : x) {
-          norm += double(v) * v;
-          peak = std::max(peak, double(std::fabs(v)));
-        }
-        if (!(peak >= silence_peak_)) {
-          silent[i] = 1;
-          continue;
-        }
-        const float scale = float(1.0 / std::sqrt(norm));
-        for (float& v : x) v *= scale;
-        prints[i] = std::move(x);
+    parallel_for(instruments_.size(), threads_, [&](size_t i, int) {
+      const RunInstrument& r = instruments_[i];
+      if (r.info.source != "soundfont") return;
+      std::vector<float> x(static_cast<size_t>(n));
+      r.bank->render(r.index, {{0.0, 0.25, 48, 100}, {0.33, 0.58, 60, 100}, {0.66, 0.91, 72, 100}}, x.data(), n);
+      double norm = 0.0, peak = 0.0;
+      for (float v : x) {
+        norm += double(v) * v;
+        peak = std::max(peak, double(std::fabs(v)));
       }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads_; ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
+      if (!(peak >= silence_peak_)) {
+        silent[i] = 1;
+        return;
+      }
+      const float scale = float(1.0 / std::sqrt(norm));
+      for (float& v : x) v *= scale;
+      prints[i] = std::move(x);
+    });
     std::vector<RunInstrument> kept;
     std::vector<size_t> kept_index;
     for (size_t i = 0; i < instruments_.size(); ++i) {
@@ -400,31 +393,17 @@ class Renderer {
     }
     if (skipped) spdlog::info("resuming: {} clips of this shard already done", skipped);
     Progress progress("render-nlakh", int64_t(todo.size()));
-    std::atomic<size_t> next{0};
-    std::atomic<bool> stop{false};
-    std::exception_ptr error;
-    std::mutex error_mutex;
-    auto work = [&] {
-      for (size_t k; !stop && (k = next++) < todo.size();) {
-        const Task& task = tasks_[todo[k]];
-        try {
+    parallel_for(
+        todo.size(), threads_,
+        [&](size_t k, int) {
+          const Task& task = tasks_[todo[k]];
           std::mt19937_64 rng(derive_seed(seed_, task.key()));
           const Json record = task.kind == "single" ? render_single(task, rng) : render_multi(task, rng);
           if (record.contains("failed")) spdlog::warn("{}: {}", task.key(), record["failed"].get<std::string>());
           // The record is written last: its presence marks the clip as finished.
           write_file_atomically(fs::path(out_) / task.record(), record.dump() + "\n");
-        } catch (...) {
-          std::lock_guard<std::mutex> lock(error_mutex);
-          if (!error) error = std::current_exception();
-          stop = true;
-        }
-        progress.advance();
-      }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads_; ++t) pool.emplace_back(work);
-    for (auto& t : pool) t.join();
-    if (error) std::rethrow_exception(error);
+        },
+        &progress);
     progress.finish();
   }
 

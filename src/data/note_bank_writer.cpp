@@ -2,16 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <cmath>
 #include <cstdio>
-#include <exception>
-#include <mutex>
 #include <thread>
 
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
 #include "instret/core/log.h"
+#include "instret/core/parallel.h"
 #include "instret/data/soundfont_bank.h"
 #include "instret/midi/family.h"
 
@@ -70,14 +68,12 @@ Json write_note_bank(const Json& c) {
   std::vector<Json> results(jobs.size());
   std::vector<int> silent(jobs.size(), 0);
   Progress progress("render-notes", int64_t(jobs.size()));
-  std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  std::atomic<bool> stop{false};  // read by every worker; `error` itself only under the mutex
-  auto work = [&] {
-    std::vector<float> audio(static_cast<size_t>(samples));
-    for (size_t k; !stop && (k = next++) < jobs.size();) {
-      try {
+  std::vector<std::vector<float>> buffers(static_cast<size_t>(std::max(1, threads)),
+                                         std::vector<float>(static_cast<size_t>(samples)));
+  parallel_for(
+      jobs.size(), threads,
+      [&](size_t k, int worker) {
+        std::vector<float>& audio = buffers[static_cast<size_t>(worker)];
         const Job& job = jobs[k];
         const Instrument& inst = job.bank->instruments()[job.index];
         const int family = family_index(inst.family);
@@ -120,18 +116,8 @@ Json write_note_bank(const Json& c) {
           }
         }
         results[k] = std::move(examples);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        stop = true;
-      }
-      progress.advance();
-    }
-  };
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) pool.emplace_back(work);
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+      },
+      &progress);
   progress.finish();
   Json all = Json::object();
   int64_t notes = 0, silent_total = 0;
