@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Clips per second of the reference log-mel pipeline (librosa 0.9.2, one core).
 
-Run:  /work/pyref/bin/python scripts/bench/bench_librosa_mel.py [--clips 200]
+Run:  ~/pyref/bin/python scripts/bench/bench_librosa_mel.py [--clips 200]
 Same parameters as the toolkit's defaults: 5 s at 16 kHz, n_fft 2048, win 1024, hop 512, 128
 Slaney bands 0-8000 Hz, power_to_db(ref=1, amin=1e-10, top_db=80). Clips are processed one by one,
 as the reference's data loader does.

@@ -5,7 +5,7 @@ forbidden pairs; maximize) with scipy.optimize.linear_sum_assignment's rows, col
 or "error" for the inputs scipy rejects (NaN / -inf entries, infeasible matrices).
 pit_loss.json: outputs (B, M, D), padded targets (B, N, D), counts, and the PIT cosine loss
 (sum and mean reductions) with each item's optimal assignment, computed in float64 with numpy/scipy.
-Run: /work/pyref/bin/python scripts/golden/make_assign_loss_golden.py
+Run: ~/pyref/bin/python scripts/golden/make_assign_loss_golden.py
 """
 import json
 import os

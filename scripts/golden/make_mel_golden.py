@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden references for the log-mel frontend, computed by librosa 0.9.2 itself.
 
-Run with the reference venv:  /work/pyref/bin/python scripts/golden/make_mel_golden.py
+Run with the reference venv:  ~/pyref/bin/python scripts/golden/make_mel_golden.py
 Writes small files into tests/data/mel/ (and the fixture clip into tests/data/audio/ when it is
 missing: 5 s of an openttd-openmsx MIDI file rendered by FluidSynth with TimGM6mb, mono 16 kHz
 16-bit, made with the fluidsynth and sox command-line tools). The C++ tests compare against these.

@@ -1,6 +1,6 @@
 """Reference values for tests/test_midi.cpp: pretty_midi's reading of a few Debian MIDI files.
 
-Run with /work/pyref/bin/python scripts/golden/make_midi_golden.py (needs the Debian packages of
+Run with ~/pyref/bin/python scripts/golden/make_midi_golden.py (needs the Debian packages of
 scripts/setup.sh). Writes tests/data/midi_golden.json: per file, pretty_midi's instruments
 (program, is_drum, note count, first notes) and the latest note end.
 """

@@ -9,7 +9,7 @@ Writes:
                            Han CNN as conv1..conv4 / linear1 / linear2 Sequentials, timm ConvNeXt naming).
   input.npy                a log-mel batch (B, n_mels, frames) fed to all three models.
   expected_<name>_*.npy    the reference models' eval-mode outputs on that input.
-Run: /work/pyref/bin/python scripts/golden/make_models_golden.py  (timm 0.9.16, torch 2.x)
+Run: ~/pyref/bin/python scripts/golden/make_models_golden.py  (timm 0.9.16, torch 2.x)
 """
 import json
 import os

@@ -1,6 +1,6 @@
 """Reference key ranges for tests/test_bank.cpp: the keys each of a few TimGM6mb presets can play,
 read from the SoundFont's preset and instrument zones (keyRange generators), independently of
-FluidSynth. Run with /work/pyref/bin/python scripts/golden/make_sf2_keyrange_golden.py; writes
+FluidSynth. Run with ~/pyref/bin/python scripts/golden/make_sf2_keyrange_golden.py; writes
 tests/data/sf2_key_ranges.json.
 """
 import json
