@@ -4,33 +4,23 @@ Small = Han CNN trunk + Linear(1024, 9*1024), Large = ConvNeXt-Small with a 1-ch
 Run with Debian's PyTorch (same version as LibTorch): /usr/bin/python3 scripts/bench/bench_models.py
 """
 import argparse
+import os
+import sys
 import time
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from reference_models import HanCNN  # noqa: E402
 
-class HanCNN(nn.Module):
-    def __init__(self, n_out, channels=(32, 64, 128, 256), emb=1024):
-        super().__init__()
 
-        def block(cin, cout, last):
-            layers = [nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.33),
-                      nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.33)]
-            layers += [nn.AdaptiveMaxPool2d(1)] if last else [nn.MaxPool2d(3), nn.Dropout2d(0.25)]
-            return nn.Sequential(*layers)
+class HanCNNOnLogMel(HanCNN):
+    """The shared reference Han CNN, fed the log-mel (B, mel, time) like the C++ encoders."""
 
-        cin = 1
-        for i, c in enumerate(channels):
-            setattr(self, f"conv{i + 1}", block(cin, c, i == 3))
-            cin = c
-        self.linear1 = nn.Sequential(nn.Flatten(), nn.Linear(channels[3], emb), nn.LeakyReLU(0.33), nn.Dropout(0.5))
-        self.linear2 = nn.Sequential(nn.Linear(emb, n_out))
-
-    def forward(self, logmel):  # (B, mel, time) -> (B, 1, time, mel)
-        x = logmel.transpose(1, 2).unsqueeze(1)
-        return self.linear2(self.linear1(self.conv4(self.conv3(self.conv2(self.conv1(x))))))
+    def forward(self, logmel):
+        return super().forward(logmel.transpose(1, 2).unsqueeze(1))[0]
 
 
 class LayerNorm2d(nn.LayerNorm):
@@ -90,7 +80,7 @@ def main():
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     print("device model batch threads params forward_ms forward_backward_ms")
-    builders = {"han_cnn": (lambda: HanCNN(953), a.batch_han), "small": (lambda: HanCNN(9 * 1024), a.batch_small),
+    builders = {"han_cnn": (lambda: HanCNNOnLogMel(953), a.batch_han), "small": (lambda: HanCNNOnLogMel(9 * 1024), a.batch_small),
                 "large": (lambda: ConvNeXt(9 * 1024), a.batch_large)}
     for kind in a.models:
         build, batch = builders[kind]
