@@ -9,6 +9,7 @@
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "test_support.h"
 
 namespace fs = std::filesystem;
 using namespace instret;
@@ -16,9 +17,7 @@ using namespace instret;
 namespace {
 
 fs::path scratch(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("instret_test_audio_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
+  return test::scratch_dir("audio") / name;
 }
 
 // Writes interleaved float frames with libsndfile directly (independent of write_wav16).

@@ -18,6 +18,7 @@
 #include "instret/data/nsynth_bank.h"
 #include "instret/data/soundfont_bank.h"
 #include "instret/midi/family.h"
+#include "test_support.h"
 
 using namespace instret;
 namespace fs = std::filesystem;
@@ -27,10 +28,7 @@ namespace {
 const char* kTim = "/usr/share/sounds/sf2/TimGM6mb.sf2";
 
 fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("instret_test_bank_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
+  return test::scratch_dir("bank_" + name, true);
 }
 
 size_t find_instrument(const InstrumentBank& bank, int program) {

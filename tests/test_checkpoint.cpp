@@ -8,6 +8,7 @@
 #include "instret/core/error.h"
 #include "instret/models/encoders.h"
 #include "instret/train/checkpoint.h"
+#include "test_support.h"
 
 using namespace instret;
 namespace fs = std::filesystem;
@@ -27,9 +28,7 @@ ModelConfig tiny(const std::string& kind) {
 }
 
 fs::path scratch() {
-  fs::path dir = fs::temp_directory_path() / ("instret_test_checkpoint_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
+  return test::scratch_dir("checkpoint");
 }
 
 void train_step(MultiEncoder& m, torch::optim::Adam& opt, const torch::Tensor& x) {

@@ -11,15 +11,14 @@
 #include "instret/core/log.h"
 #include "instret/core/npy.h"
 #include "instret/core/parallel.h"
+#include "test_support.h"
 
 namespace fs = std::filesystem;
 using namespace instret;
 
 namespace {
 fs::path scratch(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("instret_test_core_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
+  return test::scratch_dir("core") / name;
 }
 }  // namespace
 

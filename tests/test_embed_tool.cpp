@@ -1,7 +1,6 @@
 // End-to-end tests of `embed --mel`: the .npy it writes against librosa 0.9.2 golden files,
 // --offset, short files, config overrides, and its errors and exit codes.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 #include <torch/torch.h>
 
 #include <cstdio>
@@ -11,6 +10,7 @@
 #include "instret/audio/io.h"
 #include "instret/core/fs.h"
 #include "instret/core/npy.h"
+#include "test_support.h"
 
 namespace fs = std::filesystem;
 using namespace instret;
@@ -25,25 +25,12 @@ const std::string kAltSettings =
     " --set mel.top_db=60";
 
 fs::path scratch(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("instret_test_embed_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir / name;
+  return test::scratch_dir("embed") / name;
 }
 
-struct Result {
-  int code;
-  std::string output;  // stdout and stderr
-};
-
-Result embed(const std::string& args) {
-  const std::string cmd = std::string(INSTRET_BIN_DIR) + "/embed " + args + " 2>&1";
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  EXPECT_NE(pipe, nullptr);
-  std::string out;
-  char buf[4096];
-  while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+// Runs the embed tool; the output holds its stdout and stderr.
+test::CommandResult embed(const std::string& args) {
+  return test::run_command(std::string(INSTRET_BIN_DIR) + "/embed " + args + " 2>&1");
 }
 
 double max_abs_diff(const torch::Tensor& a, const torch::Tensor& b) {
@@ -57,7 +44,7 @@ TEST(EmbedTool, MelOfRealClipMatchesLibrosaInOrder) {
   const fs::path silence = scratch("silence_2s.wav");
   write_wav16(silence, std::vector<float>(32000, 0.f));
   const fs::path out = scratch("mel.npy");
-  const Result r = embed("--mel " + kClip.string() + " " + silence.string() + " " + kClip.string() +
+  const test::CommandResult r = embed("--mel " + kClip.string() + " " + silence.string() + " " + kClip.string() +
                          " --batch 2 -o " + out.string());
   ASSERT_EQ(r.code, 0) << r.output;
   const torch::Tensor mel = read_npy(out);
@@ -72,7 +59,7 @@ TEST(EmbedTool, MelOfRealClipMatchesLibrosaInOrder) {
 
 TEST(EmbedTool, OffsetAndOverridesMatchLibrosa) {
   const fs::path out = scratch("offset.npy");
-  const Result r = embed("--mel " + kClip.string() + " --offset 1.5 -o " + out.string() + kAltSettings);
+  const test::CommandResult r = embed("--mel " + kClip.string() + " --offset 1.5 -o " + out.string() + kAltSettings);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_LT(max_abs_diff(read_npy(out)[0], read_npy(kMelData / "clip_offset1.5_htk40.npy")), 0.01);
 }
@@ -87,14 +74,14 @@ TEST(EmbedTool, ShortFileIsZeroPaddedAndConfigFileWorks) {
   std::ofstream(config) << R"({"mel": {"n_mels": 40, "scale": "htk", "norm": "none", "fmin": 30,)"
                         << R"( "fmax": 7600, "top_db": 60}, "clip_seconds": 5})";
   const fs::path out = scratch("tail.npy");
-  const Result r = embed("--mel " + tail.string() + " --config " + config.string() + " -o " + out.string());
+  const test::CommandResult r = embed("--mel " + tail.string() + " --config " + config.string() + " -o " + out.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_LT(max_abs_diff(read_npy(out)[0], read_npy(kMelData / "clip_offset1.5_htk40.npy")), 0.01);
 }
 
 TEST(EmbedTool, ClipLengthIsConfigurable) {
   const fs::path out = scratch("short.npy");
-  const Result r = embed("--mel " + kClip.string() + " --set clip_seconds=1 -o " + out.string());
+  const test::CommandResult r = embed("--mel " + kClip.string() + " --set clip_seconds=1 -o " + out.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(read_npy(out).sizes(), torch::IntArrayRef({1, 128, 32}));
 }
@@ -103,7 +90,7 @@ TEST(EmbedTool, MissingFileFailsNamingItAndLeavesOutputUntouched) {
   const fs::path out = scratch("kept.npy");
   write_file_atomically(out, "previous");
   const fs::path missing = scratch("does_not_exist.wav");
-  const Result r = embed("--mel " + kClip.string() + " " + missing.string() + " -o " + out.string());
+  const test::CommandResult r = embed("--mel " + kClip.string() + " " + missing.string() + " -o " + out.string());
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find(missing.string()), std::string::npos) << r.output;
   EXPECT_EQ(read_file(out), "previous");
@@ -115,7 +102,7 @@ TEST(EmbedTool, CorruptFileFailsNamingIt) {
   const fs::path bad = scratch("corrupt.wav");
   std::ofstream(bad) << "RIFF this is not audio at all";
   const fs::path out = scratch("corrupt.npy");
-  const Result r = embed("--mel " + bad.string() + " -o " + out.string());
+  const test::CommandResult r = embed("--mel " + bad.string() + " -o " + out.string());
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find(bad.string()), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(out));

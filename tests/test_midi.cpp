@@ -16,6 +16,7 @@
 #include "instret/data/midi_corpus.h"
 #include "instret/midi/family.h"
 #include "instret/midi/smf.h"
+#include "test_support.h"
 
 using namespace instret;
 
@@ -218,8 +219,7 @@ TEST(Family, GeneralMidiGroups) {
 
 TEST(MidiCorpus, FindsParsesDeduplicatesAndSplitsByContent) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("instret_test_corpus_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
+  const fs::path dir = test::scratch_dir("corpus", true);
   fs::create_directories(dir / "sub");
   const std::string a = read_file("/usr/share/doc/mma/examples/misc/voicing.mid");
   const std::string b = read_file("/usr/share/games/dink/dink/Sound/12.mid");

@@ -2,13 +2,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include <array>
 #include <cstdio>
 #include <filesystem>
 
 #include "instret/core/npy.h"
 #include "instret/models/encoders.h"
 #include "instret/train/checkpoint.h"
+#include "test_support.h"
 
 using namespace instret;
 namespace fs = std::filesystem;
@@ -20,12 +20,8 @@ const std::string kData = std::string(INSTRET_TEST_DATA_DIR) + "/models/";
 
 // Runs `command`, returns (exit code, stdout).
 std::pair<int, std::string> run(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
-  std::array<char, 4096> buf;
-  while (pipe && fgets(buf.data(), buf.size(), pipe)) out += buf.data();
-  const int status = pipe ? ::pclose(pipe) : -1;
-  return {WEXITSTATUS(status), out};
+  const test::CommandResult r = test::run_command(command + " 2>/dev/null");
+  return {r.code, r.output};
 }
 
 const std::string kTiny =
@@ -53,8 +49,7 @@ TEST(ModelTools, UsageErrorsExitTwo) {
 }
 
 TEST(ModelTools, ImportWeightsWritesALoadableCheckpoint) {
-  const fs::path dir = fs::temp_directory_path() / ("instret_test_models_tools_" + std::to_string(::getpid()));
-  fs::create_directories(dir);
+  const fs::path dir = test::scratch_dir("models_tools");
   const auto ckpt = dir / "large.ckpt";
   auto [rc, out] = run(kBin + "/import-weights -i " + kData + "ref_large.pt -o " + ckpt.string() +
                        " --set model.kind=large" + kTiny);

@@ -4,7 +4,6 @@
 // path (bank made by render-notes), near-duplicate presets, and clear errors.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
 #include <cmath>
 #include <cstdlib>
@@ -22,13 +21,14 @@
 #include "instret/data/nlakh.h"
 #include "instret/data/note_bank_writer.h"
 #include "instret/midi/family.h"
+#include "test_support.h"
 
 using namespace instret;
 namespace fs = std::filesystem;
 
 namespace {
 
-const fs::path kRoot = fs::temp_directory_path() / ("instret_test_nlakh_" + std::to_string(::getpid()));
+const fs::path kRoot = test::scratch_dir("nlakh");
 
 Json base_config(const std::string& out) {
   Json c = nlakh_default_config();
@@ -76,8 +76,7 @@ void expect_same_tree(const fs::path& a, const fs::path& b) {
 int run_tool(const std::string& args) {
   const std::string cmd = std::string(INSTRET_BIN_DIR) + "/render-nlakh " + args + " > /dev/null 2> " +
                           (kRoot / "stderr.txt").string();
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return test::run_command(cmd).code;
 }
 
 // Checks a rendered dataset: files present, every instrument's family from its GM program,
