@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <iostream>
 
-#include "instret/core/cli.h"
 #include "instret/models/encoders.h"
 #include "instret/models/model_summary.h"
 
@@ -32,30 +31,6 @@ ModelConfig tool_model_config(const Json& config, const std::vector<std::string>
     throw UsageError("model.kind \"" + model.kind + "\" cannot be used here; expected " + list);
   }
   return model;
-}
-
-int run_training_tool(int argc, char** argv, const std::string& name, const std::string& description,
-                      const std::string& default_kind, const std::vector<std::string>& allowed) {
-  CLI::App app{description, name};
-  CommonOptions options;
-  add_common_flags(app, options);
-  bool print = false;
-  app.add_flag("--print-model", print, "Build the configured model, print its layers and parameter count, exit");
-  bool show_config = false;
-  app.add_flag("--print-config", show_config, "Print the effective config as JSON and exit");
-  return run_tool(app, argc, argv, options, [&] {
-    ModelConfig defaults;
-    defaults.kind = default_kind;
-    const Json config = tool_config(Json{{"model", to_json(defaults)}}, options);
-    const ModelConfig model = tool_model_config(config, allowed);
-    if (show_config) {
-      std::cout << config.dump(2) << "\n";
-    } else if (print) {
-      print_model(model, std::cout);
-    } else {
-      throw UsageError("training is not part of this build yet; --print-model shows the configured model");
-    }
-  });
 }
 
 }  // namespace instret

@@ -138,10 +138,32 @@ void move_optimizer_state(torch::optim::Optimizer& optimizer) {
   }
 }
 
+CheckpointExtras read_extras(torch::serialize::InputArchive& archive, const std::string& file) {
+  CheckpointExtras extras;
+  c10::IValue state;
+  if (!archive.try_read("extras_state", state)) return extras;
+  if (!state.isString()) throw FormatError("checkpoint " + file + ": extras_state is not a string");
+  try {
+    extras.state = Json::parse(state.toStringRef());
+  } catch (const Json::exception& e) {
+    throw FormatError("checkpoint " + file + ": broken extras JSON: " + e.what());
+  }
+  c10::IValue tensors;
+  if (!archive.try_read("extras_tensors", tensors) || !tensors.isGenericDict())
+    throw FormatError("checkpoint " + file + ": no extras_tensors");
+  for (const auto& entry : tensors.toGenericDict()) {
+    if (!entry.key().isString() || !entry.value().isTensor())
+      throw FormatError("checkpoint " + file + ": extras_tensors holds an entry that is not a named tensor");
+    extras.tensors[entry.key().toStringRef()] = entry.value().toTensor();
+  }
+  return extras;
+}
+
 }  // namespace
 
 void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module& model, const ModelConfig& config,
-                     torch::optim::Optimizer* optimizer, int64_t step, const Json& run_config) {
+                     torch::optim::Optimizer* optimizer, int64_t step, const Json& run_config,
+                     const CheckpointExtras* extras) {
   torch::serialize::OutputArchive archive;
   archive.write("format", c10::IValue(std::string(kFormat)));
   archive.write("model_kind", c10::IValue(config.kind));
@@ -156,6 +178,12 @@ void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module&
     optimizer->save(opt);
     archive.write("optimizer", opt);
   }
+  if (extras) {
+    archive.write("extras_state", c10::IValue(extras->state.dump()));
+    c10::Dict<std::string, at::Tensor> tensors;
+    for (const auto& [name, t] : extras->tensors) tensors.insert(name, t.detach().to(torch::kCPU));
+    archive.write("extras_tensors", c10::IValue(tensors));
+  }
   write_atomically(path, [&](const std::filesystem::path& tmp) { archive.save_to(tmp.string()); });
 }
 
@@ -165,7 +193,7 @@ CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
 }
 
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, const ModelConfig& config,
-                               torch::optim::Optimizer* optimizer) {
+                               torch::optim::Optimizer* optimizer, CheckpointExtras* extras) {
   const std::string file = path.string();
   auto archive = open_archive(path);
   CheckpointInfo info = read_info(archive, file);
@@ -187,9 +215,12 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
       throw FormatError("checkpoint " + file + ": optimizer state does not fit this optimizer: " + msg);
     }
   }
+  CheckpointExtras stored_extras;
+  if (extras) stored_extras = read_extras(archive, file);
   copy_tensors(model.named_parameters(), parameters);
   copy_tensors(model.named_buffers(), buffers);
   if (optimizer && info.has_optimizer) move_optimizer_state(*optimizer);
+  if (extras) *extras = std::move(stored_extras);
   return info;
 }
 

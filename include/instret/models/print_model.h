@@ -16,10 +16,4 @@ void print_model(const ModelConfig& config, std::ostream& out);
 // ("han_cnn" for train-single, "small"/"large" for train-multi), anything else is a UsageError.
 ModelConfig tool_model_config(const Json& config, const std::vector<std::string>& allowed);
 
-// The main of a training tool in this build: --print-model / --print-config over the `model`
-// config (defaults: kind `default_kind`); without either flag it is a usage error, since the
-// training loop is not part of this build yet. Returns the exit code.
-int run_training_tool(int argc, char** argv, const std::string& name, const std::string& description,
-                      const std::string& default_kind, const std::vector<std::string>& allowed);
-
 }  // namespace instret

@@ -1,0 +1,52 @@
+// The frozen single-instrument encoder of train-multi, retrieval and evaluation: a Han CNN
+// checkpoint with the log-mel frontend it was trained with, on a device, in eval mode; and the
+// cache of its embeddings of a dataset's clips, keyed by the checkpoint's content.
+#pragma once
+#include <torch/types.h>
+
+#include <filesystem>
+#include <string>
+
+#include "instret/audio/mel.h"
+#include "instret/models/han_cnn.h"
+#include "instret/train/embed_clips.h"
+
+namespace instret {
+
+class SingleEncoder {
+ public:
+  // Loads a train-single checkpoint (its run config gives the mel settings; the defaults when it has
+  // none, e.g. an imported one). FormatError when it is not a single-encoder checkpoint.
+  SingleEncoder(const std::filesystem::path& checkpoint, const torch::Device& device);
+
+  // Embeddings (B, emb_dim) on the device of a (B, samples) audio batch (any device), no gradients.
+  torch::Tensor embed(const torch::Tensor& audio);
+  // A 16-hex-digit hash of the checkpoint file's bytes: embeddings made with another file never match it.
+  const std::string& hash() const { return hash_; }
+  int64_t dim() const { return config_.emb_dim; }
+  const MelConfig& mel() const { return mel_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  torch::Device device_;
+  ModelConfig config_;
+  MelConfig mel_;
+  LogMel frontend_{nullptr};
+  HanCnn model_{nullptr};
+  std::string hash_;
+};
+
+// Embeddings (n, dim) float32 on the CPU of clips 0..n-1: read from `<dir>/<encoder hash>/<name>.npy`
+// when that file exists with a matching `<name>.json` (same list key and shape), else computed with
+// `read` and stored there atomically (when the folder is not writable, a warning and no cache).
+// `list_key` identifies the clip list (e.g. a hash of the manifest), so a re-rendered dataset never
+// reuses stale targets.
+torch::Tensor cached_embeddings(SingleEncoder& encoder, const std::filesystem::path& dir, const std::string& name,
+                                const std::string& list_key, int64_t n, int64_t samples, const ReadClip& read,
+                                int64_t batch, int workers);
+
+// 16 hex digits of the FNV-1a hash of a file's bytes (IoError when unreadable), read in blocks.
+std::string file_hash(const std::filesystem::path& path);
+
+}  // namespace instret

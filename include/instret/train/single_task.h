@@ -1,0 +1,51 @@
+// train-single: the Han CNN classifier over the train instruments of an Nlakh dataset, validated by
+// accuracy on held-out clips of the train instruments and by the EER on the valid split's unseen
+// instruments.
+#pragma once
+#include <memory>
+
+#include "instret/audio/mel.h"
+#include "instret/data/nlakh_dataset.h"
+#include "instret/models/han_cnn.h"
+#include "instret/train/distributed.h"
+#include "instret/train/trainer.h"
+
+namespace instret {
+
+class SingleTask : public TrainTask {
+ public:
+  // Opens the dataset of config.data.root and sets config.model.n_classes (and its JSON) to the
+  // number of train instruments (UsageError when a continued run's config disagrees). The model is
+  // built here, so seed the generator before.
+  SingleTask(TrainConfig& config, const torch::Device& device, const Distributed& dist);
+
+  torch::nn::Module& model() override { return *model_; }
+  int64_t steps_per_epoch() const override;
+  Batch make_batch(int64_t step) const override;
+  Batch synthetic_batch(int64_t step) const override;
+  torch::Tensor loss(const Batch& batch) override;
+  Json validate() override;
+  std::pair<std::string, bool> best_metric() const override { return {"eer", false}; }
+
+  const std::vector<int64_t>& train_clips() const { return train_clips_; }
+  const std::vector<int64_t>& heldout_clips() const { return heldout_clips_; }
+
+ private:
+  torch::Tensor logmel(const Batch& batch);
+
+  const TrainConfig& config_;
+  torch::Device device_;
+  int rank_, world_;
+  std::unique_ptr<NlakhSingle> train_, valid_;
+  std::vector<int64_t> train_clips_, heldout_clips_;  // indices into train_->clips()
+  std::vector<int64_t> valid_clips_;                  // indices into valid_->clips()
+  LogMel frontend_{nullptr};
+  HanCnn model_{nullptr};
+};
+
+// The clips of each instrument split into (train, held out): per instrument a seeded permutation,
+// round(n * fraction) held out (at least 1 when fraction > 0 and the instrument has >= 2 clips).
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_heldout(const NlakhSingle& data, double fraction,
+                                                                    uint64_t seed);
+
+}  // namespace instret

@@ -1,0 +1,133 @@
+#include "instret/train/distributed.h"
+
+#include <cstdlib>
+#include <string>
+
+#ifdef INSTRET_HAVE_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef INSTRET_HAVE_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
+#include <spdlog/spdlog.h>
+
+#include "instret/core/error.h"
+
+namespace instret {
+
+#if defined(INSTRET_HAVE_GLOO)
+struct Distributed::Backend {
+  c10::intrusive_ptr<c10d::Store> store;
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
+};
+#else
+struct Distributed::Backend {};
+#endif
+
+namespace {
+
+// An environment integer in [lo, hi]; `fallback` when unset.
+int env_int(const char* name, int fallback, int lo, int hi) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  const std::string s(v);
+  if (s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError(std::string("environment ") + name + "='" + s + "' is not a non-negative integer");
+  const int x = std::stoi(s);
+  if (x < lo || x > hi)
+    throw UsageError(std::string("environment ") + name + "=" + s + " is out of range [" + std::to_string(lo) + ", " +
+                     std::to_string(hi) + "]");
+  return x;
+}
+
+}  // namespace
+
+Distributed::~Distributed() = default;
+
+std::unique_ptr<Distributed> Distributed::from_environment(const torch::Device& device) {
+  std::unique_ptr<Distributed> d(new Distributed());
+  d->world_size_ = env_int("WORLD_SIZE", 1, 1, 1 << 20);
+  d->rank_ = env_int("RANK", 0, 0, d->world_size_ - 1);
+  d->local_rank_ = env_int("LOCAL_RANK", 0, 0, 1 << 20);
+  d->device_ = device;
+  if (d->world_size_ == 1) return d;
+#if defined(INSTRET_HAVE_GLOO)
+  const char* addr_env = std::getenv("MASTER_ADDR");
+  const std::string addr = addr_env && *addr_env ? addr_env : "127.0.0.1";
+  const int port = env_int("MASTER_PORT", 29500, 1, 65535);
+  c10d::TCPStoreOptions opts;
+  opts.port = static_cast<uint16_t>(port);
+  opts.isServer = d->rank_ == 0;
+  opts.numWorkers = d->world_size_;
+  opts.waitWorkers = true;
+  opts.timeout = std::chrono::minutes(5);
+  d->backend_ = std::make_unique<Backend>();
+  try {
+    d->backend_->store = c10::make_intrusive<c10d::TCPStore>(addr, opts);
+    if (device.is_cuda()) {
+#if defined(INSTRET_HAVE_NCCL)
+      d->backend_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(d->backend_->store, d->rank_, d->world_size_);
+#else
+      throw UsageError("multi-process training on CUDA needs c10d NCCL, which this build lacks");
+#endif
+    } else {
+      auto options = c10d::ProcessGroupGloo::Options::create();
+      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(addr));
+      options->timeout = std::chrono::minutes(30);
+      d->backend_->group =
+          c10::make_intrusive<c10d::ProcessGroupGloo>(d->backend_->store, d->rank_, d->world_size_, options);
+    }
+  } catch (const c10::Error& e) {
+    std::string msg = e.what();
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+    throw IoError("distributed set-up with " + addr + ":" + std::to_string(port) + " failed: " + msg);
+  }
+  spdlog::info("distributed: rank {} of {} (local rank {}), rendezvous {}:{}", d->rank_, d->world_size_,
+               d->local_rank_, addr, port);
+  return d;
+#else
+  (void)device;
+  throw UsageError("WORLD_SIZE=" + std::to_string(d->world_size_) +
+                   ": this build has no c10d backend (rebuild with libgloo-dev installed)");
+#endif
+}
+
+void Distributed::all_reduce_mean(const std::vector<torch::Tensor>& tensors) {
+  if (world_size_ == 1 || tensors.empty()) return;
+#if defined(INSTRET_HAVE_GLOO)
+  std::vector<torch::Tensor> flat{torch::cat([&] {
+    std::vector<torch::Tensor> parts;
+    for (const auto& t : tensors) parts.push_back(t.reshape({-1}));
+    return parts;
+  }())};
+  backend_->group->allreduce(flat)->wait();
+  flat[0].div_(world_size_);
+  int64_t offset = 0;
+  for (const auto& t : tensors) {
+    const int64_t n = t.numel();
+    t.copy_(flat[0].narrow(0, offset, n).view_as(t));
+    offset += n;
+  }
+#endif
+}
+
+std::vector<double> Distributed::all_reduce_sum(std::vector<double> values) {
+  if (world_size_ == 1 || values.empty()) return values;
+#if defined(INSTRET_HAVE_GLOO)
+  std::vector<torch::Tensor> t{torch::tensor(values, torch::kFloat64).to(device_)};
+  backend_->group->allreduce(t)->wait();
+  const torch::Tensor sums = t[0].cpu();
+  for (size_t i = 0; i < values.size(); ++i) values[i] = sums[int64_t(i)].item<double>();
+#endif
+  return values;
+}
+
+void Distributed::barrier() {
+  if (world_size_ == 1) return;
+#if defined(INSTRET_HAVE_GLOO)
+  backend_->group->barrier()->wait();
+#endif
+}
+
+}  // namespace instret

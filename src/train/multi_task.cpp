@@ -1,0 +1,250 @@
+#include "instret/train/multi_task.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include "instret/core/error.h"
+#include "instret/core/hash.h"
+#include "instret/data/sampling.h"
+#include "instret/eval/retrieval_metrics.h"
+#include "instret/models/memory_format.h"
+#include "instret/train/embed_clips.h"
+
+namespace instret {
+namespace fs = std::filesystem;
+
+namespace {
+
+// Identifies a clip list by its manifest's bytes.
+std::string manifest_key(const std::string& root, const std::string& name) {
+  return file_hash(fs::path(root) / (name + ".jsonl"));
+}
+
+}  // namespace
+
+MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distributed& dist)
+    : config_(config), device_(device), rank_(dist.rank()), world_(dist.world_size()),
+      random_(config.data.kind == "random"), on_the_fly_(config.targets == "on_the_fly"),
+      reduction_(pit_reduction_from_string(config.loss_reduction)) {
+  const std::string& root = config.data.root;
+  if (root.empty()) throw UsageError("no dataset given (--data DIR, a render-nlakh output folder)");
+  if (config.batch_size % world_ != 0)
+    throw UsageError("batch_size " + std::to_string(config.batch_size) + " is not divisible by WORLD_SIZE " +
+                     std::to_string(world_));
+  mix_.min_tracks = config.data.min_tracks;
+  mix_.max_tracks = config.data.max_tracks;
+  if (random_) single_train_ = std::make_unique<NlakhSingle>(NlakhSingle::open(root, "train"));
+  else multi_train_ = std::make_unique<NlakhMulti>(NlakhMulti::open(root, "train"));
+  single_valid_ = std::make_unique<NlakhSingle>(NlakhSingle::open(root, "valid"));
+  multi_valid_ = std::make_unique<NlakhMulti>(NlakhMulti::open(root, "valid"));
+  for (const NlakhMulti* m : {multi_train_.get(), multi_valid_.get()}) {
+    if (!m) continue;
+    for (const MultiItem& item : m->items())
+      if (int64_t(item.stems.size()) > config.model.n_outputs)
+        throw UsageError(root + ": a mixture has " + std::to_string(item.stems.size()) + " stems, more than model.n_outputs (" +
+                         std::to_string(config.model.n_outputs) + ")");
+  }
+  const int64_t cap = config.valid.max_mixtures;
+  for (int64_t i = 0; i < int64_t(multi_valid_->items().size()) && (cap == 0 || i < cap); ++i) valid_items_.push_back(i);
+
+  encoder_ = std::make_unique<SingleEncoder>(config.single_encoder, device_);
+  if (encoder_->dim() != config.model.emb_dim)
+    throw UsageError("the single encoder " + config.single_encoder + " gives " + std::to_string(encoder_->dim()) +
+                     "-d embeddings, model.emb_dim is " + std::to_string(config.model.emb_dim));
+  const fs::path cache_dir = config.targets_dir.empty() ? fs::path(root) / "targets" : fs::path(config.targets_dir);
+  const int workers = std::max(1, config.data.workers);
+  const int64_t batch = config.valid.batch_size;
+  // Rank 0 computes and stores the cache; the other ranks wait, then read it.
+  if (!dist.is_main()) dist.barrier();
+  auto single_cache = [&](const NlakhSingle& d, const std::string& name) {
+    return cached_embeddings(*encoder_, cache_dir, name, manifest_key(root, name), int64_t(d.clips().size()),
+                             d.clip_samples(), [&](int64_t i, float* out) { d.read(i, out); }, batch, workers);
+  };
+  auto stem_cache = [&](const NlakhMulti& d, const std::string& name) {
+    std::vector<std::pair<int64_t, int64_t>> rows;
+    for (int64_t i = 0; i < int64_t(d.items().size()); ++i)
+      for (int64_t k = 0; k < int64_t(d.items()[size_t(i)].stems.size()); ++k) rows.emplace_back(i, k);
+    return cached_embeddings(*encoder_, cache_dir, name, manifest_key(root, name), d.n_stems(), d.clip_samples(),
+                             [&](int64_t r, float* out) { d.read_stem(rows[size_t(r)].first, rows[size_t(r)].second, out); },
+                             batch, workers);
+  };
+  if (!on_the_fly_) train_targets_ = (random_ ? single_cache(*single_train_, "single_train")
+                                              : stem_cache(*multi_train_, "multi_train")).to(device_);
+  valid_targets_ = stem_cache(*multi_valid_, "multi_valid");
+  const torch::Tensor valid_clips = single_cache(*single_valid_, "single_valid");
+  if (dist.is_main()) dist.barrier();
+
+  // The library: per valid instrument, the mean of its first library_clips clip embeddings.
+  const auto& by_instrument = single_valid_->clips_by_instrument();
+  library_ = torch::zeros({int64_t(by_instrument.size()), encoder_->dim()});
+  for (size_t k = 0; k < by_instrument.size(); ++k) {
+    const auto& clips = by_instrument[k];
+    const int64_t n = std::min<int64_t>(int64_t(clips.size()), config.valid.library_clips);
+    if (n == 0) continue;
+    for (int64_t i = 0; i < n; ++i) library_[int64_t(k)] += valid_clips[clips[size_t(i)]];
+  }
+  library_ = torch::nn::functional::normalize(library_, torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-12));
+
+  model_ = MultiEncoder(config.model);
+  model_->to(device_);
+  if (config.channels_last) to_channels_last(*model_);
+  frontend_ = LogMel(config.mel);
+  frontend_->to(device_);
+  spdlog::info("train-multi ({} data{}): {} train {}, {} valid mixtures, {} valid instruments in the library",
+               random_ ? "random-mix" : "Nlakh-multi", on_the_fly_ ? ", targets on the fly" : "",
+               random_ ? single_train_->clips().size() : multi_train_->items().size(),
+               random_ ? "single clips" : "mixtures", valid_items_.size(), by_instrument.size());
+}
+
+int64_t MultiTask::steps_per_epoch() const {
+  int64_t per_epoch = config_.data.mixes_per_epoch;
+  if (per_epoch == 0) per_epoch = random_ ? 10000 : int64_t(multi_train_->items().size());
+  return std::max<int64_t>(1, per_epoch / config_.batch_size);
+}
+
+Batch MultiTask::make_batch(int64_t step) const {
+  const int64_t spe = steps_per_epoch();
+  const int64_t epoch = step / spe, k = step % spe;
+  const int64_t share = config_.batch_size / world_;
+  const int64_t first = k * config_.batch_size + rank_ * share;
+  if (random_) {
+    std::vector<std::vector<int64_t>> recipes;
+    for (int64_t i = 0; i < share; ++i)
+      recipes.push_back(random_mix_recipe(*single_train_, mix_, config_.seed, epoch, k, first - k * config_.batch_size + i));
+    return random_mix_batch(*single_train_, recipes, on_the_fly_, step);
+  }
+  const auto order = epoch_permutation(int64_t(multi_train_->items().size()), config_.seed, epoch);
+  std::vector<int64_t> items;
+  for (int64_t i = 0; i < share; ++i) items.push_back(order[size_t((first + i) % int64_t(order.size()))]);
+  return multi_batch(*multi_train_, items, on_the_fly_, step);
+}
+
+Batch MultiTask::synthetic_batch(int64_t step) const {
+  Batch b;
+  b.step = step;
+  b.size = config_.batch_size / world_;
+  b.samples = single_valid_->clip_samples();
+  StableRng rng(stream_seed(config_.seed, {fnv1a("synthetic"), uint64_t(step)}));
+  b.audio.resize(size_t(b.size * b.samples));
+  for (float& v : b.audio) v = float(rng.uniform() * 2 - 1) * 0.5f;
+  const int64_t rows = on_the_fly_ ? 0 : train_targets_.size(0);
+  b.target_offsets.push_back(0);
+  for (int64_t i = 0; i < b.size; ++i) {
+    const int64_t n = config_.data.min_tracks + int64_t(rng.below(uint64_t(config_.data.max_tracks - config_.data.min_tracks + 1)));
+    for (int64_t j = 0; j < n; ++j) b.target_rows.push_back(rows > 0 ? int64_t(rng.below(uint64_t(rows))) : 0);
+    b.target_offsets.push_back(int64_t(b.target_rows.size()));
+  }
+  if (on_the_fly_) {
+    b.stems.resize(b.target_rows.size() * size_t(b.samples));
+    for (float& v : b.stems) v = float(rng.uniform() * 2 - 1) * 0.5f;
+  }
+  return b;
+}
+
+torch::Tensor MultiTask::forward_audio(const torch::Tensor& audio) {
+  torch::Tensor mel;
+  {
+    torch::NoGradGuard no_grad;
+    mel = frontend_->forward(audio.to(device_));
+  }
+  return model_->forward(mel);
+}
+
+std::pair<torch::Tensor, torch::Tensor> MultiTask::targets(const Batch& batch, const torch::Tensor& table,
+                                                           bool from_stems) {
+  const int64_t b = batch.size;
+  std::vector<int64_t> counts(static_cast<size_t>(b));
+  int64_t max_count = 1;
+  for (int64_t i = 0; i < b; ++i) {
+    counts[size_t(i)] = batch.target_offsets[size_t(i + 1)] - batch.target_offsets[size_t(i)];
+    max_count = std::max(max_count, counts[size_t(i)]);
+  }
+  torch::Tensor rows;
+  if (from_stems) {
+    const torch::Tensor stems = torch::from_blob(const_cast<float*>(batch.stems.data()),
+                                                 {int64_t(batch.target_rows.size()), batch.samples}, torch::kFloat32);
+    rows = encoder_->embed(stems);
+  } else {
+    rows = table.index_select(0, torch::tensor(batch.target_rows, torch::kInt64).to(table.device()));
+  }
+  // Scatter the rows into a (B, max_count, D) block; padding stays zero and is ignored by the loss.
+  std::vector<int64_t> slot;
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t j = 0; j < counts[size_t(i)]; ++j) slot.push_back(i * max_count + j);
+  torch::Tensor padded = torch::zeros({b * max_count, rows.size(1)}, rows.options());
+  padded.index_copy_(0, torch::tensor(slot, torch::kInt64).to(rows.device()), rows);
+  return {padded.view({b, max_count, rows.size(1)}).to(device_), torch::tensor(counts, torch::kInt64)};
+}
+
+torch::Tensor MultiTask::loss(const Batch& batch) {
+  model_->train();
+  const torch::Tensor audio =
+      torch::from_blob(const_cast<float*>(batch.audio.data()), {batch.size, batch.samples}, torch::kFloat32);
+  const torch::Tensor outputs = forward_audio(audio).to(torch::kFloat32);
+  const auto [targets, counts] = this->targets(batch, train_targets_, on_the_fly_);
+  return pit_cosine_loss(outputs, targets, counts, reduction_).loss;
+}
+
+Json MultiTask::validate() {
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  const int64_t m = config_.model.n_outputs, d = config_.model.emb_dim;
+  const torch::Tensor outputs =
+      embed_clips(
+          int64_t(valid_items_.size()), multi_valid_->clip_samples(),
+          [&](int64_t i, float* out) { multi_valid_->read_mix(valid_items_[size_t(i)], out); },
+          [&](const torch::Tensor& audio) { return forward_audio(audio).to(torch::kFloat32); }, config_.valid.batch_size,
+          std::max(1, config_.data.workers), "valid mixtures")
+          .view({-1, m, d});
+  // Loss against the cached targets of the valid stems, in chunks.
+  double loss_sum = 0;
+  const int64_t n = outputs.size(0);
+  for (int64_t start = 0; start < n; start += 256) {
+    const int64_t count = std::min<int64_t>(256, n - start);
+    Batch b;
+    b.size = count;
+    b.target_offsets.push_back(0);
+    for (int64_t i = 0; i < count; ++i) {
+      const MultiItem& item = multi_valid_->items()[size_t(valid_items_[size_t(start + i)])];
+      for (int64_t k = 0; k < int64_t(item.stems.size()); ++k) b.target_rows.push_back(item.first_stem + k);
+      b.target_offsets.push_back(int64_t(b.target_rows.size()));
+    }
+    const auto [targets, counts] = this->targets(b, valid_targets_, false);
+    loss_sum += pit_cosine_loss(outputs.narrow(0, start, count), targets.cpu(), counts, reduction_).loss.item<double>() *
+                double(count);
+  }
+  // Retrieval: each output slot picks its most similar library instrument; the set is their union.
+  const int64_t n_labels = library_.size(0);
+  const torch::Tensor valid_library = library_.norm(2, 1).gt(0);
+  const torch::Tensor sims =
+      torch::matmul(torch::nn::functional::normalize(outputs, torch::nn::functional::NormalizeFuncOptions().dim(2).eps(1e-12)),
+                    library_.t())
+          .masked_fill(valid_library.logical_not().view({1, 1, -1}), -2.0)
+          .to(torch::kFloat64)
+          .contiguous();
+  std::vector<LabelSet> truth, predicted;
+  std::vector<double> scores;
+  for (int64_t i = 0; i < n; ++i) {
+    const MultiItem& item = multi_valid_->items()[size_t(valid_items_[size_t(i)])];
+    LabelSet t;
+    for (const MultiStem& s : item.stems) t.push_back(s.instrument);
+    std::sort(t.begin(), t.end());
+    t.erase(std::unique(t.begin(), t.end()), t.end());
+    truth.push_back(t);
+    const double* p = sims[i].data_ptr<double>();
+    const std::vector<double> slot_sims(p, p + m * n_labels);
+    predicted.push_back(predict_set_argmax(slot_sims, m, n_labels));
+    const auto best = max_over_slots(slot_sims, m, n_labels);
+    scores.insert(scores.end(), best.begin(), best.end());
+  }
+  const AveragedScore f1 = f1_scores(truth, predicted, n_labels);
+  const AveragedScore ap = map_scores(scores, truth, n_labels);
+  model_->train();
+  return {{"loss", loss_sum / double(n)},
+          {"f1_macro", f1.macro},
+          {"f1_weighted", f1.weighted},
+          {"map_macro", ap.macro},
+          {"map_weighted", ap.weighted}};
+}
+
+}  // namespace instret

@@ -1,0 +1,98 @@
+#include "instret/train/single_encoder.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <fstream>
+
+#include "instret/core/config.h"
+#include "instret/core/error.h"
+#include "instret/core/npy.h"
+#include "instret/train/checkpoint.h"
+
+namespace instret {
+namespace fs = std::filesystem;
+
+std::string file_hash(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path.string() + ": cannot open for reading");
+  uint64_t h = 1469598103934665603ull;
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buf[size_t(i)]);
+      h *= 1099511628211ull;
+    }
+  }
+  if (in.bad()) throw IoError(path.string() + ": read failed");
+  return fmt::format("{:016x}", h);
+}
+
+SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& device)
+    : path_(checkpoint), device_(device) {
+  if (checkpoint.empty()) throw UsageError("no single-encoder checkpoint given (--single CKPT)");
+  const CheckpointInfo info = read_checkpoint_info(checkpoint);
+  if (info.model.is_multi())
+    throw FormatError("checkpoint " + checkpoint.string() + " is a '" + info.model.kind +
+                      "' multi encoder; the targets need a train-single (han_cnn) checkpoint");
+  config_ = info.model;
+  if (info.run_config.is_object() && info.run_config.contains("mel")) {
+    try {
+      from_json(info.run_config["mel"], mel_);
+    } catch (const UsageError& e) {
+      throw FormatError("checkpoint " + checkpoint.string() + ": bad mel settings: " + e.what());
+    }
+  }
+  model_ = HanCnn(config_.han, config_.emb_dim, config_.n_classes);
+  load_checkpoint(checkpoint, *model_, config_);
+  model_->to(device_);
+  model_->eval();
+  for (auto& p : model_->parameters()) p.requires_grad_(false);
+  frontend_ = LogMel(mel_);
+  frontend_->to(device_);
+  hash_ = file_hash(checkpoint);
+}
+
+torch::Tensor SingleEncoder::embed(const torch::Tensor& audio) {
+  torch::NoGradGuard no_grad;
+  return model_->embed(frontend_->forward(audio.to(device_)));
+}
+
+torch::Tensor cached_embeddings(SingleEncoder& encoder, const fs::path& dir, const std::string& name,
+                                const std::string& list_key, int64_t n, int64_t samples, const ReadClip& read,
+                                int64_t batch, int workers) {
+  const fs::path folder = dir / encoder.hash();
+  const fs::path npy = folder / (name + ".npy");
+  const fs::path meta = folder / (name + ".json");
+  const Json expected = {{"encoder", encoder.path().string()}, {"encoder_hash", encoder.hash()},
+                         {"list", list_key},                   {"rows", n},
+                         {"dim", encoder.dim()}};
+  if (fs::exists(npy) && fs::exists(meta)) {
+    try {
+      const Json stored = read_json_file(meta);
+      const torch::Tensor t = read_npy(npy);
+      if (stored.value("list", "") == list_key && t.dim() == 2 && t.size(0) == n && t.size(1) == encoder.dim() &&
+          t.scalar_type() == torch::kFloat32) {
+        spdlog::info("targets {}: {} embeddings from the cache {}", name, n, npy.string());
+        return t;
+      }
+      spdlog::info("targets {}: the cache {} is for another clip list; recomputing", name, npy.string());
+    } catch (const Error& e) {
+      spdlog::warn("targets {}: unreadable cache ({}); recomputing", name, e.what());
+    }
+  }
+  const torch::Tensor emb = embed_clips(
+      n, samples, read, [&](const torch::Tensor& audio) { return encoder.embed(audio); }, batch, workers,
+      "targets " + name);
+  try {
+    write_npy(npy, emb);
+    write_json_file(meta, expected);
+  } catch (const IoError& e) {
+    spdlog::warn("targets {}: cannot store the cache in {} ({}); continuing without it", name, folder.string(),
+                 e.what());
+  }
+  return emb;
+}
+
+}  // namespace instret

@@ -1,0 +1,159 @@
+#include "instret/train/single_task.h"
+
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "instret/core/error.h"
+#include "instret/core/hash.h"
+#include "instret/data/sampling.h"
+#include "instret/eval/eer.h"
+#include "instret/models/memory_format.h"
+#include "instret/train/embed_clips.h"
+
+namespace instret {
+
+std::pair<std::vector<int64_t>, std::vector<int64_t>> split_heldout(const NlakhSingle& data, double fraction,
+                                                                    uint64_t seed) {
+  std::vector<int64_t> train, heldout;
+  const auto& by_instrument = data.clips_by_instrument();
+  for (size_t k = 0; k < by_instrument.size(); ++k) {
+    const auto& clips = by_instrument[k];
+    const int64_t n = int64_t(clips.size());
+    int64_t held = std::llround(double(n) * fraction);
+    if (fraction > 0 && n >= 2) held = std::max<int64_t>(held, 1);
+    held = std::min(held, n - 1);
+    const auto order = epoch_permutation(n, stream_seed(seed, {fnv1a("heldout"), uint64_t(k)}), 0);
+    for (int64_t i = 0; i < n; ++i) (i < held ? heldout : train).push_back(clips[size_t(order[size_t(i)])]);
+  }
+  std::sort(train.begin(), train.end());
+  std::sort(heldout.begin(), heldout.end());
+  return {train, heldout};
+}
+
+SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const Distributed& dist)
+    : config_(config), device_(device), rank_(dist.rank()), world_(dist.world_size()) {
+  if (config.data.root.empty()) throw UsageError("no dataset given (--data DIR, a render-nlakh output folder)");
+  train_ = std::make_unique<NlakhSingle>(NlakhSingle::open(config.data.root, "train"));
+  valid_ = std::make_unique<NlakhSingle>(NlakhSingle::open(config.data.root, "valid"));
+  const int64_t n_classes = int64_t(train_->instruments().size());
+  config.model.n_classes = n_classes;
+  config.json["model"]["n_classes"] = n_classes;
+  if (config.batch_size % world_ != 0)
+    throw UsageError("batch_size " + std::to_string(config.batch_size) + " is not divisible by WORLD_SIZE " +
+                     std::to_string(world_));
+  std::tie(train_clips_, heldout_clips_) = split_heldout(*train_, config.data.heldout_fraction, config.seed);
+  if (int64_t(train_clips_.size()) < config.batch_size)
+    throw UsageError("the train split has " + std::to_string(train_clips_.size()) + " training clips, fewer than batch_size " +
+                     std::to_string(config.batch_size));
+  const int64_t cap = config.valid.clips_per_instrument;
+  for (const auto& clips : valid_->clips_by_instrument())
+    for (size_t i = 0; i < clips.size() && (cap == 0 || int64_t(i) < cap); ++i) valid_clips_.push_back(clips[i]);
+  std::sort(valid_clips_.begin(), valid_clips_.end());
+  spdlog::info("train-single: {} train instruments, {} training clips, {} held out; {} valid instruments, {} valid clips",
+               n_classes, train_clips_.size(), heldout_clips_.size(), valid_->instruments().size(), valid_clips_.size());
+
+  model_ = HanCnn(config.model.han, config.model.emb_dim, config.model.n_classes);
+  model_->to(device_);
+  if (config.channels_last) to_channels_last(*model_);
+  frontend_ = LogMel(config.mel);
+  frontend_->to(device_);
+  if (config.mel.n_frames(train_->clip_samples()) < 27 || config.mel.n_mels < 27)
+    throw UsageError("clips of " + std::to_string(train_->clip_samples()) +
+                     " samples are too short for the Han CNN's three 3x3/3 pools");
+}
+
+int64_t SingleTask::steps_per_epoch() const {
+  return std::max<int64_t>(1, int64_t(train_clips_.size()) / config_.batch_size);
+}
+
+Batch SingleTask::make_batch(int64_t step) const {
+  const int64_t spe = steps_per_epoch();
+  const int64_t epoch = step / spe, k = step % spe;
+  const auto order = epoch_permutation(int64_t(train_clips_.size()), config_.seed, epoch);
+  const int64_t share = config_.batch_size / world_;
+  std::vector<int64_t> clips, labels;
+  for (int64_t i = 0; i < share; ++i) {
+    const int64_t clip = train_clips_[size_t(order[size_t(k * config_.batch_size + rank_ * share + i)])];
+    clips.push_back(clip);
+    labels.push_back(train_->clips()[size_t(clip)].instrument);
+  }
+  return single_batch(*train_, clips, labels, step);
+}
+
+Batch SingleTask::synthetic_batch(int64_t step) const {
+  Batch b;
+  b.step = step;
+  b.size = config_.batch_size / world_;
+  b.samples = train_->clip_samples();
+  StableRng rng(stream_seed(config_.seed, {fnv1a("synthetic"), uint64_t(step)}));
+  b.audio.resize(size_t(b.size * b.samples));
+  for (float& v : b.audio) v = float(rng.uniform() * 2 - 1) * 0.5f;
+  for (int64_t i = 0; i < b.size; ++i) b.labels.push_back(int64_t(rng.below(uint64_t(config_.model.n_classes))));
+  return b;
+}
+
+torch::Tensor SingleTask::logmel(const Batch& batch) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor audio =
+      torch::from_blob(const_cast<float*>(batch.audio.data()), {batch.size, batch.samples}, torch::kFloat32);
+  return frontend_->forward(audio.to(device_));
+}
+
+torch::Tensor SingleTask::loss(const Batch& batch) {
+  model_->train();
+  const torch::Tensor labels = torch::tensor(batch.labels, torch::kInt64).to(device_);
+  const torch::Tensor logits = model_->forward(logmel(batch)).logits;
+  return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels);
+}
+
+Json SingleTask::validate() {
+  model_->eval();
+  torch::NoGradGuard no_grad;
+  Json metrics = Json::object();
+  const int64_t samples = train_->clip_samples();
+  const int workers = std::max(1, config_.data.workers);
+  auto forward = [&](const torch::Tensor& audio) {
+    const HanCnnOutput out = model_->forward(frontend_->forward(audio.to(device_)));
+    return torch::cat({out.logits, out.embedding}, 1);
+  };
+  if (!heldout_clips_.empty()) {
+    const torch::Tensor out = embed_clips(
+        int64_t(heldout_clips_.size()), samples,
+        [&](int64_t i, float* dst) { train_->read(heldout_clips_[size_t(i)], dst); }, forward,
+        config_.valid.batch_size, workers, "valid held-out clips");
+    const torch::Tensor logits = out.narrow(1, 0, config_.model.n_classes);
+    std::vector<int64_t> truth;
+    for (int64_t c : heldout_clips_) truth.push_back(train_->clips()[size_t(c)].instrument);
+    const torch::Tensor labels = torch::tensor(truth, torch::kInt64);
+    metrics["loss"] = torch::nn::functional::cross_entropy(logits, labels).item<double>();
+    metrics["accuracy"] = logits.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
+  }
+  const torch::Tensor out = embed_clips(
+      int64_t(valid_clips_.size()), samples, [&](int64_t i, float* dst) { valid_->read(valid_clips_[size_t(i)], dst); },
+      forward, config_.valid.batch_size, workers, "valid unseen-instrument clips");
+  const torch::Tensor emb = out.narrow(1, config_.model.n_classes, config_.model.emb_dim).contiguous();
+  const std::vector<float> flat(emb.data_ptr<float>(), emb.data_ptr<float>() + emb.numel());
+  std::vector<int64_t> instrument;
+  for (int64_t c : valid_clips_) instrument.push_back(valid_->clips()[size_t(c)].instrument);
+  EerProtocol protocol;
+  protocol.enroll = config_.valid.enroll;
+  protocol.targets = config_.valid.targets;
+  protocol.non_targets = config_.valid.non_targets;
+  double pooled = 0, per_instrument = 0, rocch = 0;
+  for (uint64_t seed : config_.valid.eer_seeds) {
+    const EerResult r = eer_of_trials(make_eer_trials(flat, config_.model.emb_dim, instrument, protocol, seed));
+    pooled += r.pooled;
+    per_instrument += r.per_instrument_mean;
+    rocch += r.rocch;
+  }
+  const double n = double(config_.valid.eer_seeds.size());
+  metrics["eer"] = pooled / n;
+  metrics["eer_per_instrument"] = per_instrument / n;
+  metrics["eer_rocch"] = rocch / n;
+  model_->train();
+  return metrics;
+}
+
+}  // namespace instret

@@ -1,0 +1,190 @@
+#include "instret/train/train_config.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace instret {
+
+Json train_default_config(bool multi) {
+  ModelConfig model;
+  model.kind = multi ? "large" : "han_cnn";
+  Json mel;
+  to_json(mel, MelConfig());
+  Json config = {
+      {"model", to_json(model)},
+      {"mel", mel},
+      {"optim",
+       {{"lr", 1e-3},
+        {"betas", {0.9, 0.999}},
+        {"weight_decay", 0.0},
+        {"warmup_steps", 0},
+        {"schedule", "constant"},
+        {"min_lr", 0.0},
+        {"grad_clip", 0.0}}},
+      {"data",
+       {{"root", ""},
+        {"kind", multi ? "random" : "single"},
+        {"heldout_fraction", 0.1},
+        {"mixes_per_epoch", 0},
+        {"min_tracks", 2},
+        {"max_tracks", 9},
+        {"workers", 2},
+        {"prefetch", 4}}},
+      {"valid",
+       {{"every", 0},
+        {"eer_seeds", {0}},
+        {"enroll", 5},
+        {"targets", 20},
+        {"non_targets", 20},
+        {"library_clips", 1},
+        {"clips_per_instrument", 0},
+        {"max_mixtures", 0},
+        {"batch_size", 64}}},
+      {"batch_size", multi ? 128 : 32},
+      {"steps", 1000},
+      {"seed", 0},
+      {"log_every", 20},
+      {"checkpoint_every", 0},
+      {"threads", 0},
+      {"device", "auto"},
+      {"bf16", false},
+      {"channels_last", true},
+  };
+  if (multi) {
+    config["single_encoder"] = "";
+    config["loss_reduction"] = "mean";
+    config["targets"] = "cache";
+    config["targets_dir"] = "";
+  }
+  return config;
+}
+
+namespace {
+
+void require(bool ok, const std::string& key, const std::string& what) {
+  if (!ok) throw UsageError("config key '" + key + "': " + what);
+}
+
+// An integer key, strictly: 2.5 or "2" are errors, not 2.
+template <typename T>
+T get_int(const Json& j, const std::string& key) {
+  const Json value = config_get<Json>(j, key);
+  if (!value.is_number_integer()) throw UsageError("config key '" + key + "': must be an integer, got " + value.dump());
+  if (value.is_number_unsigned() ? value.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max())
+                                 : value.get<int64_t>() < int64_t(std::numeric_limits<T>::min()) ||
+                                       value.get<int64_t>() > int64_t(std::numeric_limits<T>::max()))
+    throw UsageError("config key '" + key + "': " + value.dump() + " is out of range");
+  return value.get<T>();
+}
+
+// A seed: an integer in [0, 2^64).
+uint64_t get_seed(const Json& value, const std::string& key) {
+  if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<int64_t>() < 0))
+    throw UsageError("config key '" + key + "': a seed must be an integer >= 0, got " + value.dump());
+  return value.get<uint64_t>();
+}
+
+bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
+  return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; });
+}
+
+}  // namespace
+
+TrainConfig train_config_from_json(const Json& j, bool multi) {
+  TrainConfig c;
+  c.json = j;
+  c.model = model_config_from_json(j.at("model"), "model");
+  if (multi) require(c.model.is_multi(), "model.kind", "train-multi trains \"small\" or \"large\", not \"" + c.model.kind + "\"");
+  else require(!c.model.is_multi(), "model.kind", "train-single trains \"han_cnn\", not \"" + c.model.kind + "\"");
+  try {
+    from_json(j.at("mel"), c.mel);
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("config key 'mel': ") + e.what());
+  }
+
+  auto& o = c.optim;
+  o.lr = config_get<double>(j, "optim.lr");
+  const auto betas = config_get<std::vector<double>>(j, "optim.betas");
+  require(betas.size() == 2, "optim.betas", "needs two values");
+  o.beta1 = betas[0];
+  o.beta2 = betas[1];
+  o.weight_decay = config_get<double>(j, "optim.weight_decay");
+  o.warmup_steps = get_int<int64_t>(j, "optim.warmup_steps");
+  o.schedule = config_get<std::string>(j, "optim.schedule");
+  o.min_lr = config_get<double>(j, "optim.min_lr");
+  o.grad_clip = config_get<double>(j, "optim.grad_clip");
+  require(o.lr > 0 && std::isfinite(o.lr), "optim.lr", "must be a positive number");
+  require(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "optim.betas", "must lie in [0, 1)");
+  require(o.weight_decay >= 0, "optim.weight_decay", "must be >= 0");
+  require(o.warmup_steps >= 0, "optim.warmup_steps", "must be >= 0");
+  require(one_of(o.schedule, {"constant", "cosine"}), "optim.schedule", "must be \"constant\" or \"cosine\"");
+  require(o.min_lr >= 0 && o.min_lr <= o.lr, "optim.min_lr", "must lie in [0, lr]");
+
+  auto& d = c.data;
+  d.root = config_get<std::string>(j, "data.root");
+  d.kind = config_get<std::string>(j, "data.kind");
+  d.heldout_fraction = config_get<double>(j, "data.heldout_fraction");
+  d.mixes_per_epoch = get_int<int64_t>(j, "data.mixes_per_epoch");
+  d.min_tracks = get_int<int>(j, "data.min_tracks");
+  d.max_tracks = get_int<int>(j, "data.max_tracks");
+  d.workers = get_int<int>(j, "data.workers");
+  d.prefetch = get_int<int>(j, "data.prefetch");
+  if (multi) require(one_of(d.kind, {"nlakh", "random"}), "data.kind", "must be \"nlakh\" or \"random\"");
+  else require(d.kind == "single", "data.kind", "train-single reads \"single\"");
+  require(d.heldout_fraction >= 0 && d.heldout_fraction < 1, "data.heldout_fraction", "must lie in [0, 1)");
+  require(d.mixes_per_epoch >= 0, "data.mixes_per_epoch", "must be >= 0");
+  require(d.min_tracks >= 1 && d.min_tracks <= d.max_tracks, "data.min_tracks", "must lie in [1, max_tracks]");
+  require(d.max_tracks <= c.model.n_outputs || !multi, "data.max_tracks",
+          "must not exceed model.n_outputs (" + std::to_string(c.model.n_outputs) + ")");
+  require(d.workers >= 0 && d.workers <= 256, "data.workers", "must lie in [0, 256]");
+  require(d.prefetch >= 1 && d.prefetch <= 1024, "data.prefetch", "must lie in [1, 1024]");
+
+  auto& v = c.valid;
+  v.every = get_int<int64_t>(j, "valid.every");
+  const Json seeds = config_get<Json>(j, "valid.eer_seeds");
+  require(seeds.is_array(), "valid.eer_seeds", "must be a list of seeds");
+  v.eer_seeds.clear();
+  for (const Json& s : seeds) v.eer_seeds.push_back(get_seed(s, "valid.eer_seeds"));
+  v.enroll = get_int<int>(j, "valid.enroll");
+  v.targets = get_int<int>(j, "valid.targets");
+  v.non_targets = get_int<int>(j, "valid.non_targets");
+  v.library_clips = get_int<int>(j, "valid.library_clips");
+  v.clips_per_instrument = get_int<int64_t>(j, "valid.clips_per_instrument");
+  v.max_mixtures = get_int<int64_t>(j, "valid.max_mixtures");
+  v.batch_size = get_int<int64_t>(j, "valid.batch_size");
+  require(v.every >= 0, "valid.every", "must be >= 0");
+  require(!v.eer_seeds.empty(), "valid.eer_seeds", "needs at least one seed");
+  require(v.enroll >= 1 && v.targets >= 1 && v.non_targets >= 1, "valid.enroll", "enroll, targets, non_targets must be >= 1");
+  require(v.library_clips >= 1, "valid.library_clips", "must be >= 1");
+  require(v.clips_per_instrument >= 0, "valid.clips_per_instrument", "must be >= 0");
+  require(v.max_mixtures >= 0, "valid.max_mixtures", "must be >= 0");
+  require(v.batch_size >= 1, "valid.batch_size", "must be >= 1");
+
+  c.batch_size = get_int<int64_t>(j, "batch_size");
+  c.steps = get_int<int64_t>(j, "steps");
+  c.seed = get_seed(config_get<Json>(j, "seed"), "seed");
+  c.log_every = get_int<int64_t>(j, "log_every");
+  c.checkpoint_every = get_int<int64_t>(j, "checkpoint_every");
+  c.threads = get_int<int>(j, "threads");
+  c.device = config_get<std::string>(j, "device");
+  c.bf16 = config_get<bool>(j, "bf16");
+  c.channels_last = config_get<bool>(j, "channels_last");
+  require(c.batch_size >= 1, "batch_size", "must be >= 1");
+  require(c.steps >= 1, "steps", "must be >= 1");
+  require(c.log_every >= 1, "log_every", "must be >= 1");
+  require(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0");
+  require(c.threads >= 0, "threads", "must be >= 0");
+
+  if (multi) {
+    c.single_encoder = config_get<std::string>(j, "single_encoder");
+    c.loss_reduction = config_get<std::string>(j, "loss_reduction");
+    c.targets = config_get<std::string>(j, "targets");
+    c.targets_dir = config_get<std::string>(j, "targets_dir");
+    require(one_of(c.loss_reduction, {"mean", "sum"}), "loss_reduction", "must be \"mean\" or \"sum\"");
+    require(one_of(c.targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
+  }
+  return c;
+}
+
+}  // namespace instret

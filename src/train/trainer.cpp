@@ -1,0 +1,395 @@
+#include "instret/train/trainer.h"
+
+#include <ATen/autocast_mode.h>
+#include <spdlog/spdlog.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/adam.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <iostream>
+#include <optional>
+
+#include "instret/core/error.h"
+#include "instret/train/checkpoint.h"
+#include "instret/train/lr_schedule.h"
+
+namespace instret {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// checkpoints/last.pt is also written when this long has passed since the last save.
+constexpr double kSaveEverySeconds = 600;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::atomic<int> g_stop_signal{0};
+extern "C" void on_stop_signal(int signal) { g_stop_signal.store(signal); }
+
+// SIGINT and SIGTERM ask the loop to stop after the current step; the previous handlers come back
+// when the loop ends.
+class StopSignals {
+ public:
+  StopSignals() {
+    g_stop_signal.store(0);
+    previous_int_ = std::signal(SIGINT, on_stop_signal);
+    previous_term_ = std::signal(SIGTERM, on_stop_signal);
+  }
+  ~StopSignals() {
+    std::signal(SIGINT, previous_int_);
+    std::signal(SIGTERM, previous_term_);
+  }
+  int received() const { return g_stop_signal.load(); }
+
+ private:
+  void (*previous_int_)(int) = nullptr;
+  void (*previous_term_)(int) = nullptr;
+};
+
+std::string format_duration(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const int64_t t = std::llround(s);
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+// The random generators whose state a continued run must restore (dropout, stochastic depth).
+CheckpointExtras generator_state(const torch::Device& device) {
+  CheckpointExtras extras;
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    extras.tensors["generator.cpu"] = gen.get_state();
+  }
+  if (device.is_cuda()) {
+    auto gen = at::globalContext().defaultGenerator(device);
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    extras.tensors["generator.cuda"] = gen.get_state();
+  }
+  return extras;
+}
+
+void restore_generators(const CheckpointExtras& extras, const torch::Device& device, const std::string& file) {
+  auto cpu = extras.tensors.find("generator.cpu");
+  if (cpu == extras.tensors.end())
+    throw FormatError("checkpoint " + file + " holds no training state (a weights-only checkpoint?): use --init to start "
+                      "a new run from its weights");
+  try {
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(cpu->second);
+    }
+    auto cuda = extras.tensors.find("generator.cuda");
+    if (device.is_cuda() && cuda != extras.tensors.end()) {
+      auto gen = at::globalContext().defaultGenerator(device);
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      gen.set_state(cuda->second);
+    }
+  } catch (const c10::Error& e) {
+    std::string msg = e.what();
+    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
+    throw FormatError("checkpoint " + file + ": broken generator state: " + msg);
+  }
+}
+
+// bf16 autocast for the forward pass on CUDA.
+class Autocast {
+ public:
+  explicit Autocast(bool on) : on_(on) {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR >= 2
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+#else
+    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
+    at::autocast::set_enabled(true);
+#endif
+  }
+  ~Autocast() {
+    if (!on_) return;
+#if TORCH_VERSION_MAJOR >= 2
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+#else
+    at::autocast::set_enabled(false);
+#endif
+    at::autocast::clear_cache();
+  }
+
+ private:
+  bool on_;
+};
+
+std::vector<torch::Tensor> trainable(torch::nn::Module& model) {
+  std::vector<torch::Tensor> out;
+  for (auto& p : model.parameters())
+    if (p.requires_grad()) out.push_back(p);
+  return out;
+}
+
+class Loop {
+ public:
+  Loop(TrainTask& task, const TrainConfig& config, const torch::Device& device, Distributed& dist, const TrainRun& run)
+      : task_(task), config_(config), device_(device), dist_(dist), run_(run), params_(trainable(task.model())),
+        optimizer_(params_, torch::optim::AdamOptions(config.optim.lr)
+                                .betas({config.optim.beta1, config.optim.beta2})
+                                .weight_decay(config.optim.weight_decay)) {}
+
+  void start() {
+    if (!run_.init_from.empty()) {
+      const auto info = load_checkpoint(run_.init_from, task_.model(), config_.model);
+      spdlog::info("initialised the weights from {} (step {} of its run)", run_.init_from, info.step);
+    }
+    if (!run_.continue_from.empty()) {
+      CheckpointExtras extras;
+      const auto info = load_checkpoint(run_.continue_from, task_.model(), config_.model, &optimizer_, &extras);
+      if (!info.has_optimizer)
+        throw FormatError("checkpoint " + run_.continue_from + " holds no optimizer state: use --init to start a new run "
+                          "from its weights");
+      restore_generators(extras, device_, run_.continue_from);
+      step_ = info.step;
+      if (extras.state.is_object() && extras.state.contains("best") && extras.state["best"].is_number()) {
+        best_ = extras.state["best"].get<double>();
+        best_step_ = extras.state.value("best_step", int64_t(0));
+      }
+      last_good_ = run_.continue_from;
+      spdlog::info("continuing from {} at step {}", run_.continue_from, step_);
+    }
+  }
+
+  void run() {
+    if (step_ >= config_.steps) {
+      spdlog::info("the run is complete ({} of {} steps); raise `steps` with --set to train further", step_, config_.steps);
+      return;
+    }
+    StopSignals signals;
+    const int64_t spe = task_.steps_per_epoch();
+    const int64_t valid_every = config_.valid.every > 0 ? config_.valid.every : spe;
+    PrefetchLoader loader([this](int64_t s) { return task_.make_batch(s); }, step_, config_.steps, config_.data.workers,
+                          config_.data.prefetch);
+    const bool check_each_step = device_.is_cpu() || dist_.world_size() > 1;
+    const auto t0 = Clock::now();
+    const int64_t first = step_;
+    auto interval_start = Clock::now();
+    double interval_loss = 0, interval_wait0 = 0;
+    int64_t interval_steps = 0;
+    torch::Tensor device_loss = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat64).device(device_));
+    auto last_save = Clock::now();
+    int stop = 0;
+    spdlog::info("training {} steps from step {} ({} steps per epoch, global batch {}, {} loader workers, {})",
+                 config_.steps - step_, step_, spe, config_.batch_size, config_.data.workers, device_.str());
+    while (step_ < config_.steps) {
+      std::optional<Batch> batch = loader.next();
+      if (!batch) break;
+      const double lr = learning_rate_at(config_.optim, step_, config_.steps);
+      for (auto& group : optimizer_.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+      optimizer_.zero_grad();
+      torch::Tensor loss;
+      {
+        Autocast autocast(config_.bf16 && device_.is_cuda());
+        loss = task_.loss(*batch);
+      }
+      loss.backward();
+      sync_gradients();
+      if (config_.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params_, config_.optim.grad_clip);
+      optimizer_.step();
+      ++step_;
+      ++interval_steps;
+      if (check_each_step) {
+        auto sums = dist_.all_reduce_sum({loss.item<double>(), double(signals.received() != 0)});
+        const double mean_loss = sums[0] / dist_.world_size();
+        if (!std::isfinite(mean_loss)) fail_non_finite(mean_loss);
+        interval_loss += mean_loss;
+        if (sums[1] > 0) stop = signals.received() ? signals.received() : SIGTERM;
+      } else {
+        device_loss += loss.detach().to(torch::kFloat64);
+        if (signals.received()) stop = signals.received();
+      }
+      const bool log_now = step_ % config_.log_every == 0 || step_ == config_.steps || stop;
+      if (log_now) {
+        if (!check_each_step) {
+          interval_loss = device_loss.item<double>();
+          device_loss.zero_();
+          if (!std::isfinite(interval_loss)) fail_non_finite(interval_loss);
+        }
+        const double elapsed = seconds_since(interval_start);
+        const double rate = interval_steps * config_.batch_size / std::max(elapsed, 1e-9);
+        const double eta = (config_.steps - step_) * seconds_since(t0) / double(step_ - first);
+        const double waited = loader.wait_seconds() - interval_wait0;
+        const double mean = interval_loss / double(interval_steps);
+        spdlog::info("step {}/{} epoch {:.2f} loss {:.4f} lr {:.2e} {:.1f} samples/s data wait {:.0f}% ETA {}", step_,
+                     config_.steps, double(step_) / spe, mean, lr, rate, 100.0 * waited / std::max(elapsed, 1e-9),
+                     format_duration(eta));
+        write_metrics({{"step", step_},
+                       {"split", "train"},
+                       {"epoch", double(step_) / spe},
+                       {"loss", mean},
+                       {"lr", lr},
+                       {"samples_per_s", rate},
+                       {"data_wait", waited / std::max(elapsed, 1e-9)},
+                       {"elapsed_s", seconds_since(t0)}});
+        interval_start = Clock::now();
+        interval_wait0 = loader.wait_seconds();
+        interval_loss = 0;
+        interval_steps = 0;
+      }
+      if (stop) break;
+      const bool validate_now = step_ % valid_every == 0 || step_ == config_.steps;
+      const bool keep_now = config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0;
+      const bool save_now = validate_now || keep_now || seconds_since(last_save) > kSaveEverySeconds;
+      if (!save_now) continue;
+      // Nothing is saved from a model that a non-finite loss may have reached.
+      if (!check_each_step) {
+        const double pending = device_loss.item<double>();
+        if (!std::isfinite(pending)) fail_non_finite(pending);
+      }
+      if (validate_now) validate();
+      if (keep_now) save("step_" + std::to_string(step_));
+      if (!validate_now) save("last");
+      last_save = Clock::now();
+    }
+    if (stop) spdlog::warn("received signal {}: saving the run at step {} and stopping", stop, step_);
+    save("last");
+    if (!stop) spdlog::info("done: {} steps in {}", step_ - first, format_duration(seconds_since(t0)));
+  }
+
+  void benchmark(int64_t n) {
+    const double synthetic = timed_steps(n, [this](int64_t s) { return task_.synthetic_batch(s); }, nullptr);
+    double waited = 0;
+    const double pipeline = timed_steps(n, nullptr, &waited);
+    const double b = double(config_.batch_size);
+    const Json line = {{"benchmark", config_.model.kind},
+                       {"device", device_.str()},
+                       {"batch_size", config_.batch_size},
+                       {"steps", n},
+                       {"workers", config_.data.workers},
+                       {"threads", at::get_num_threads()},
+                       {"step_steps_per_s", n / synthetic},
+                       {"step_samples_per_s", n * b / synthetic},
+                       {"pipeline_steps_per_s", n / pipeline},
+                       {"pipeline_samples_per_s", n * b / pipeline},
+                       {"data_wait_fraction", waited / pipeline}};
+    std::cout << line.dump() << std::endl;
+  }
+
+ private:
+  // Times n training steps (after one warm-up step) on `make` batches, or on the loader when null.
+  double timed_steps(int64_t n, const std::function<Batch(int64_t)>& make, double* waited) {
+    std::unique_ptr<PrefetchLoader> loader;
+    if (!make)
+      loader = std::make_unique<PrefetchLoader>([this](int64_t s) { return task_.make_batch(s); }, 0, n + 1,
+                                                config_.data.workers, config_.data.prefetch);
+    std::vector<Batch> premade;
+    if (make)
+      for (int64_t s = 0; s <= n; ++s) premade.push_back(make(s));
+    Clock::time_point t0;
+    double wait0 = 0;
+    for (int64_t s = 0; s <= n; ++s) {
+      if (s == 1) {
+        if (device_.is_cuda()) torch::cuda::synchronize();
+        t0 = Clock::now();
+        wait0 = loader ? loader->wait_seconds() : 0;
+      }
+      Batch batch = make ? premade[size_t(s)] : *loader->next();
+      optimizer_.zero_grad();
+      torch::Tensor loss;
+      {
+        Autocast autocast(config_.bf16 && device_.is_cuda());
+        loss = task_.loss(batch);
+      }
+      loss.backward();
+      sync_gradients();
+      optimizer_.step();
+    }
+    if (device_.is_cuda()) torch::cuda::synchronize();
+    if (waited) *waited = loader->wait_seconds() - wait0;
+    return seconds_since(t0);
+  }
+
+  void sync_gradients() {
+    if (dist_.world_size() == 1) return;
+    std::vector<torch::Tensor> grads;
+    for (auto& p : params_) {
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+      grads.push_back(p.grad());
+    }
+    dist_.all_reduce_mean(grads);
+  }
+
+  [[noreturn]] void fail_non_finite(double value) {
+    const std::string kept = last_good_.empty() ? "no checkpoint was written yet"
+                                                : "the last good checkpoint is " + last_good_;
+    throw Error(fmt::format("the training loss became {} by step {}: stopping ({}); lower optim.lr or set "
+                            "optim.grad_clip",
+                            std::isnan(value) ? "NaN" : "infinite", step_, kept));
+  }
+
+  void validate() {
+    if (dist_.is_main()) {
+      const auto t0 = Clock::now();
+      Json metrics = task_.validate();
+      const auto [name, higher] = task_.best_metric();
+      std::string line;
+      for (const auto& [k, v] : metrics.items())
+        if (v.is_number()) line += fmt::format(" {} {:.4f}", k, v.get<double>());
+      spdlog::info("valid at step {}:{} ({:.1f} s)", step_, line, seconds_since(t0));
+      Json row = {{"step", step_}, {"split", "valid"}};
+      row.update(metrics);
+      write_metrics(row);
+      if (metrics.contains(name) && metrics[name].is_number()) {
+        const double value = metrics[name].get<double>();
+        if (std::isfinite(value) && (!best_ || (higher ? value > *best_ : value < *best_))) {
+          best_ = value;
+          best_step_ = step_;
+          save("best");
+          spdlog::info("new best {} {:.4f} at step {}", name, value, step_);
+        }
+      }
+    }
+    save("last");
+    dist_.barrier();
+  }
+
+  void save(const std::string& name) {
+    if (!dist_.is_main() || !run_.run) return;
+    CheckpointExtras extras = generator_state(device_);
+    extras.state = {{"epoch", double(step_) / task_.steps_per_epoch()}};
+    if (best_) extras.state["best"] = *best_, extras.state["best_step"] = best_step_;
+    const auto path = run_.run->checkpoint(name);
+    save_checkpoint(path, task_.model(), config_.model, &optimizer_, step_, config_.json, &extras);
+    if (name == "last") last_good_ = path.string();
+  }
+
+  void write_metrics(const Json& line) {
+    if (dist_.is_main() && run_.run) run_.run->append_metrics(line);
+  }
+
+  TrainTask& task_;
+  const TrainConfig& config_;
+  torch::Device device_;
+  Distributed& dist_;
+  const TrainRun& run_;
+  std::vector<torch::Tensor> params_;
+  torch::optim::Adam optimizer_;
+  int64_t step_ = 0;
+  std::optional<double> best_;
+  int64_t best_step_ = 0;
+  std::string last_good_;
+};
+
+}  // namespace
+
+void train(TrainTask& task, const TrainConfig& config, const torch::Device& device, Distributed& dist,
+           const TrainRun& run) {
+  Loop loop(task, config, device, dist, run);
+  loop.start();
+  if (run.benchmark_steps > 0) loop.benchmark(run.benchmark_steps);
+  else loop.run();
+}
+
+}  // namespace instret

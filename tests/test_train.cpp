@@ -1,0 +1,344 @@
+// Training: config checks, the learning-rate schedule, and end-to-end runs of train-single and
+// train-multi on a tiny rendered dataset (learning, exact continuation, forks, distributed
+// equivalence, signals and every failure the tools must report cleanly).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "instret/core/config.h"
+#include "instret/core/error.h"
+#include "instret/data/nlakh.h"
+#include "instret/models/encoders.h"
+#include "instret/train/checkpoint.h"
+#include "instret/train/lr_schedule.h"
+#include "instret/train/single_encoder.h"
+#include "instret/train/train_config.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using namespace instret;
+
+namespace {
+
+const fs::path kScratch = test::scratch_dir("train", true);
+
+// A tiny dataset: 8 train and about 10 valid instruments with 4 clips each, 12 + 6 mixtures.
+const fs::path& tiny_data() {
+  static const fs::path root = [] {
+    const fs::path out = kScratch / "nlakh";
+    Json config = load_config(nlakh_default_config(), std::string(INSTRET_SOURCE_DIR) + "/configs/nlakh_tiny.json",
+                              {"single.clips_per_instrument=4", "multi.train=12", "multi.valid=6", "threads=2"});
+    config["output"] = out.string();
+    render_nlakh(config);
+    return out;
+  }();
+  return root;
+}
+
+// Flags of a tiny, fast single encoder (16-d embedding, 4..8 channels).
+const std::string kTinySingle =
+    " --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]' --set batch_size=4 --set log_every=1"
+    " --set valid.enroll=1 --set valid.targets=2 --set valid.non_targets=2 --set valid.batch_size=8 -j 1";
+
+test::CommandResult tool(const std::string& name, const std::string& args, const std::string& env = "") {
+  return test::run_command(env + " " + std::string(INSTRET_BIN_DIR) + "/" + name + " " + args + " 2>&1");
+}
+
+// Parameters and buffers of a checkpoint, by name.
+std::map<std::string, torch::Tensor> checkpoint_tensors(const fs::path& path) {
+  const CheckpointInfo info = read_checkpoint_info(path);
+  auto model = make_model(info.model);
+  load_checkpoint(path, *model, info.model);
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& p : model->named_parameters()) out[p.key()] = p.value().clone();
+  for (const auto& b : model->named_buffers()) out[b.key()] = b.value().clone();
+  return out;
+}
+
+double max_difference(const fs::path& a, const fs::path& b) {
+  const auto ta = checkpoint_tensors(a), tb = checkpoint_tensors(b);
+  EXPECT_EQ(ta.size(), tb.size());
+  double worst = 0;
+  for (const auto& [name, t] : ta) {
+    if (!tb.count(name)) return INFINITY;
+    worst = std::max(worst, (t.to(torch::kFloat64) - tb.at(name).to(torch::kFloat64)).abs().max().item<double>());
+  }
+  return worst;
+}
+
+std::vector<Json> metrics(const fs::path& run, const std::string& split) {
+  std::ifstream in(run / "metrics.jsonl");
+  std::vector<Json> out;
+  std::string line;
+  while (std::getline(in, line)) {
+    const Json j = Json::parse(line);
+    if (j["split"] == split) out.push_back(j);
+  }
+  return out;
+}
+
+// A single-encoder checkpoint trained for a few steps (shared by the train-multi tests).
+const fs::path& tiny_single_checkpoint() {
+  static const fs::path ckpt = [] {
+    const fs::path run = kScratch / "single_for_multi";
+    const auto r = tool("train-single", "--data " + tiny_data().string() + " --run " + run.string() + kTinySingle +
+                                            " --set steps=4");
+    EXPECT_EQ(r.code, 0) << r.output;
+    return run / "checkpoints" / "last.pt";
+  }();
+  return ckpt;
+}
+
+const std::string kTinyMulti =
+    " --set model.kind=large --set model.emb_dim=16 --set 'model.convnext.depths=[1,1,1,1]'"
+    " --set 'model.convnext.dims=[8,8,16,16]' --set model.convnext.drop_path=0 --set batch_size=4 --set log_every=1"
+    " --set data.kind=random --set data.mixes_per_epoch=16 --set valid.batch_size=8 -j 1";
+
+}  // namespace
+
+TEST(TrainConfig, DefaultsAreValidAndStrict) {
+  EXPECT_NO_THROW(train_config_from_json(train_default_config(false), false));
+  EXPECT_NO_THROW(train_config_from_json(train_default_config(true), true));
+  Json c = train_default_config(false);
+  c["steps"] = 2.5;
+  EXPECT_THROW(train_config_from_json(c, false), UsageError);
+  c = train_default_config(false);
+  c["seed"] = -1;
+  EXPECT_THROW(train_config_from_json(c, false), UsageError);
+  c = train_default_config(true);
+  c["data"]["max_tracks"] = 10;  // more tracks than the 9 outputs
+  EXPECT_THROW(train_config_from_json(c, true), UsageError);
+  c = train_default_config(true);
+  c["loss_reduction"] = "median";
+  EXPECT_THROW(train_config_from_json(c, true), UsageError);
+  c = train_default_config(false);
+  c["model"]["kind"] = "large";
+  EXPECT_THROW(train_config_from_json(c, false), UsageError);
+  EXPECT_THROW(load_config(train_default_config(false), "", {"optim.lr_typo=0.1"}), UsageError);
+}
+
+TEST(TrainConfig, EveryConfigFileLoads) {
+  for (const auto& entry : fs::directory_iterator(std::string(INSTRET_SOURCE_DIR) + "/configs")) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("train_", 0) != 0 && name.rfind("cpu_", 0) != 0) continue;
+    const bool multi = name.find("multi") != std::string::npos;
+    SCOPED_TRACE(name);
+    EXPECT_NO_THROW(train_config_from_json(load_config(train_default_config(multi), entry.path().string(), {}), multi));
+  }
+}
+
+TEST(LrSchedule, WarmupConstantCosine) {
+  OptimConfig o;
+  o.lr = 1.0;
+  EXPECT_DOUBLE_EQ(learning_rate_at(o, 0, 10), 1.0);
+  o.warmup_steps = 4;
+  EXPECT_DOUBLE_EQ(learning_rate_at(o, 0, 10), 0.25);
+  EXPECT_DOUBLE_EQ(learning_rate_at(o, 3, 10), 1.0);
+  EXPECT_DOUBLE_EQ(learning_rate_at(o, 9, 10), 1.0);
+  o.schedule = "cosine";
+  o.min_lr = 0.1;
+  EXPECT_DOUBLE_EQ(learning_rate_at(o, 4, 10), 1.0);   // start of the decay
+  EXPECT_NEAR(learning_rate_at(o, 9, 10), 0.1, 1e-12);  // last step: min_lr
+  // Halfway through the decay (t = 0.5): min + (lr - min) / 2.
+  o.warmup_steps = 0;
+  EXPECT_NEAR(learning_rate_at(o, 5, 11), 0.55, 1e-12);
+}
+
+TEST(TrainSingle, LearnsAndWritesTheRunFolder) {
+  const fs::path run = kScratch / "learn";
+  const auto r = tool("train-single", "--data " + tiny_data().string() + " --run " + run.string() + kTinySingle +
+                                          " --set steps=60 --set valid.every=30 --set optim.lr=0.003");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const char* f : {"config.json", "train.log", "metrics.jsonl", "checkpoints/last.pt", "checkpoints/best.pt"})
+    EXPECT_TRUE(fs::exists(run / f)) << f;
+  const auto train = metrics(run, "train");
+  ASSERT_EQ(train.size(), 60u);
+  double first = 0, last = 0;
+  for (int i = 0; i < 10; ++i) first += train[size_t(i)]["loss"].get<double>(), last += train[size_t(50 + i)]["loss"].get<double>();
+  EXPECT_LT(last, 0.7 * first) << "training loss did not fall: " << first / 10 << " -> " << last / 10;
+  const auto valid = metrics(run, "valid");
+  ASSERT_EQ(valid.size(), 2u);
+  for (const char* k : {"loss", "accuracy", "eer", "eer_per_instrument", "eer_rocch"}) EXPECT_TRUE(valid[1].contains(k)) << k;
+  EXPECT_EQ(read_checkpoint_info(run / "checkpoints" / "last.pt").step, 60);
+  // The saved config is the effective one, with the class count taken from the data.
+  const Json saved = read_json_file(run / "config.json");
+  EXPECT_EQ(saved["model"]["n_classes"], 8);
+  EXPECT_EQ(saved["steps"], 60);
+}
+
+TEST(TrainSingle, ContinueIsBitExactAndWorkerCountDoesNotMatter) {
+  const std::string common = "--data " + tiny_data().string() + kTinySingle + " --set valid.every=3";
+  const fs::path whole = kScratch / "whole", halves = kScratch / "halves";
+  auto r = tool("train-single", common + " --run " + whole.string() + " --set steps=8 --set data.workers=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = tool("train-single", common + " --run " + halves.string() + " --set steps=4 --set data.workers=1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = tool("train-single", "--continue " + halves.string() + " --set steps=8 -q");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(max_difference(whole / "checkpoints" / "last.pt", halves / "checkpoints" / "last.pt"), 0.0);
+  // The optimizer state matches too: one more step from each gives the same weights again.
+  r = tool("train-single", "--continue " + whole.string() + " --set steps=9 -q");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = tool("train-single", "--continue " + halves.string() + " --set steps=9 -q");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(max_difference(whole / "checkpoints" / "last.pt", halves / "checkpoints" / "last.pt"), 0.0);
+  const auto a = metrics(whole, "train"), b = metrics(halves, "train");
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i]["loss"], b[i]["loss"]) << "step " << a[i]["step"];
+}
+
+TEST(TrainSingle, RefusesBadInputsWithOneClearLine) {
+  const std::string data = " --data " + tiny_data().string();
+  // A typo in a key: usage error.
+  auto r = tool("train-single", data + " --run " + (kScratch / "bad1").string() + " --set optim.lrr=1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("optim.lrr"), std::string::npos) << r.output;
+  // No dataset there.
+  r = tool("train-single", "--data " + (kScratch / "nowhere").string() + " --run " + (kScratch / "bad2").string());
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.output.find("render-nlakh"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(kScratch / "bad2" / "config.json"));
+  // A run folder inside a file cannot be created.
+  std::ofstream(kScratch / "a_file") << "x";
+  r = tool("train-single", data + " --run " + (kScratch / "a_file" / "run").string() + kTinySingle);
+  EXPECT_EQ(r.code, 1) << r.output;
+  // A run folder that holds a run is not overwritten.
+  const fs::path run = kScratch / "existing";
+  r = tool("train-single", data + " --run " + run.string() + kTinySingle + " --set steps=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string before = read_file(run / "checkpoints" / "last.pt");
+  r = tool("train-single", data + " --run " + run.string() + kTinySingle + " --set steps=2");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--continue"), std::string::npos) << r.output;
+  // A loss that blows up stops the run and keeps the last good checkpoint.
+  r = tool("train-single", "--continue " + run.string() + " --set steps=40 --set optim.lr=1e30 --set valid.every=1000");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("NaN"), std::string::npos) << r.output;
+  EXPECT_EQ(read_file(run / "checkpoints" / "last.pt"), before);
+  // A checkpoint of another model cannot seed a fork.
+  r = tool("train-single", data + " --run " + (kScratch / "fork_bad").string() + kTinySingle +
+                               " --set 'model.han.channels=[4,8,8,16]' --init " + (run / "checkpoints" / "last.pt").string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("shape"), std::string::npos) << r.output;
+  // --continue of a folder that is not a run.
+  r = tool("train-single", "--continue " + (kScratch / "nowhere").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+}
+
+TEST(TrainSingle, HalfRenderedDatasetIsRefused) {
+  const fs::path copy = kScratch / "damaged";
+  fs::remove_all(copy);
+  fs::copy(tiny_data(), copy, fs::copy_options::recursive);
+  const fs::path victim = [&] {
+    for (const auto& e : fs::recursive_directory_iterator(copy / "single" / "train"))
+      if (e.path().extension() == ".wav") return e.path();
+    return fs::path();
+  }();
+  fs::remove(victim);
+  const auto r = tool("train-single", "--data " + copy.string() + " --run " + (kScratch / "damaged_run").string() + kTinySingle);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find(victim.filename().string()), std::string::npos) << r.output;
+}
+
+TEST(TrainSingle, SigtermSavesAndExitsZero) {
+  const fs::path run = kScratch / "signal";
+  const std::string cmd = std::string(INSTRET_BIN_DIR) + "/train-single --data " + tiny_data().string() + " --run " +
+                          run.string() + kTinySingle + " --set steps=100000 --set valid.every=100000 > " +
+                          (kScratch / "signal.log").string() + " 2>&1 & echo $!";
+  const auto started = test::run_command(cmd);
+  const pid_t pid = std::stoi(started.output);
+  for (int i = 0; i < 600 && metrics(run, "train").size() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_GE(metrics(run, "train").size(), 3u);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  for (int i = 0; i < 300; ++i) {
+    if (::kill(pid, 0) != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  (void)status;
+  const std::string log = read_file(kScratch / "signal.log");
+  EXPECT_NE(log.find("received signal"), std::string::npos) << log;
+  ASSERT_TRUE(fs::exists(run / "checkpoints" / "last.pt"));
+  const int64_t step = read_checkpoint_info(run / "checkpoints" / "last.pt").step;
+  EXPECT_GE(step, 3);
+  EXPECT_EQ(int64_t(metrics(run, "train").back()["step"].get<int64_t>()), step);
+}
+
+TEST(TrainMulti, RandomMixLearnsAndCachesTargetsByCheckpoint) {
+  const fs::path ckpt = tiny_single_checkpoint();
+  const fs::path run = kScratch / "multi";
+  auto r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " + run.string() +
+                                   kTinyMulti + " --set steps=8 --set valid.every=4");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto valid = metrics(run, "valid");
+  ASSERT_EQ(valid.size(), 2u);
+  for (const char* k : {"loss", "f1_macro", "f1_weighted", "map_macro"}) EXPECT_TRUE(valid[1].contains(k)) << k;
+  // The cache lives under the dataset, in a folder named by the checkpoint's content hash.
+  const fs::path cache = tiny_data() / "targets" / file_hash(ckpt);
+  for (const char* f : {"single_train.npy", "single_valid.npy", "multi_valid.npy"}) EXPECT_TRUE(fs::exists(cache / f)) << f;
+  // A second run reads the cache instead of recomputing.
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
+                              (kScratch / "multi2").string() + kTinyMulti + " --set steps=1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("from the cache"), std::string::npos) << r.output;
+}
+
+TEST(TrainMulti, OnTheFlyTargetsGiveTheCachedNumbers) {
+  const fs::path ckpt = tiny_single_checkpoint();
+  const std::string common = "--data " + tiny_data().string() + " --single " + ckpt.string() + kTinyMulti +
+                             " --set steps=3 --set valid.every=100";
+  auto r = tool("train-multi", common + " --run " + (kScratch / "cached").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = tool("train-multi", common + " --run " + (kScratch / "fly").string() + " --set targets=on_the_fly");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto a = metrics(kScratch / "cached", "train"), b = metrics(kScratch / "fly", "train");
+  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(b.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_NEAR(a[i]["loss"].get<double>(), b[i]["loss"].get<double>(), 1e-4);
+}
+
+TEST(TrainMulti, TwoGlooProcessesMatchOneProcess) {
+  const fs::path ckpt = tiny_single_checkpoint();
+  const std::string common = "--data " + tiny_data().string() + " --single " + ckpt.string() + kTinyMulti +
+                             " --set steps=3 --set valid.every=100 -q";
+  auto r = tool("train-multi", common + " --run " + (kScratch / "one").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path two = kScratch / "two";
+  const std::string env = "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(29500 + (::getpid() % 2000)) + " WORLD_SIZE=2";
+  const std::string bin = std::string(INSTRET_BIN_DIR) + "/train-multi ";
+  r = test::run_command("(" + env + " RANK=1 LOCAL_RANK=1 " + bin + common + " --run " + two.string() + " > " +
+                        (kScratch / "rank1.log").string() + " 2>&1 &) ; " + env + " RANK=0 LOCAL_RANK=0 " + bin + common +
+                        " --run " + two.string() + " 2>&1");
+  ASSERT_EQ(r.code, 0) << r.output << read_file(kScratch / "rank1.log");
+  EXPECT_LT(max_difference(kScratch / "one" / "checkpoints" / "last.pt", two / "checkpoints" / "last.pt"), 1e-5);
+}
+
+TEST(TrainMulti, NeedsASingleEncoderCheckpoint) {
+  const fs::path run = kScratch / "multi_bad";
+  auto r = tool("train-multi", "--data " + tiny_data().string() + " --run " + run.string() + kTinyMulti);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--single"), std::string::npos) << r.output;
+  // A multi-encoder checkpoint is not a single encoder.
+  ModelConfig small;
+  small.kind = "small";
+  small.emb_dim = 16;
+  small.han.channels = {4, 8, 8, 8};
+  const fs::path multi_ckpt = kScratch / "small.pt";
+  save_checkpoint(multi_ckpt, *make_model(small), small, nullptr, 0);
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single " + multi_ckpt.string() + " --run " +
+                              run.string() + kTinyMulti);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("multi encoder"), std::string::npos) << r.output;
+}
+
+TEST(TrainTools, BenchmarkPrintsOneJsonLine) {
+  const auto r = tool("train-single", "--data " + tiny_data().string() + kTinySingle + " --benchmark 2 -q");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Json j = Json::parse(r.output);
+  for (const char* k : {"step_samples_per_s", "pipeline_samples_per_s", "data_wait_fraction"}) EXPECT_TRUE(j.contains(k)) << k;
+}
