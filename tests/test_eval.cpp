@@ -215,6 +215,20 @@ TEST(EerTrials, SeedDeterminesTrials) {
   EXPECT_TRUE(differ);
 }
 
+TEST(EerTrials, TargetsAreNotEnrollmentClips) {
+  // One-hot embedding per clip: the enrollment is 1/5 on five coordinates, so its cosine with any
+  // clip outside it is exactly 0 and with one of its own clips 1/sqrt(5) > 0.
+  const int64_t n = 60;
+  std::vector<float> emb(n * n, 0.0f);
+  std::vector<int64_t> inst(n);
+  for (int64_t i = 0; i < n; ++i) {
+    emb[i * n + i] = 1.0f;
+    inst[i] = i % 2;
+  }
+  for (uint64_t seed = 0; seed < 20; ++seed)
+    for (const auto& t : make_eer_trials(emb, n, inst, EerProtocol{}, seed)) EXPECT_EQ(t.score, 0.0);
+}
+
 TEST(EerTrials, RejectsBadInput) {
   const auto b = bank({30, 10, 10}, false);
   EXPECT_THROW(make_eer_trials(b.emb, b.dim, b.inst, EerProtocol{}, 1), UsageError);  // one qualifies
