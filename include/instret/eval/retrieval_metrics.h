@@ -24,7 +24,7 @@ AveragedScore f1_scores(const std::vector<LabelSet>& truth, const std::vector<La
 
 // sklearn.metrics.average_precision_score(truth, scores) for one label: with the distinct scores in
 // decreasing order as thresholds, AP = sum_k (R_k - R_{k-1}) P_k (R_0 = 0), no interpolation; tied
-// scores form one threshold. A label with no positive gets 0 (sklearn >= 1.x sets recall to 1
+// scores form one threshold. A label with no positive gets 0 (scikit-learn 1.9.1, pinned, sets recall to 1
 // everywhere). truth: 1 = positive, 0 = negative. Throws UsageError on size mismatch, truth not
 // 0/1, non-finite scores, or an empty list.
 double average_precision(const std::vector<double>& scores, const std::vector<int>& truth);
