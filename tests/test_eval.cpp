@@ -1,0 +1,367 @@
+// Evaluation metrics against scikit-learn / scipy golden files (scripts/golden/make_eval_golden.py):
+// the reference code's EER, the ROCCH EER, AP/mAP, F1, the set rules, the stable generator, the
+// EER trial protocol and the chance level; plus hand-worked cases and properties.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "instret/core/error.h"
+#include "instret/eval/cosine.h"
+#include "instret/eval/eer.h"
+#include "instret/eval/retrieval_metrics.h"
+#include "instret/eval/stable_rng.h"
+
+using namespace instret;
+using nlohmann::json;
+
+namespace {
+
+const std::string kData = std::string(INSTRET_TEST_DATA_DIR) + "/eval/";
+constexpr double kTol = 1e-12;
+
+json load(const std::string& name) {
+  std::ifstream f(kData + name);
+  EXPECT_TRUE(f.good()) << kData + name;
+  return json::parse(f);
+}
+
+std::vector<LabelSet> sets(const json& j) { return j.get<std::vector<LabelSet>>(); }
+
+std::vector<double> flat(const json& rows) {
+  std::vector<double> v;
+  for (const auto& r : rows)
+    for (const auto& x : r) v.push_back(x.get<double>());
+  return v;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- EER
+
+TEST(Eer, PooledAndRocchMatchReference) {
+  const auto g = load("metrics.json");
+  ASSERT_GE(g["eer"].size(), 30u);
+  for (const auto& c : g["eer"]) {
+    const auto scores = c["scores"].get<std::vector<double>>();
+    const auto labels = c["labels"].get<std::vector<int>>();
+    EXPECT_NEAR(eer_pooled(scores, labels), c["pooled"].get<double>(), kTol) << c["kind"];
+    EXPECT_NEAR(eer_rocch(scores, labels), c["rocch"].get<double>(), kTol) << c["kind"];
+  }
+}
+
+TEST(Eer, HandWorked) {
+  // Targets 0.9, 0.4; non-targets 0.6, 0.1. Thresholds 0.9 / 0.6 / 0.4 / 0.1 give (fpr, fnr) =
+  // (0, .5), (.5, .5), (.5, 0), (1, 0); every point is a corner (nothing dropped) and |fpr - fnr|
+  // is 0 at (.5, .5): EER 0.5. The hull of
+  // (0,1), (0,.5), (.5,0), (1,0) crosses pfa = pmiss on the chord (0,.5)-(.5,0) at 0.25.
+  const std::vector<double> s{0.9, 0.6, 0.4, 0.1};
+  const std::vector<int> l{1, 0, 1, 0};
+  EXPECT_DOUBLE_EQ(eer_pooled(s, l), 0.5);
+  EXPECT_DOUBLE_EQ(eer_rocch(s, l), 0.25);
+  // Perfect separation 0, inverted: the reference gives 1 and the hull 0.5.
+  EXPECT_DOUBLE_EQ(eer_pooled({3, 2, 1}, {1, 1, 0}), 0.0);
+  EXPECT_DOUBLE_EQ(eer_rocch({3, 2, 1}, {1, 1, 0}), 0.0);
+  EXPECT_DOUBLE_EQ(eer_pooled({1, 2, 3}, {1, 1, 0}), 1.0);
+  EXPECT_DOUBLE_EQ(eer_rocch({1, 2, 3}, {1, 1, 0}), 0.5);
+}
+
+TEST(Eer, RejectsBadInput) {
+  EXPECT_THROW(eer_pooled({1, 2}, {1}), UsageError);
+  EXPECT_THROW(eer_pooled({1, 2}, {1, 1}), UsageError);
+  EXPECT_THROW(eer_rocch({1, 2}, {0, 0}), UsageError);
+  EXPECT_THROW(eer_pooled({1, 2}, {1, 2}), UsageError);
+  EXPECT_THROW(eer_rocch({1, NAN}, {1, 0}), UsageError);
+  EXPECT_THROW(eer_pooled({}, {}), UsageError);
+}
+
+TEST(Eer, OfTrialsPoolsAndAveragesPerInstrument) {
+  // Instrument 0 perfectly separated (EER 0); instrument 1 inverted (EER 1); instrument 2 only targets
+  // (left out of the per-instrument mean).
+  const std::vector<EerTrial> t{{0.9, true, 0},  {0.8, true, 0},  {0.1, false, 0}, {0.2, false, 0},
+                                {0.3, true, 1},  {0.7, false, 1}, {0.5, true, 2}};
+  const auto r = eer_of_trials(t);
+  EXPECT_EQ(r.n_trials, 7);
+  EXPECT_DOUBLE_EQ(r.per_instrument_mean, 0.5);
+  std::vector<double> s;
+  std::vector<int> l;
+  for (const auto& x : t) {
+    s.push_back(x.score);
+    l.push_back(x.target);
+  }
+  EXPECT_DOUBLE_EQ(r.pooled, eer_pooled(s, l));
+  EXPECT_DOUBLE_EQ(r.rocch, eer_rocch(s, l));
+}
+
+// ---------------------------------------------------------------- stable generator
+
+TEST(StableRng, FirstValuesArePinned) {
+  // splitmix64(0): 0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f (Vigna's reference outputs).
+  uint64_t st = 0;
+  EXPECT_EQ(splitmix64_next(st), 0xe220a8397b1dcdafULL);
+  EXPECT_EQ(splitmix64_next(st), 0x6e789e6aa1b965f4ULL);
+  EXPECT_EQ(splitmix64_next(st), 0x06c45d188009454fULL);
+  const auto g = load("rng.json");
+  for (const uint64_t seed : {uint64_t{0}, uint64_t{1}, uint64_t{42}, ~uint64_t{0}}) {
+    const auto& c = g[std::to_string(seed)];
+    uint64_t s = seed;
+    for (const auto& v : c["splitmix64"]) EXPECT_EQ(splitmix64_next(s), std::stoull(v.get<std::string>()));
+    StableRng r(seed);
+    for (const auto& v : c["xoshiro"]) EXPECT_EQ(r.next_u64(), std::stoull(v.get<std::string>())) << seed;
+    StableRng r2(seed);
+    for (const auto& v : c["index_7"]) EXPECT_EQ(r2.uniform_index(7), v.get<int64_t>());
+    StableRng r3(seed);
+    for (const auto& v : c["double"]) EXPECT_EQ(r3.uniform_double(), v.get<double>());
+    StableRng r4(seed);
+    EXPECT_EQ(r4.sample_without_replacement(10, 4), c["sample_10_4"].get<std::vector<int64_t>>());
+  }
+}
+
+TEST(StableRng, DrawsStayInRange) {
+  StableRng r(7);
+  for (int i = 0; i < 1000; ++i) {
+    const auto k = r.uniform_index(3);
+    EXPECT_TRUE(k >= 0 && k < 3);
+    const double d = r.uniform_double();
+    EXPECT_TRUE(d >= 0.0 && d < 1.0);
+  }
+  const auto s = r.sample_without_replacement(20, 20);
+  EXPECT_EQ(std::set<int64_t>(s.begin(), s.end()).size(), 20u);
+  EXPECT_TRUE(r.sample_without_replacement(5, 0).empty());
+  EXPECT_THROW(r.uniform_index(0), UsageError);
+  EXPECT_THROW(r.sample_without_replacement(3, 4), UsageError);
+}
+
+// ---------------------------------------------------------------- EER trial protocol
+
+TEST(EerTrials, MatchesPythonPort) {
+  const auto g = load("rng.json")["eer_trials"];
+  const auto emb64 = g["embeddings"].get<std::vector<double>>();
+  const std::vector<float> emb(emb64.begin(), emb64.end());
+  const auto inst = g["clip_instrument"].get<std::vector<int64_t>>();
+  EerProtocol p;
+  p.enroll = g["enroll"];
+  p.targets = g["targets"];
+  p.non_targets = g["non_targets"];
+  const auto trials = make_eer_trials(emb, g["dim"], inst, p, g["seed"]);
+  ASSERT_EQ(trials.size(), g["trials"].size());
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const auto& e = g["trials"][i];
+    EXPECT_NEAR(trials[i].score, e[0].get<double>(), 1e-9) << i;
+    EXPECT_EQ(trials[i].target, e[1].get<int>() == 1) << i;
+    EXPECT_EQ(trials[i].instrument, e[2].get<int64_t>()) << i;
+  }
+  EXPECT_EQ(eer_skipped_instruments(inst, p), g["skipped"].get<std::vector<int64_t>>());
+}
+
+namespace {
+
+// n_inst instruments with the given clip counts; embedding of a clip = one-hot of its instrument
+// plus small noise when noisy.
+struct Bank {
+  std::vector<float> emb;
+  std::vector<int64_t> inst;
+  int64_t dim;
+};
+
+Bank bank(const std::vector<int>& counts, bool noisy) {
+  Bank b{{}, {}, static_cast<int64_t>(counts.size())};
+  StableRng r(3);
+  for (size_t i = 0; i < counts.size(); ++i)
+    for (int c = 0; c < counts[i]; ++c) {
+      b.inst.push_back(static_cast<int64_t>(i));
+      for (int64_t d = 0; d < b.dim; ++d)
+        b.emb.push_back((d == static_cast<int64_t>(i) ? 1.0f : 0.0f) +
+                        (noisy ? static_cast<float>(r.uniform_double() * 2.0) : 0.0f));
+    }
+  return b;
+}
+
+}  // namespace
+
+TEST(EerTrials, CountsSkipsAndPerfectEmbeddings) {
+  const auto b = bank({30, 25, 24, 40}, false);  // instrument 2 has fewer than 5 + 20 clips
+  const EerProtocol p;
+  const auto t = make_eer_trials(b.emb, b.dim, b.inst, p, 11);
+  EXPECT_EQ(t.size(), 3u * 40u);
+  std::vector<int> targets(4, 0), non(4, 0);
+  for (const auto& x : t) (x.target ? targets : non)[x.instrument] += 1;
+  EXPECT_EQ(targets, (std::vector<int>{20, 20, 0, 20}));
+  EXPECT_EQ(non, (std::vector<int>{20, 20, 0, 20}));
+  EXPECT_EQ(eer_skipped_instruments(b.inst, p), (std::vector<int64_t>{2}));
+  const auto r = eer_of_trials(t);
+  EXPECT_EQ(r.pooled, 0.0);
+  EXPECT_EQ(r.rocch, 0.0);
+  EXPECT_EQ(r.per_instrument_mean, 0.0);
+}
+
+TEST(EerTrials, SeedDeterminesTrials) {
+  const auto b = bank({30, 30, 30}, true);
+  const EerProtocol p;
+  const auto a = make_eer_trials(b.emb, b.dim, b.inst, p, 5);
+  const auto a2 = make_eer_trials(b.emb, b.dim, b.inst, p, 5);
+  const auto c = make_eer_trials(b.emb, b.dim, b.inst, p, 6);
+  ASSERT_EQ(a.size(), a2.size());
+  ASSERT_EQ(a.size(), c.size());
+  bool differ = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].score, a2[i].score);
+    differ = differ || a[i].score != c[i].score;
+  }
+  EXPECT_TRUE(differ);
+}
+
+TEST(EerTrials, TargetsAreNotEnrollmentClips) {
+  // One-hot embedding per clip: the enrollment is 1/5 on five coordinates, so its cosine with any
+  // clip outside it is exactly 0 and with one of its own clips 1/sqrt(5) > 0.
+  const int64_t n = 60;
+  std::vector<float> emb(n * n, 0.0f);
+  std::vector<int64_t> inst(n);
+  for (int64_t i = 0; i < n; ++i) {
+    emb[i * n + i] = 1.0f;
+    inst[i] = i % 2;
+  }
+  for (uint64_t seed = 0; seed < 20; ++seed)
+    for (const auto& t : make_eer_trials(emb, n, inst, EerProtocol{}, seed)) EXPECT_EQ(t.score, 0.0);
+}
+
+TEST(EerTrials, RejectsBadInput) {
+  const auto b = bank({30, 10, 10}, false);
+  EXPECT_THROW(make_eer_trials(b.emb, b.dim, b.inst, EerProtocol{}, 1), UsageError);  // one qualifies
+  const auto ok = bank({30, 30}, false);
+  EXPECT_THROW(make_eer_trials(ok.emb, ok.dim + 1, ok.inst, EerProtocol{}, 1), UsageError);
+  EXPECT_THROW(make_eer_trials(ok.emb, ok.dim, ok.inst, EerProtocol{0, 20, 20}, 1), UsageError);
+  auto neg = ok.inst;
+  neg[0] = -1;
+  EXPECT_THROW(make_eer_trials(ok.emb, ok.dim, neg, EerProtocol{}, 1), UsageError);
+}
+
+// ---------------------------------------------------------------- AP, mAP, F1
+
+TEST(RetrievalMetrics, AveragePrecisionMatchesSklearn) {
+  const auto g = load("metrics.json");
+  for (const auto& c : g["ap"])
+    EXPECT_NEAR(average_precision(c["scores"].get<std::vector<double>>(), c["truth"].get<std::vector<int>>()),
+                c["ap"].get<double>(), kTol)
+        << c["kind"];
+}
+
+TEST(RetrievalMetrics, AveragePrecisionHandWorked) {
+  // Ranking: + (P 1, R .5), - , + (P 2/3, R 1): AP = .5 * 1 + .5 * 2/3 = 5/6.
+  EXPECT_DOUBLE_EQ(average_precision({0.9, 0.5, 0.3}, {1, 0, 1}), 5.0 / 6.0);
+  EXPECT_THROW(average_precision({}, {}), UsageError);
+  EXPECT_THROW(average_precision({1.0}, {2}), UsageError);
+}
+
+TEST(RetrievalMetrics, MapMatchesSklearn) {
+  const auto g = load("metrics.json");
+  for (const auto& c : g["map"]) {
+    const auto r = map_scores(flat(c["scores"]), sets(c["truth"]), c["n_labels"]);
+    EXPECT_NEAR(r.macro, c["macro"].get<double>(), kTol) << c["kind"];
+    EXPECT_NEAR(r.weighted, c["weighted"].get<double>(), kTol) << c["kind"];
+  }
+}
+
+TEST(RetrievalMetrics, F1MatchesSklearn) {
+  const auto g = load("metrics.json");
+  for (const auto& c : g["f1"]) {
+    const auto r = f1_scores(sets(c["truth"]), sets(c["predicted"]), c["n_labels"]);
+    EXPECT_NEAR(r.macro, c["macro"].get<double>(), kTol) << c["kind"];
+    EXPECT_NEAR(r.weighted, c["weighted"].get<double>(), kTol) << c["kind"];
+  }
+}
+
+TEST(RetrievalMetrics, F1HandWorked) {
+  // 3 labels; truth {0,1}, {1}; predicted {0}, {1,2}. Label 0: tp 1 -> F1 1; label 1: tp 1, fn 1 ->
+  // 2/3; label 2: fp 1 -> 0. Macro 5/9; weighted by support (1, 2, 0): (1 + 4/3) / 3 = 7/9.
+  const auto r = f1_scores({{0, 1}, {1}}, {{0}, {1, 2}}, 3);
+  EXPECT_DOUBLE_EQ(r.macro, 5.0 / 9.0);
+  EXPECT_DOUBLE_EQ(r.weighted, 7.0 / 9.0);
+  EXPECT_THROW(f1_scores({{0}}, {}, 3), UsageError);
+  EXPECT_THROW(f1_scores({{3}}, {{0}}, 3), UsageError);
+  EXPECT_THROW(map_scores({0.1, 0.2}, {{0}}, 3), UsageError);
+}
+
+// ---------------------------------------------------------------- set rules
+
+TEST(SetRules, MatchNumpy) {
+  const auto g = load("metrics.json");
+  for (const auto& c : g["slots"]) {
+    const auto sims = flat(c["sims"]);
+    const int64_t m = c["m"], n = c["n_labels"];
+    EXPECT_EQ(predict_set_argmax(sims, m, n), c["argmax"].get<LabelSet>());
+    const auto best = max_over_slots(sims, m, n);
+    EXPECT_EQ(best, c["max"].get<std::vector<double>>());
+    EXPECT_EQ(predict_set_threshold(sims, m, n, c["threshold"]), c["above"].get<LabelSet>());
+    const auto groups = map_labels({predict_set_argmax(sims, m, n)}, c["group_of"].get<std::vector<int64_t>>(), 4);
+    EXPECT_EQ(groups[0], c["groups"].get<LabelSet>());
+  }
+}
+
+TEST(SetRules, HandWorked) {
+  // Two slots over 3 labels; slot 0 ties labels 1 and 2 (first wins), slot 1 picks 1.
+  const std::vector<double> sims{0.1, 0.8, 0.8, 0.3, 0.9, 0.2};
+  EXPECT_EQ(predict_set_argmax(sims, 2, 3), (LabelSet{1}));
+  EXPECT_EQ(max_over_slots(sims, 2, 3), (std::vector<double>{0.3, 0.9, 0.8}));
+  EXPECT_EQ(predict_set_threshold(sims, 2, 3, 0.5), (LabelSet{1, 2}));
+  EXPECT_EQ(predict_set_threshold(sims, 2, 3, 0.95), (LabelSet{1}));  // nothing above: the top one
+  EXPECT_EQ(map_labels({{0, 1, 2}, {}}, {1, 0, 1}, 2), (std::vector<LabelSet>{{0, 1}, {}}));
+  EXPECT_THROW(map_labels({{3}}, {1, 0, 1}, 2), UsageError);
+  EXPECT_THROW(map_labels({{0}}, {2, 0, 1}, 2), UsageError);
+  EXPECT_THROW(predict_set_argmax(sims, 3, 3), UsageError);
+}
+
+// ---------------------------------------------------------------- chance level and cosine
+
+TEST(ChanceLevel, MatchesPythonPort) {
+  const auto g = load("rng.json")["chance"];
+  const auto truth = sets(g["truth"]);
+  const auto c = chance_level(truth, g["n_labels"], g["repeats"], g["seed"]);
+  const auto e = g["expected"].get<std::vector<double>>();
+  EXPECT_NEAR(c.f1.macro, e[0], kTol);
+  EXPECT_NEAR(c.f1.weighted, e[1], kTol);
+  EXPECT_NEAR(c.map.macro, e[2], kTol);
+  EXPECT_NEAR(c.map.weighted, e[3], kTol);
+  const auto u = chance_level_uniform_size(truth, g["n_labels"], 2, 4, g["repeats"], g["seed"]);
+  const auto eu = g["uniform_2_4"].get<std::vector<double>>();
+  EXPECT_NEAR(u.f1.macro, eu[0], kTol);
+  EXPECT_NEAR(u.f1.weighted, eu[1], kTol);
+  EXPECT_NEAR(u.map.macro, eu[2], kTol);
+  EXPECT_NEAR(u.map.weighted, eu[3], kTol);
+  EXPECT_THROW(chance_level(truth, 6, 0, 1), UsageError);
+  EXPECT_THROW(chance_level_uniform_size(truth, 6, 2, 7, 1, 1), UsageError);
+}
+
+TEST(ChanceLevel, NearExpectationForOneLabelSets) {
+  // Each item has one true label of 4 and one random guess: per label E[F1] is about 1/4.
+  std::vector<LabelSet> truth;
+  for (int i = 0; i < 400; ++i) truth.push_back({i % 4});
+  const auto c = chance_level(truth, 4, 20, 8);
+  EXPECT_NEAR(c.f1.macro, 0.25, 0.02);
+  EXPECT_NEAR(c.f1.weighted, 0.25, 0.02);
+  EXPECT_NEAR(c.map.macro, 0.25, 0.02);
+}
+
+TEST(Cosine, MatrixAndNormalisation) {
+  const std::vector<float> a{1, 0, 0, 0, 0, 0, 3, 4};  // dim 2, rows (1,0), (0,0), (0,0), (3,4)
+  const std::vector<float> b{0, 2, 1, 1};  // rows (0,2), (1,1)
+  const auto m = cosine_matrix(a, b, 2);
+  ASSERT_EQ(m.size(), 8u);
+  EXPECT_DOUBLE_EQ(m[0], 0.0);
+  EXPECT_NEAR(m[1], std::sqrt(0.5), 1e-15);
+  EXPECT_EQ(m[2], 0.0);  // zero row
+  EXPECT_NEAR(m[6], 0.8, 1e-15);
+  EXPECT_NEAR(m[7], 7.0 / (5.0 * std::sqrt(2.0)), 1e-15);
+  EXPECT_NEAR(cosine(a.data() + 6, b.data(), 2), 0.8, 1e-15);
+  auto n = a;
+  normalize_rows(n, 2);
+  EXPECT_FLOAT_EQ(n[6], 0.6f);
+  EXPECT_FLOAT_EQ(n[7], 0.8f);
+  EXPECT_EQ(n[2], 0.0f);
+  EXPECT_THROW(cosine_matrix(a, {1, 2, 3}, 2), UsageError);
+  EXPECT_THROW(normalize_rows(n, 0), UsageError);
+}
