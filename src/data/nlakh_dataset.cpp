@@ -1,0 +1,244 @@
+#include "instret/data/nlakh_dataset.h"
+
+#include <sndfile.h>
+
+#include <memory>
+#include <sstream>
+#include <unordered_map>
+
+#include "instret/audio/io.h"
+#include "instret/core/config.h"
+#include "instret/core/error.h"
+#include "instret/core/fs.h"
+
+namespace instret {
+namespace fs = std::filesystem;
+
+namespace {
+
+struct SndFileCloser {
+  void operator()(SNDFILE* f) const { sf_close(f); }
+};
+using SndFilePtr = std::unique_ptr<SNDFILE, SndFileCloser>;
+
+const char* kRenderHint = ": render it with render-nlakh";
+
+// The files every split needs; the messages say what the folder is missing.
+void check_dataset_files(const fs::path& root, const std::string& manifest) {
+  std::error_code ec;
+  if (!fs::is_directory(root, ec))
+    throw IoError(root.string() + " does not exist or is not a folder (not a rendered Nlakh dataset" + kRenderHint + ")");
+  for (const std::string& name : {std::string("instruments.json"), manifest, std::string("summary.json")})
+    if (!fs::is_regular_file(root / name, ec))
+      throw IoError(root.string() + " is not a rendered Nlakh dataset (no " + name + ")" + kRenderHint);
+}
+
+int64_t read_clip_samples(const fs::path& root) {
+  const fs::path path = root / "summary.json";
+  const Json summary = read_json_file(path);
+  if (!summary.is_object() || !summary.contains("clip_samples") || !summary["clip_samples"].is_number_integer() ||
+      summary["clip_samples"].get<int64_t>() <= 0)
+    throw FormatError(path.string() + ": no positive integer clip_samples");
+  return summary["clip_samples"].get<int64_t>();
+}
+
+std::unordered_map<std::string, int64_t> index_of(const std::vector<DatasetInstrument>& instruments) {
+  std::unordered_map<std::string, int64_t> index;
+  for (size_t i = 0; i < instruments.size(); ++i) index.emplace(instruments[i].id, int64_t(i));
+  return index;
+}
+
+// One parsed manifest line with its location for messages.
+struct ManifestLine {
+  Json value;
+  std::string where;  // "<file>:<line>"
+};
+
+std::vector<ManifestLine> read_manifest(const fs::path& path) {
+  std::vector<ManifestLine> lines;
+  std::istringstream in(read_file(path));
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const std::string where = path.string() + ":" + std::to_string(number);
+    try {
+      Json value = Json::parse(line);
+      if (!value.is_object()) throw FormatError(where + ": not a JSON object");
+      lines.push_back({std::move(value), where});
+    } catch (const Json::parse_error& e) {
+      throw FormatError(where + ": invalid JSON: " + e.what());
+    }
+  }
+  return lines;
+}
+
+std::string string_field(const Json& value, const std::string& key, const std::string& where) {
+  if (!value.contains(key) || !value[key].is_string())
+    throw FormatError(where + ": missing or non-string field '" + key + "'");
+  return value[key].get<std::string>();
+}
+
+int64_t instrument_field(const Json& value, const std::unordered_map<std::string, int64_t>& index,
+                         const std::string& split, const std::string& where) {
+  const std::string id = string_field(value, "instrument", where);
+  const auto it = index.find(id);
+  if (it == index.end())
+    throw FormatError(where + ": instrument '" + id + "' is not a " + split + " instrument of instruments.json");
+  return it->second;
+}
+
+// Checks that every WAV exists and has the byte size of a 16-bit mono WAV of clip_samples: the
+// first one is opened and its header checked, the others must have its size. Cheap (one stat per file).
+class WavSizeCheck {
+ public:
+  explicit WavSizeCheck(int64_t clip_samples) : clip_samples_(clip_samples) {}
+  void operator()(const fs::path& path) {
+    std::error_code ec;
+    const uintmax_t size = fs::file_size(path, ec);
+    if (ec) throw IoError("half-rendered or damaged dataset: " + path.string() + " is missing (rerun render-nlakh on it)");
+    if (expected_ == 0) {
+      check_header(path);
+      expected_ = size;
+    } else if (size != expected_) {
+      throw FormatError("half-rendered or damaged dataset: " + path.string() + " has " + std::to_string(size) +
+                        " bytes, expected " + std::to_string(expected_) + " (16-bit mono WAV of " +
+                        std::to_string(clip_samples_) + " samples; rerun render-nlakh on it)");
+    }
+  }
+
+ private:
+  void check_header(const fs::path& path) const {
+    SF_INFO info{};
+    SndFilePtr file(sf_open(path.c_str(), SFM_READ, &info));
+    if (!file) throw FormatError("damaged dataset: " + path.string() + ": not a WAV file (" + sf_strerror(nullptr) + ")");
+    if (info.samplerate != kSampleRate || info.channels != 1 || (info.format & SF_FORMAT_SUBMASK) != SF_FORMAT_PCM_16 ||
+        info.frames != clip_samples_)
+      throw FormatError("half-rendered or damaged dataset: " + path.string() + " holds " + std::to_string(info.frames) +
+                        " frames at " + std::to_string(info.samplerate) + " Hz, " + std::to_string(info.channels) +
+                        " channel(s), expected " + std::to_string(clip_samples_) +
+                        " 16-bit mono samples at 16000 Hz (rerun render-nlakh on it)");
+  }
+  int64_t clip_samples_;
+  uintmax_t expected_ = 0;
+};
+
+void check_index(int64_t i, size_t n, const char* what) {
+  if (i < 0 || size_t(i) >= n)
+    throw UsageError(std::string(what) + " index " + std::to_string(i) + " out of range [0, " + std::to_string(n) + ")");
+}
+
+}  // namespace
+
+std::vector<DatasetInstrument> split_instruments(const fs::path& root, const std::string& split) {
+  const fs::path path = root / "instruments.json";
+  std::error_code ec;
+  if (!fs::is_regular_file(path, ec))
+    throw IoError(root.string() + " is not a rendered Nlakh dataset (no instruments.json)" + kRenderHint);
+  const Json list = read_json_file(path);
+  if (!list.is_array()) throw FormatError(path.string() + ": not a JSON array of instruments");
+  std::vector<DatasetInstrument> out;
+  std::unordered_map<std::string, size_t> seen;
+  for (size_t k = 0; k < list.size(); ++k) {
+    const std::string where = path.string() + ": entry " + std::to_string(k);
+    const Json& e = list[k];
+    if (!e.is_object()) throw FormatError(where + ": not a JSON object");
+    if (string_field(e, "split", where) != split) continue;
+    DatasetInstrument inst{string_field(e, "id", where), string_field(e, "name", where),
+                           string_field(e, "family", where), string_field(e, "source", where)};
+    if (!seen.emplace(inst.id, k).second)
+      throw FormatError(where + ": duplicate instrument id '" + inst.id + "' (also entry " + std::to_string(seen[inst.id]) + ")");
+    out.push_back(std::move(inst));
+  }
+  return out;
+}
+
+void read_clip_wav(const fs::path& path, int64_t samples, float* out) {
+  SF_INFO info{};
+  SndFilePtr file(sf_open(path.c_str(), SFM_READ, &info));
+  if (!file) throw IoError(path.string() + ": cannot open audio: " + sf_strerror(nullptr));
+  if (info.samplerate != kSampleRate || info.channels != 1 || (info.format & SF_FORMAT_SUBMASK) != SF_FORMAT_PCM_16 ||
+      info.frames != samples)
+    throw FormatError(path.string() + ": expected a 16-bit mono WAV at 16000 Hz of " + std::to_string(samples) +
+                      " samples, found " + std::to_string(info.frames) + " frames at " + std::to_string(info.samplerate) +
+                      " Hz, " + std::to_string(info.channels) + " channel(s)");
+  thread_local std::vector<int16_t> pcm;
+  pcm.resize(size_t(samples));
+  const sf_count_t got = sf_readf_short(file.get(), pcm.data(), samples);
+  if (got != samples)
+    throw FormatError(path.string() + ": truncated audio: read " + std::to_string(got) + " of " +
+                      std::to_string(samples) + " samples");
+  constexpr float kScale = 1.0f / 32768.0f;
+  for (int64_t i = 0; i < samples; ++i) out[i] = float(pcm[size_t(i)]) * kScale;
+}
+
+NlakhSingle NlakhSingle::open(const fs::path& root_in, const std::string& split) {
+  const fs::path root = fs::absolute(root_in);
+  const std::string manifest_name = "single_" + split + ".jsonl";
+  check_dataset_files(root, manifest_name);
+  NlakhSingle data;
+  data.clip_samples_ = read_clip_samples(root);
+  data.instruments_ = split_instruments(root, split);
+  const auto index = index_of(data.instruments_);
+  data.clips_by_instrument_.resize(data.instruments_.size());
+  WavSizeCheck check(data.clip_samples_);
+  for (const ManifestLine& line : read_manifest(root / manifest_name)) {
+    SingleClip clip{root / string_field(line.value, "path", line.where),
+                    instrument_field(line.value, index, split, line.where)};
+    check(clip.path);
+    data.clips_by_instrument_[size_t(clip.instrument)].push_back(int64_t(data.clips_.size()));
+    data.clips_.push_back(std::move(clip));
+  }
+  if (data.clips_.empty())
+    throw FormatError((root / manifest_name).string() + ": the " + split + " split has no single clips" + kRenderHint);
+  for (size_t i = 0; i < data.clips_by_instrument_.size(); ++i)
+    if (!data.clips_by_instrument_[i].empty()) data.instruments_with_clips_.push_back(int64_t(i));
+  return data;
+}
+
+void NlakhSingle::read(int64_t clip, float* out) const {
+  check_index(clip, clips_.size(), "NlakhSingle clip");
+  read_clip_wav(clips_[size_t(clip)].path, clip_samples_, out);
+}
+
+NlakhMulti NlakhMulti::open(const fs::path& root_in, const std::string& split) {
+  const fs::path root = fs::absolute(root_in);
+  const std::string manifest_name = "multi_" + split + ".jsonl";
+  check_dataset_files(root, manifest_name);
+  NlakhMulti data;
+  data.clip_samples_ = read_clip_samples(root);
+  data.instruments_ = split_instruments(root, split);
+  const auto index = index_of(data.instruments_);
+  WavSizeCheck check(data.clip_samples_);
+  for (const ManifestLine& line : read_manifest(root / manifest_name)) {
+    MultiItem item{root / string_field(line.value, "path", line.where), {}, data.n_stems_};
+    check(item.mix);
+    const Json& stems = line.value.contains("stems") ? line.value["stems"] : Json();
+    if (!stems.is_array() || stems.empty()) throw FormatError(line.where + ": missing or empty 'stems' array");
+    for (size_t k = 0; k < stems.size(); ++k) {
+      const std::string where = line.where + ": stem " + std::to_string(k);
+      if (!stems[k].is_object()) throw FormatError(where + ": not a JSON object");
+      MultiStem stem{root / string_field(stems[k], "path", where), instrument_field(stems[k], index, split, where)};
+      check(stem.path);
+      item.stems.push_back(std::move(stem));
+    }
+    data.n_stems_ += int64_t(item.stems.size());
+    data.items_.push_back(std::move(item));
+  }
+  if (data.items_.empty())
+    throw FormatError((root / manifest_name).string() + ": the " + split + " split has no mixtures" + kRenderHint);
+  return data;
+}
+
+void NlakhMulti::read_mix(int64_t item, float* out) const {
+  check_index(item, items_.size(), "NlakhMulti item");
+  read_clip_wav(items_[size_t(item)].mix, clip_samples_, out);
+}
+
+void NlakhMulti::read_stem(int64_t item, int64_t stem, float* out) const {
+  check_index(item, items_.size(), "NlakhMulti item");
+  const MultiItem& it = items_[size_t(item)];
+  check_index(stem, it.stems.size(), "NlakhMulti stem");
+  read_clip_wav(it.stems[size_t(stem)].path, clip_samples_, out);
+}
+
+}  // namespace instret
