@@ -22,6 +22,7 @@
 #include "instret/audio/io.h"
 #include "instret/core/config.h"
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 #include "instret/data/nlakh_dataset.h"
 #include "instret/data/prefetch_loader.h"
 #include "instret/data/random_mix.h"
@@ -279,6 +280,36 @@ TEST(NlakhDataset, ErrorsNameTheFileAndTheProblem) {
     std::vector<float> audio(static_cast<size_t>(kSamples));
     EXPECT_ERROR(FormatError, data.read(3, audio.data()), victim.string() + ": expected a 16-bit mono WAV at 16000 Hz");
   }
+}
+
+TEST(NlakhDataset, ClipReaderMatchesLibsndfileOnWavVariants) {
+  const fs::path dir = test::scratch_dir("data_wav", true);
+  std::vector<float> values(static_cast<size_t>(kSamples));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = float(int(i * 7919 % 65536) - 32768) / 32768.0f;
+  write_wav16(dir / "plain.wav", values);
+  std::vector<float> audio(static_cast<size_t>(kSamples));
+  read_clip_wav(dir / "plain.wav", kSamples, audio.data());
+  EXPECT_EQ(audio, values);
+  EXPECT_EQ(audio, read_audio(dir / "plain.wav"));
+  // The same samples behind an odd-length LIST chunk (padded): still read exactly.
+  const std::string plain = read_file(dir / "plain.wav");
+  const size_t data_at = plain.find("data");
+  ASSERT_NE(data_at, std::string::npos);
+  std::string with_list = plain.substr(0, data_at) + std::string("LIST\x03\0\0\0abc\0", 12) + plain.substr(data_at);
+  const uint32_t riff = uint32_t(with_list.size() - 8);
+  for (int k = 0; k < 4; ++k) with_list[size_t(4 + k)] = char((riff >> (8 * k)) & 0xff);
+  write_text(dir / "list.wav", with_list);
+  std::fill(audio.begin(), audio.end(), 9.0f);
+  read_clip_wav(dir / "list.wav", kSamples, audio.data());
+  EXPECT_EQ(audio, values);
+  // Other lengths and formats go through libsndfile, which names the problem.
+  EXPECT_ERROR(FormatError, read_clip_wav(dir / "plain.wav", kSamples + 1, audio.data()),
+               "plain.wav: expected a 16-bit mono WAV at 16000 Hz of 801 samples, found 800 frames");
+  write_wav16(dir / "rate.wav", values, 22050);
+  EXPECT_ERROR(FormatError, read_clip_wav(dir / "rate.wav", kSamples, audio.data()), "found 800 frames at 22050 Hz");
+  EXPECT_ERROR(IoError, read_clip_wav(dir / "absent.wav", kSamples, audio.data()), "absent.wav: cannot open audio");
+  write_text(dir / "junk.wav", std::string(2000, 'x'));
+  EXPECT_THROW(read_clip_wav(dir / "junk.wav", kSamples, audio.data()), Error);
 }
 
 TEST(Sampling, StableRngIsPinnedAndBounded) {
