@@ -469,6 +469,16 @@ TEST(BatchMakers, RandomMixSingleAndMultiBatches) {
   EXPECT_EQ(m.stems[size_t(2 * kSamples)], 202.0f / 32768.0f);
   EXPECT_EQ(m.stems[size_t(4 * kSamples)], 101.0f / 32768.0f);
   EXPECT_TRUE(multi_batch(multi, {1, 0}, false, 4).stems.empty());
+  // Recycled buffers (larger and holding other samples) give the same batches.
+  const Batch s_again = single_batch(single, {2, 1}, {2, 1}, 3);
+  recycle_batch(Batch(m));
+  recycle_batch(Batch(mix));
+  EXPECT_EQ(single_batch(single, {2, 1}, {2, 1}, 3).audio, s_again.audio);
+  const Batch m_again = multi_batch(multi, {1, 0}, true, 4);
+  EXPECT_EQ(m_again.audio, m.audio);
+  EXPECT_EQ(m_again.stems, m.stems);
+  recycle_batch(Batch(m));
+  EXPECT_EQ(random_mix_batch(single, {{0, 4}, {5}}, true, 17).stems, mix.stems);
 }
 
 TEST(PrefetchLoader, SameBatchesInOrderForAnyWorkerCount) {
@@ -490,6 +500,8 @@ TEST(PrefetchLoader, SameBatchesInOrderForAnyWorkerCount) {
       EXPECT_EQ(b->stems, reference[i].stems);
       EXPECT_EQ(b->target_rows, reference[i].target_rows);
       EXPECT_EQ(b->target_offsets, reference[i].target_offsets);
+      // Reused buffers hold older batches' samples: the makers must overwrite every one.
+      recycle_batch(std::move(*b));
     }
     EXPECT_FALSE(loader.next().has_value());
     EXPECT_FALSE(loader.next().has_value());
