@@ -41,7 +41,8 @@ int main(int argc, char** argv) {
     const instret::NlakhSingle data = instret::NlakhSingle::open(data_dir, split);
     const instret::RandomMixConfig config;
     const instret::BatchMaker make = [&](int64_t step) {
-      return instret::random_mix_batch(data, instret::random_mix_recipes(data, config, seed, 0, step, batch), stems, step);
+      return instret::random_mix_batch(data, instret::random_mix_recipes(data, config, seed, 0, step, batch), stems,
+                                       step);
     };
     for (int w : workers) {
       {
@@ -65,8 +66,8 @@ int main(int argc, char** argv) {
           "\"mixtures\": %ld, \"mean_tracks\": %.2f, \"seconds\": %.3f, \"mixtures_per_s\": %.1f, "
           "\"mixtures_per_cpu_s\": %.1f, \"wait_s\": %.3f, \"recycle\": %s, \"clips\": %zu, \"instruments\": %zu}\n",
           w, long(batch), long(steps), long(mixtures), double(tracks) / double(std::max<int64_t>(mixtures, 1)), seconds,
-          double(mixtures) / seconds, double(mixtures) / cpu, loader.wait_seconds(), recycle ? "true" : "false", data.clips().size(),
-          data.instruments_with_clips().size());
+          double(mixtures) / seconds, double(mixtures) / cpu, loader.wait_seconds(), recycle ? "true" : "false",
+          data.clips().size(), data.instruments_with_clips().size());
       std::fflush(stdout);
     }
   } catch (const instret::Error& e) {

@@ -59,8 +59,14 @@ fs::path make_fake(const std::string& tag, int train_instruments_with_clips = 3,
   const fs::path root = test::scratch_dir("data_" + tag, true);
   Json instruments = Json::array();
   auto add = [&](const std::string& id, const std::string& split) {
-    instruments.push_back({{"id", id}, {"name", "name " + id}, {"family", "guitar"}, {"source", "fake.sf2"},
-                           {"file", "fake.sf2"}, {"bank", 0}, {"program", 24}, {"split", split}});
+    instruments.push_back({{"id", id},
+                           {"name", "name " + id},
+                           {"family", "guitar"},
+                           {"source", "fake.sf2"},
+                           {"file", "fake.sf2"},
+                           {"bank", 0},
+                           {"program", 24},
+                           {"split", split}});
   };
   add("v1", "valid");
   std::vector<std::string> train_ids;
@@ -78,8 +84,10 @@ fs::path make_fake(const std::string& tag, int train_instruments_with_clips = 3,
     for (const std::string& id : train_ids) {
       const std::string path = "single/train/" + id + "/" + std::to_string(c) + ".wav";
       write_constant_wav(root / path, clip_value(k++));
-      single += Json{{"path", path}, {"instrument", id}, {"family", "guitar"}, {"midi", "x.mid"}, {"track", 0},
-                     {"program", 24}, {"start", 0.0}, {"notes", 5}}.dump() + "\n";
+      single += Json{{"path", path}, {"instrument", id}, {"family", "guitar"}, {"midi", "x.mid"},
+                     {"track", 0},   {"program", 24},    {"start", 0.0},       {"notes", 5}}
+                    .dump() +
+                "\n";
     }
   write_text(root / "single_train.jsonl", single);
   write_constant_wav(root / "single/valid/v2/0.wav", 0.5f);
@@ -113,11 +121,11 @@ std::string error_message(F&& f) {
   return "(no error)";
 }
 
-#define EXPECT_ERROR(Type, statement, fragment)                                                   \
-  do {                                                                                            \
-    const std::string message_ = error_message([&] { statement; });                             \
-    EXPECT_NE(message_.find(fragment), std::string::npos) << "message: " << message_;            \
-    EXPECT_THROW(statement, Type);                                                                \
+#define EXPECT_ERROR(Type, statement, fragment)                                       \
+  do {                                                                                \
+    const std::string message_ = error_message([&] { statement; });                   \
+    EXPECT_NE(message_.find(fragment), std::string::npos) << "message: " << message_; \
+    EXPECT_THROW(statement, Type);                                                    \
   } while (0)
 
 std::vector<std::string> ids(const std::vector<DatasetInstrument>& list) {
@@ -176,8 +184,7 @@ TEST(NlakhDataset, OpensSingleSplitWithTheInstrumentRule) {
   EXPECT_EQ(data.instruments()[0].family, "guitar");
   EXPECT_EQ(data.clip_samples(), kSamples);
   ASSERT_EQ(data.clips().size(), 6u);
-  EXPECT_EQ(data.clips_by_instrument(),
-            (std::vector<std::vector<int64_t>>{{0, 3}, {1, 4}, {2, 5}, {}}));
+  EXPECT_EQ(data.clips_by_instrument(), (std::vector<std::vector<int64_t>>{{0, 3}, {1, 4}, {2, 5}, {}}));
   EXPECT_EQ(data.instruments_with_clips(), (std::vector<int64_t>{0, 1, 2}));
   EXPECT_TRUE(data.clips()[4].path.is_absolute());
   EXPECT_EQ(data.clips()[4].instrument, 1);
@@ -235,12 +242,15 @@ TEST(NlakhDataset, ErrorsNameTheFileAndTheProblem) {
   }
   {
     const fs::path root = make_fake("err_unknown");
-    std::ofstream(root / "single_train.jsonl", std::ios::app) << Json{{"path", "single/train/t0/0.wav"}, {"instrument", "nope"}}.dump() << "\n";
+    std::ofstream(root / "single_train.jsonl", std::ios::app)
+        << Json{{"path", "single/train/t0/0.wav"}, {"instrument", "nope"}}.dump() << "\n";
     EXPECT_ERROR(FormatError, NlakhSingle::open(root, "train"),
                  (root / "single_train.jsonl").string() + ":7: instrument 'nope' is not a train instrument");
     // A valid instrument named in the train manifest is unknown there too.
-    std::ofstream(root / "single_valid.jsonl", std::ios::app) << "{\"path\": \"single/train/t0/0.wav\", \"instrument\": \"t0\"}\n";
-    EXPECT_ERROR(FormatError, NlakhSingle::open(root, "valid"), "single_valid.jsonl:2: instrument 't0' is not a valid instrument");
+    std::ofstream(root / "single_valid.jsonl", std::ios::app)
+        << "{\"path\": \"single/train/t0/0.wav\", \"instrument\": \"t0\"}\n";
+    EXPECT_ERROR(FormatError, NlakhSingle::open(root, "valid"),
+                 "single_valid.jsonl:2: instrument 't0' is not a valid instrument");
   }
   {
     const fs::path root = make_fake("err_json");
@@ -260,7 +270,8 @@ TEST(NlakhDataset, ErrorsNameTheFileAndTheProblem) {
     const fs::path root = make_fake("err_truncated");
     const fs::path victim = root / "single/train/t1/1.wav";
     fs::resize_file(victim, fs::file_size(victim) - 100);
-    EXPECT_ERROR(FormatError, NlakhSingle::open(root, "train"), "half-rendered or damaged dataset: " + victim.string() + " has");
+    EXPECT_ERROR(FormatError, NlakhSingle::open(root, "train"),
+                 "half-rendered or damaged dataset: " + victim.string() + " has");
     // The first file is checked by its header: a short first clip is caught too.
     const fs::path first = root / "single/train/t0/0.wav";
     write_wav16(first, std::vector<float>(size_t(kSamples / 2), 0.1f));
@@ -405,7 +416,8 @@ TEST(RandomMix, ClampsToTheInstrumentsWithClips) {
     for (int64_t clip : recipe) EXPECT_NE(data.clips()[size_t(clip)].instrument, 3);
   }
   EXPECT_EQ(sizes, (std::set<size_t>{2, 3}));
-  for (int item = 0; item < 20; ++item) EXPECT_EQ(random_mix_recipe(data, RandomMixConfig{5, 9}, 1, 0, 0, item).size(), 3u);
+  for (int item = 0; item < 20; ++item)
+    EXPECT_EQ(random_mix_recipe(data, RandomMixConfig{5, 9}, 1, 0, 0, item).size(), 3u);
 }
 
 TEST(RandomMix, MixDownNormalisesByThePeak) {

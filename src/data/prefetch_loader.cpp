@@ -25,7 +25,8 @@ class BufferPool {
       std::lock_guard<std::mutex> lock(mutex_);
       size_t best = buffers_.size();
       for (size_t i = 0; i < buffers_.size(); ++i)
-        if (buffers_[i].capacity() >= n && (best == buffers_.size() || buffers_[i].capacity() < buffers_[best].capacity()))
+        if (buffers_[i].capacity() >= n &&
+            (best == buffers_.size() || buffers_[i].capacity() < buffers_[best].capacity()))
           best = i;
       if (best != buffers_.size()) {
         out = std::move(buffers_[best]);
@@ -59,7 +60,8 @@ PrefetchLoader::PrefetchLoader(BatchMaker make, int64_t first_step, int64_t end_
   if (workers < 0) throw UsageError("PrefetchLoader: workers must be >= 0, got " + std::to_string(workers));
   if (prefetch < 1) throw UsageError("PrefetchLoader: prefetch must be >= 1, got " + std::to_string(prefetch));
   if (end_step < first_step)
-    throw UsageError("PrefetchLoader: end_step " + std::to_string(end_step) + " < first_step " + std::to_string(first_step));
+    throw UsageError("PrefetchLoader: end_step " + std::to_string(end_step) + " < first_step " +
+                     std::to_string(first_step));
   threads_.reserve(size_t(workers));
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
 }

@@ -24,7 +24,8 @@ struct Batch {
   std::vector<int64_t> labels;          // single encoder: class of each item
   std::vector<int64_t> target_rows;     // multi encoder: rows of the target cache, all items concatenated
   std::vector<int64_t> target_offsets;  // size + 1 offsets into target_rows
-  std::vector<float> stems;             // optional (on-the-fly targets): target_rows.size() * samples, same order as target_rows
+  // Optional (on-the-fly targets): target_rows.size() * samples of stem audio, in the order of target_rows.
+  std::vector<float> stems;
 };
 
 // Makes the batch of one step; must be a pure function of step, callable from several threads at once.
