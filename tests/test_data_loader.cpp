@@ -4,13 +4,17 @@
 // check over render_nlakh() output.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -18,6 +22,7 @@
 #include "instret/audio/io.h"
 #include "instret/core/config.h"
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 #include "instret/data/nlakh_dataset.h"
 #include "instret/data/prefetch_loader.h"
 #include "instret/data/random_mix.h"
@@ -54,8 +59,14 @@ fs::path make_fake(const std::string& tag, int train_instruments_with_clips = 3,
   const fs::path root = test::scratch_dir("data_" + tag, true);
   Json instruments = Json::array();
   auto add = [&](const std::string& id, const std::string& split) {
-    instruments.push_back({{"id", id}, {"name", "name " + id}, {"family", "guitar"}, {"source", "fake.sf2"},
-                           {"file", "fake.sf2"}, {"bank", 0}, {"program", 24}, {"split", split}});
+    instruments.push_back({{"id", id},
+                           {"name", "name " + id},
+                           {"family", "guitar"},
+                           {"source", "fake.sf2"},
+                           {"file", "fake.sf2"},
+                           {"bank", 0},
+                           {"program", 24},
+                           {"split", split}});
   };
   add("v1", "valid");
   std::vector<std::string> train_ids;
@@ -73,8 +84,10 @@ fs::path make_fake(const std::string& tag, int train_instruments_with_clips = 3,
     for (const std::string& id : train_ids) {
       const std::string path = "single/train/" + id + "/" + std::to_string(c) + ".wav";
       write_constant_wav(root / path, clip_value(k++));
-      single += Json{{"path", path}, {"instrument", id}, {"family", "guitar"}, {"midi", "x.mid"}, {"track", 0},
-                     {"program", 24}, {"start", 0.0}, {"notes", 5}}.dump() + "\n";
+      single += Json{{"path", path}, {"instrument", id}, {"family", "guitar"}, {"midi", "x.mid"},
+                     {"track", 0},   {"program", 24},    {"start", 0.0},       {"notes", 5}}
+                    .dump() +
+                "\n";
     }
   write_text(root / "single_train.jsonl", single);
   write_constant_wav(root / "single/valid/v2/0.wav", 0.5f);
@@ -108,11 +121,11 @@ std::string error_message(F&& f) {
   return "(no error)";
 }
 
-#define EXPECT_ERROR(Type, statement, fragment)                                                   \
-  do {                                                                                            \
-    const std::string message_ = error_message([&] { statement; });                             \
-    EXPECT_NE(message_.find(fragment), std::string::npos) << "message: " << message_;            \
-    EXPECT_THROW(statement, Type);                                                                \
+#define EXPECT_ERROR(Type, statement, fragment)                                       \
+  do {                                                                                \
+    const std::string message_ = error_message([&] { statement; });                   \
+    EXPECT_NE(message_.find(fragment), std::string::npos) << "message: " << message_; \
+    EXPECT_THROW(statement, Type);                                                    \
   } while (0)
 
 std::vector<std::string> ids(const std::vector<DatasetInstrument>& list) {
@@ -171,8 +184,7 @@ TEST(NlakhDataset, OpensSingleSplitWithTheInstrumentRule) {
   EXPECT_EQ(data.instruments()[0].family, "guitar");
   EXPECT_EQ(data.clip_samples(), kSamples);
   ASSERT_EQ(data.clips().size(), 6u);
-  EXPECT_EQ(data.clips_by_instrument(),
-            (std::vector<std::vector<int64_t>>{{0, 3}, {1, 4}, {2, 5}, {}}));
+  EXPECT_EQ(data.clips_by_instrument(), (std::vector<std::vector<int64_t>>{{0, 3}, {1, 4}, {2, 5}, {}}));
   EXPECT_EQ(data.instruments_with_clips(), (std::vector<int64_t>{0, 1, 2}));
   EXPECT_TRUE(data.clips()[4].path.is_absolute());
   EXPECT_EQ(data.clips()[4].instrument, 1);
@@ -230,12 +242,15 @@ TEST(NlakhDataset, ErrorsNameTheFileAndTheProblem) {
   }
   {
     const fs::path root = make_fake("err_unknown");
-    std::ofstream(root / "single_train.jsonl", std::ios::app) << Json{{"path", "single/train/t0/0.wav"}, {"instrument", "nope"}}.dump() << "\n";
+    std::ofstream(root / "single_train.jsonl", std::ios::app)
+        << Json{{"path", "single/train/t0/0.wav"}, {"instrument", "nope"}}.dump() << "\n";
     EXPECT_ERROR(FormatError, NlakhSingle::open(root, "train"),
                  (root / "single_train.jsonl").string() + ":7: instrument 'nope' is not a train instrument");
     // A valid instrument named in the train manifest is unknown there too.
-    std::ofstream(root / "single_valid.jsonl", std::ios::app) << "{\"path\": \"single/train/t0/0.wav\", \"instrument\": \"t0\"}\n";
-    EXPECT_ERROR(FormatError, NlakhSingle::open(root, "valid"), "single_valid.jsonl:2: instrument 't0' is not a valid instrument");
+    std::ofstream(root / "single_valid.jsonl", std::ios::app)
+        << "{\"path\": \"single/train/t0/0.wav\", \"instrument\": \"t0\"}\n";
+    EXPECT_ERROR(FormatError, NlakhSingle::open(root, "valid"),
+                 "single_valid.jsonl:2: instrument 't0' is not a valid instrument");
   }
   {
     const fs::path root = make_fake("err_json");
@@ -255,7 +270,8 @@ TEST(NlakhDataset, ErrorsNameTheFileAndTheProblem) {
     const fs::path root = make_fake("err_truncated");
     const fs::path victim = root / "single/train/t1/1.wav";
     fs::resize_file(victim, fs::file_size(victim) - 100);
-    EXPECT_ERROR(FormatError, NlakhSingle::open(root, "train"), "half-rendered or damaged dataset: " + victim.string() + " has");
+    EXPECT_ERROR(FormatError, NlakhSingle::open(root, "train"),
+                 "half-rendered or damaged dataset: " + victim.string() + " has");
     // The first file is checked by its header: a short first clip is caught too.
     const fs::path first = root / "single/train/t0/0.wav";
     write_wav16(first, std::vector<float>(size_t(kSamples / 2), 0.1f));
@@ -275,6 +291,36 @@ TEST(NlakhDataset, ErrorsNameTheFileAndTheProblem) {
     std::vector<float> audio(static_cast<size_t>(kSamples));
     EXPECT_ERROR(FormatError, data.read(3, audio.data()), victim.string() + ": expected a 16-bit mono WAV at 16000 Hz");
   }
+}
+
+TEST(NlakhDataset, ClipReaderMatchesLibsndfileOnWavVariants) {
+  const fs::path dir = test::scratch_dir("data_wav", true);
+  std::vector<float> values(static_cast<size_t>(kSamples));
+  for (size_t i = 0; i < values.size(); ++i) values[i] = float(int(i * 7919 % 65536) - 32768) / 32768.0f;
+  write_wav16(dir / "plain.wav", values);
+  std::vector<float> audio(static_cast<size_t>(kSamples));
+  read_clip_wav(dir / "plain.wav", kSamples, audio.data());
+  EXPECT_EQ(audio, values);
+  EXPECT_EQ(audio, read_audio(dir / "plain.wav"));
+  // The same samples behind an odd-length LIST chunk (padded): still read exactly.
+  const std::string plain = read_file(dir / "plain.wav");
+  const size_t data_at = plain.find("data");
+  ASSERT_NE(data_at, std::string::npos);
+  std::string with_list = plain.substr(0, data_at) + std::string("LIST\x03\0\0\0abc\0", 12) + plain.substr(data_at);
+  const uint32_t riff = uint32_t(with_list.size() - 8);
+  for (int k = 0; k < 4; ++k) with_list[size_t(4 + k)] = char((riff >> (8 * k)) & 0xff);
+  write_text(dir / "list.wav", with_list);
+  std::fill(audio.begin(), audio.end(), 9.0f);
+  read_clip_wav(dir / "list.wav", kSamples, audio.data());
+  EXPECT_EQ(audio, values);
+  // Other lengths and formats go through libsndfile, which names the problem.
+  EXPECT_ERROR(FormatError, read_clip_wav(dir / "plain.wav", kSamples + 1, audio.data()),
+               "plain.wav: expected a 16-bit mono WAV at 16000 Hz of 801 samples, found 800 frames");
+  write_wav16(dir / "rate.wav", values, 22050);
+  EXPECT_ERROR(FormatError, read_clip_wav(dir / "rate.wav", kSamples, audio.data()), "found 800 frames at 22050 Hz");
+  EXPECT_ERROR(IoError, read_clip_wav(dir / "absent.wav", kSamples, audio.data()), "absent.wav: cannot open audio");
+  write_text(dir / "junk.wav", std::string(2000, 'x'));
+  EXPECT_THROW(read_clip_wav(dir / "junk.wav", kSamples, audio.data()), Error);
 }
 
 TEST(Sampling, StableRngIsPinnedAndBounded) {
@@ -370,7 +416,8 @@ TEST(RandomMix, ClampsToTheInstrumentsWithClips) {
     for (int64_t clip : recipe) EXPECT_NE(data.clips()[size_t(clip)].instrument, 3);
   }
   EXPECT_EQ(sizes, (std::set<size_t>{2, 3}));
-  for (int item = 0; item < 20; ++item) EXPECT_EQ(random_mix_recipe(data, RandomMixConfig{5, 9}, 1, 0, 0, item).size(), 3u);
+  for (int item = 0; item < 20; ++item)
+    EXPECT_EQ(random_mix_recipe(data, RandomMixConfig{5, 9}, 1, 0, 0, item).size(), 3u);
 }
 
 TEST(RandomMix, MixDownNormalisesByThePeak) {
@@ -434,6 +481,16 @@ TEST(BatchMakers, RandomMixSingleAndMultiBatches) {
   EXPECT_EQ(m.stems[size_t(2 * kSamples)], 202.0f / 32768.0f);
   EXPECT_EQ(m.stems[size_t(4 * kSamples)], 101.0f / 32768.0f);
   EXPECT_TRUE(multi_batch(multi, {1, 0}, false, 4).stems.empty());
+  // Recycled buffers (larger and holding other samples) give the same batches.
+  const Batch s_again = single_batch(single, {2, 1}, {2, 1}, 3);
+  recycle_batch(Batch(m));
+  recycle_batch(Batch(mix));
+  EXPECT_EQ(single_batch(single, {2, 1}, {2, 1}, 3).audio, s_again.audio);
+  const Batch m_again = multi_batch(multi, {1, 0}, true, 4);
+  EXPECT_EQ(m_again.audio, m.audio);
+  EXPECT_EQ(m_again.stems, m.stems);
+  recycle_batch(Batch(m));
+  EXPECT_EQ(random_mix_batch(single, {{0, 4}, {5}}, true, 17).stems, mix.stems);
 }
 
 TEST(PrefetchLoader, SameBatchesInOrderForAnyWorkerCount) {
@@ -455,6 +512,8 @@ TEST(PrefetchLoader, SameBatchesInOrderForAnyWorkerCount) {
       EXPECT_EQ(b->stems, reference[i].stems);
       EXPECT_EQ(b->target_rows, reference[i].target_rows);
       EXPECT_EQ(b->target_offsets, reference[i].target_offsets);
+      // Reused buffers hold older batches' samples: the makers must overwrite every one.
+      recycle_batch(std::move(*b));
     }
     EXPECT_FALSE(loader.next().has_value());
     EXPECT_FALSE(loader.next().has_value());

@@ -1,7 +1,11 @@
 #include "instret/data/nlakh_dataset.h"
 
+#include <fcntl.h>
 #include <sndfile.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstring>
 #include <memory>
 #include <sstream>
 #include <unordered_map>
@@ -27,7 +31,8 @@ const char* kRenderHint = ": render it with render-nlakh";
 void check_dataset_files(const fs::path& root, const std::string& manifest) {
   std::error_code ec;
   if (!fs::is_directory(root, ec))
-    throw IoError(root.string() + " does not exist or is not a folder (not a rendered Nlakh dataset" + kRenderHint + ")");
+    throw IoError(root.string() + " does not exist or is not a folder (not a rendered Nlakh dataset" + kRenderHint +
+                  ")");
   for (const std::string& name : {std::string("instruments.json"), manifest, std::string("summary.json")})
     if (!fs::is_regular_file(root / name, ec))
       throw IoError(root.string() + " is not a rendered Nlakh dataset (no " + name + ")" + kRenderHint);
@@ -95,7 +100,8 @@ class WavSizeCheck {
   void operator()(const fs::path& path) {
     std::error_code ec;
     const uintmax_t size = fs::file_size(path, ec);
-    if (ec) throw IoError("half-rendered or damaged dataset: " + path.string() + " is missing (rerun render-nlakh on it)");
+    if (ec)
+      throw IoError("half-rendered or damaged dataset: " + path.string() + " is missing (rerun render-nlakh on it)");
     if (expected_ == 0) {
       check_header(path);
       expected_ = size;
@@ -110,7 +116,8 @@ class WavSizeCheck {
   void check_header(const fs::path& path) const {
     SF_INFO info{};
     SndFilePtr file(sf_open(path.c_str(), SFM_READ, &info));
-    if (!file) throw FormatError("damaged dataset: " + path.string() + ": not a WAV file (" + sf_strerror(nullptr) + ")");
+    if (!file)
+      throw FormatError("damaged dataset: " + path.string() + ": not a WAV file (" + sf_strerror(nullptr) + ")");
     if (info.samplerate != kSampleRate || info.channels != 1 || (info.format & SF_FORMAT_SUBMASK) != SF_FORMAT_PCM_16 ||
         info.frames != clip_samples_)
       throw FormatError("half-rendered or damaged dataset: " + path.string() + " holds " + std::to_string(info.frames) +
@@ -122,9 +129,78 @@ class WavSizeCheck {
   uintmax_t expected_ = 0;
 };
 
+uint32_t le32(const unsigned char* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+uint16_t le16(const unsigned char* p) { return uint16_t(p[0] | p[1] << 8); }
+
+bool host_little_endian() {
+  const uint16_t one = 1;
+  unsigned char first;
+  std::memcpy(&first, &one, 1);
+  return first == 1;
+}
+
+// The fast path of read_clip_wav: one read() of the whole file and a walk over its RIFF chunks.
+// Returns false, having written nothing, unless the file is a 16 kHz mono 16-bit PCM WAV whose data
+// chunk holds exactly `samples` samples; libsndfile then reads the file and names the problem.
+// (About 30% less CPU per clip than libsndfile's open + read: docs/benchmarks.md.)
+bool read_pcm16_wav_fast(const fs::path& path, int64_t samples, float* out) {
+  static const bool little_endian = host_little_endian();
+  if (!little_endian) return false;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || st.st_size < 44 || st.st_size > 2 * samples + 65536) {
+    ::close(fd);
+    return false;
+  }
+  thread_local std::vector<unsigned char> bytes;
+  const size_t size = size_t(st.st_size);
+  bytes.resize(size);
+  size_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(fd, bytes.data() + got, size - got);
+    if (n <= 0) break;
+    got += size_t(n);
+  }
+  ::close(fd);
+  if (got != size) return false;
+  const unsigned char* b = bytes.data();
+  if (std::memcmp(b, "RIFF", 4) != 0 || std::memcmp(b + 8, "WAVE", 4) != 0) return false;
+  bool format_ok = false;
+  size_t pos = 12;
+  while (pos + 8 <= size) {
+    const unsigned char* id = b + pos;
+    const size_t length = le32(b + pos + 4);
+    const size_t body = pos + 8;
+    if (length > size - body) return false;
+    if (std::memcmp(id, "fmt ", 4) == 0) {
+      if (length < 16) return false;
+      const uint16_t tag = le16(b + body);
+      const bool pcm = tag == 1 || (tag == 0xFFFE && length >= 26 && le16(b + body + 24) == 1);
+      format_ok =
+          pcm && le16(b + body + 2) == 1 && le32(b + body + 4) == uint32_t(kSampleRate) && le16(b + body + 14) == 16;
+    } else if (std::memcmp(id, "data", 4) == 0) {
+      if (!format_ok || length != size_t(samples) * 2) return false;
+      const unsigned char* p = b + body;
+      constexpr float kScale = 1.0f / 32768.0f;
+      for (int64_t i = 0; i < samples; ++i) {
+        int16_t v;
+        std::memcpy(&v, p + 2 * i, 2);
+        out[i] = float(v) * kScale;
+      }
+      return true;
+    }
+    pos = body + length + (length & 1);
+  }
+  return false;
+}
+
 void check_index(int64_t i, size_t n, const char* what) {
   if (i < 0 || size_t(i) >= n)
-    throw UsageError(std::string(what) + " index " + std::to_string(i) + " out of range [0, " + std::to_string(n) + ")");
+    throw UsageError(std::string(what) + " index " + std::to_string(i) + " out of range [0, " + std::to_string(n) +
+                     ")");
 }
 
 }  // namespace
@@ -146,21 +222,23 @@ std::vector<DatasetInstrument> split_instruments(const fs::path& root, const std
     DatasetInstrument inst{string_field(e, "id", where), string_field(e, "name", where),
                            string_field(e, "family", where), string_field(e, "source", where)};
     if (!seen.emplace(inst.id, k).second)
-      throw FormatError(where + ": duplicate instrument id '" + inst.id + "' (also entry " + std::to_string(seen[inst.id]) + ")");
+      throw FormatError(where + ": duplicate instrument id '" + inst.id + "' (also entry " +
+                        std::to_string(seen[inst.id]) + ")");
     out.push_back(std::move(inst));
   }
   return out;
 }
 
 void read_clip_wav(const fs::path& path, int64_t samples, float* out) {
+  if (read_pcm16_wav_fast(path, samples, out)) return;
   SF_INFO info{};
   SndFilePtr file(sf_open(path.c_str(), SFM_READ, &info));
   if (!file) throw IoError(path.string() + ": cannot open audio: " + sf_strerror(nullptr));
   if (info.samplerate != kSampleRate || info.channels != 1 || (info.format & SF_FORMAT_SUBMASK) != SF_FORMAT_PCM_16 ||
       info.frames != samples)
     throw FormatError(path.string() + ": expected a 16-bit mono WAV at 16000 Hz of " + std::to_string(samples) +
-                      " samples, found " + std::to_string(info.frames) + " frames at " + std::to_string(info.samplerate) +
-                      " Hz, " + std::to_string(info.channels) + " channel(s)");
+                      " samples, found " + std::to_string(info.frames) + " frames at " +
+                      std::to_string(info.samplerate) + " Hz, " + std::to_string(info.channels) + " channel(s)");
   thread_local std::vector<int16_t> pcm;
   pcm.resize(size_t(samples));
   const sf_count_t got = sf_readf_short(file.get(), pcm.data(), samples);

@@ -10,7 +10,49 @@ namespace instret {
 
 namespace {
 using Clock = std::chrono::steady_clock;
+
+// Float buffers of consumed batches, for reuse (see recycle_batch).
+class BufferPool {
+ public:
+  static BufferPool& instance() {
+    static BufferPool pool;
+    return pool;
+  }
+  // A buffer of n floats (contents unspecified): the pooled one of the smallest capacity >= n, else a new one.
+  std::vector<float> take(size_t n) {
+    std::vector<float> out;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      size_t best = buffers_.size();
+      for (size_t i = 0; i < buffers_.size(); ++i)
+        if (buffers_[i].capacity() >= n &&
+            (best == buffers_.size() || buffers_[i].capacity() < buffers_[best].capacity()))
+          best = i;
+      if (best != buffers_.size()) {
+        out = std::move(buffers_[best]);
+        buffers_.erase(buffers_.begin() + std::ptrdiff_t(best));
+      }
+    }
+    out.resize(n);
+    return out;
+  }
+  void give(std::vector<float>&& buffer) {
+    if (buffer.capacity() == 0) return;
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (buffers_.size() < kMaxBuffers) buffers_.push_back(std::move(buffer));
+  }
+
+ private:
+  static constexpr size_t kMaxBuffers = 16;
+  std::mutex mutex_;
+  std::vector<std::vector<float>> buffers_;
+};
 }  // namespace
+
+void recycle_batch(Batch&& batch) {
+  BufferPool::instance().give(std::move(batch.audio));
+  BufferPool::instance().give(std::move(batch.stems));
+}
 
 PrefetchLoader::PrefetchLoader(BatchMaker make, int64_t first_step, int64_t end_step, int workers, int prefetch)
     : make_(std::move(make)), end_step_(end_step), prefetch_(prefetch), next_out_(first_step), next_claim_(first_step) {
@@ -18,7 +60,8 @@ PrefetchLoader::PrefetchLoader(BatchMaker make, int64_t first_step, int64_t end_
   if (workers < 0) throw UsageError("PrefetchLoader: workers must be >= 0, got " + std::to_string(workers));
   if (prefetch < 1) throw UsageError("PrefetchLoader: prefetch must be >= 1, got " + std::to_string(prefetch));
   if (end_step < first_step)
-    throw UsageError("PrefetchLoader: end_step " + std::to_string(end_step) + " < first_step " + std::to_string(first_step));
+    throw UsageError("PrefetchLoader: end_step " + std::to_string(end_step) + " < first_step " +
+                     std::to_string(first_step));
   threads_.reserve(size_t(workers));
   for (int i = 0; i < workers; ++i) threads_.emplace_back([this] { work(); });
 }
@@ -108,7 +151,7 @@ Batch single_batch(const NlakhSingle& data, const std::vector<int64_t>& clips, c
   batch.step = step;
   batch.size = int64_t(clips.size());
   batch.samples = data.clip_samples();
-  batch.audio.resize(size_t(batch.size * batch.samples));
+  batch.audio = BufferPool::instance().take(size_t(batch.size * batch.samples));
   for (size_t i = 0; i < clips.size(); ++i) data.read(clips[i], batch.audio.data() + i * size_t(batch.samples));
   batch.labels = labels;
   return batch;
@@ -121,13 +164,13 @@ Batch random_mix_batch(const NlakhSingle& data, const std::vector<std::vector<in
   batch.size = int64_t(recipes.size());
   batch.samples = data.clip_samples();
   const size_t samples = size_t(batch.samples);
-  batch.audio.resize(recipes.size() * samples);
+  batch.audio = BufferPool::instance().take(recipes.size() * samples);
   batch.target_offsets.push_back(0);
   for (const auto& recipe : recipes) {
     batch.target_rows.insert(batch.target_rows.end(), recipe.begin(), recipe.end());
     batch.target_offsets.push_back(int64_t(batch.target_rows.size()));
   }
-  if (with_stems) batch.stems.resize(batch.target_rows.size() * samples);
+  if (with_stems) batch.stems = BufferPool::instance().take(batch.target_rows.size() * samples);
   // Without stems the clips of one mixture go through a per-thread scratch buffer.
   thread_local std::vector<float> scratch;
   std::vector<const float*> clips;
@@ -156,7 +199,7 @@ Batch multi_batch(const NlakhMulti& data, const std::vector<int64_t>& items, boo
   batch.size = int64_t(items.size());
   batch.samples = data.clip_samples();
   const size_t samples = size_t(batch.samples);
-  batch.audio.resize(items.size() * samples);
+  batch.audio = BufferPool::instance().take(items.size() * samples);
   batch.target_offsets.push_back(0);
   for (size_t i = 0; i < items.size(); ++i) {
     data.read_mix(items[i], batch.audio.data() + i * samples);
@@ -165,7 +208,7 @@ Batch multi_batch(const NlakhMulti& data, const std::vector<int64_t>& items, boo
     batch.target_offsets.push_back(int64_t(batch.target_rows.size()));
   }
   if (with_stems) {
-    batch.stems.resize(batch.target_rows.size() * samples);
+    batch.stems = BufferPool::instance().take(batch.target_rows.size() * samples);
     size_t row = 0;
     for (int64_t index : items)
       for (size_t k = 0; k < data.items()[size_t(index)].stems.size(); ++k, ++row)

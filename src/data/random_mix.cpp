@@ -45,12 +45,32 @@ std::vector<std::vector<int64_t>> random_mix_recipes(const NlakhSingle& data, co
 }
 
 void mix_down(const std::vector<const float*>& clips, int64_t samples, float* out) {
-  std::fill(out, out + samples, 0.0f);
-  for (const float* clip : clips)
-    for (int64_t i = 0; i < samples; ++i) out[i] += clip[i];
+  // Blocks that stay in L1/L2 while every clip is added and the peak taken: one pass over memory.
+  constexpr int64_t kBlock = 4096;
   float peak = 0.0f;
-  for (int64_t i = 0; i < samples; ++i) peak = std::max(peak, std::fabs(out[i]));
-  if (peak == 0.0f) return;
+  for (int64_t begin = 0; begin < samples; begin += kBlock) {
+    const int64_t n = std::min(kBlock, samples - begin);
+    float* o = out + begin;
+    if (clips.empty()) {
+      std::fill(o, o + n, 0.0f);
+      continue;
+    }
+    std::copy(clips[0] + begin, clips[0] + begin + n, o);
+    for (size_t k = 1; k < clips.size(); ++k) {
+      const float* c = clips[k] + begin;
+      for (int64_t i = 0; i < n; ++i) o[i] += c[i];
+    }
+    float block_peak = 0.0f;
+    for (int64_t i = 0; i < n; ++i) {
+      const float a = std::fabs(o[i]);
+      block_peak = a > block_peak ? a : block_peak;
+    }
+    peak = std::max(peak, block_peak);
+  }
+  if (peak == 0.0f) {
+    std::fill(out, out + samples, 0.0f);  // also turns -0 into 0
+    return;
+  }
   for (int64_t i = 0; i < samples; ++i) out[i] /= peak;
 }
 

@@ -44,8 +44,8 @@ class NlakhSingle {
   // Indices of the instruments that have at least one clip, increasing (what random mixing draws from).
   const std::vector<int64_t>& instruments_with_clips() const { return instruments_with_clips_; }
   int64_t clip_samples() const { return clip_samples_; }
-  // Samples of clip i: exactly clip_samples() floats, int16 / 32768, read from disk now (16 kHz mono
-  // 16-bit WAV only; anything else is a FormatError naming the file).
+  // Samples of clip i: exactly clip_samples() floats, int16 / 32768, read from disk now
+  // (read_clip_wav: 16 kHz mono 16-bit WAV only; anything else is a FormatError naming the file).
   void read(int64_t clip, float* out) const;
 
  private:
@@ -89,9 +89,10 @@ class NlakhMulti {
   int64_t clip_samples_ = 0;
 };
 
-// Reads a 16 kHz mono 16-bit WAV of exactly `samples` samples into `out` (int16 / 32768): the fast
-// path under NlakhSingle::read and NlakhMulti::read_*. IoError when it cannot be opened,
-// FormatError naming the file for any other format, length or a short read.
+// Reads a 16 kHz mono 16-bit WAV of exactly `samples` samples into `out` (int16 / 32768): the
+// reader under NlakhSingle::read and NlakhMulti::read_*. Such files are read with one read() and a
+// check of their RIFF chunks; any other file goes through libsndfile: IoError when it cannot be
+// opened, FormatError naming the file for any other format, length or a short read.
 void read_clip_wav(const std::filesystem::path& path, int64_t samples, float* out);
 
 }  // namespace instret

@@ -24,7 +24,8 @@ struct Batch {
   std::vector<int64_t> labels;          // single encoder: class of each item
   std::vector<int64_t> target_rows;     // multi encoder: rows of the target cache, all items concatenated
   std::vector<int64_t> target_offsets;  // size + 1 offsets into target_rows
-  std::vector<float> stems;             // optional (on-the-fly targets): target_rows.size() * samples, same order as target_rows
+  // Optional (on-the-fly targets): target_rows.size() * samples of stem audio, in the order of target_rows.
+  std::vector<float> stems;
 };
 
 // Makes the batch of one step; must be a pure function of step, callable from several threads at once.
@@ -71,6 +72,13 @@ class PrefetchLoader {
   std::condition_variable ready_cv_;  // consumer: a batch or error arrived
   std::vector<std::thread> threads_;
 };
+
+// Hands a consumed batch's float buffers (audio, stems) back for reuse by the batch makers below,
+// in any thread (optional; call it once the batch has been copied into tensors). A batch of 128
+// five-second mixtures is 41 MB, above glibc's largest mmap threshold, so each fresh buffer costs
+// ~10,000 page faults and its zeroing: about a third of the loader's CPU time (docs/benchmarks.md).
+// The pool keeps at most 16 buffers; the rest are freed.
+void recycle_batch(Batch&& batch);
 
 // Single-encoder batch: audio = the clips, labels as given (same length as clips).
 Batch single_batch(const NlakhSingle& data, const std::vector<int64_t>& clips, const std::vector<int64_t>& labels,
