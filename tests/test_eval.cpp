@@ -99,7 +99,7 @@ TEST(Eer, OfTrialsPoolsAndAveragesPerInstrument) {
 
 // ---------------------------------------------------------------- stable generator
 
-TEST(StableRng, FirstValuesArePinned) {
+TEST(EvalRng, FirstValuesArePinned) {
   // splitmix64(0): 0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f (Vigna's reference outputs).
   uint64_t st = 0;
   EXPECT_EQ(splitmix64_next(st), 0xe220a8397b1dcdafULL);
@@ -110,19 +110,19 @@ TEST(StableRng, FirstValuesArePinned) {
     const auto& c = g[std::to_string(seed)];
     uint64_t s = seed;
     for (const auto& v : c["splitmix64"]) EXPECT_EQ(splitmix64_next(s), std::stoull(v.get<std::string>()));
-    StableRng r(seed);
+    EvalRng r(seed);
     for (const auto& v : c["xoshiro"]) EXPECT_EQ(r.next_u64(), std::stoull(v.get<std::string>())) << seed;
-    StableRng r2(seed);
+    EvalRng r2(seed);
     for (const auto& v : c["index_7"]) EXPECT_EQ(r2.uniform_index(7), v.get<int64_t>());
-    StableRng r3(seed);
+    EvalRng r3(seed);
     for (const auto& v : c["double"]) EXPECT_EQ(r3.uniform_double(), v.get<double>());
-    StableRng r4(seed);
+    EvalRng r4(seed);
     EXPECT_EQ(r4.sample_without_replacement(10, 4), c["sample_10_4"].get<std::vector<int64_t>>());
   }
 }
 
-TEST(StableRng, DrawsStayInRange) {
-  StableRng r(7);
+TEST(EvalRng, DrawsStayInRange) {
+  EvalRng r(7);
   for (int i = 0; i < 1000; ++i) {
     const auto k = r.uniform_index(3);
     EXPECT_TRUE(k >= 0 && k < 3);
@@ -170,7 +170,7 @@ struct Bank {
 
 Bank bank(const std::vector<int>& counts, bool noisy) {
   Bank b{{}, {}, static_cast<int64_t>(counts.size())};
-  StableRng r(3);
+  EvalRng r(3);
   for (size_t i = 0; i < counts.size(); ++i)
     for (int c = 0; c < counts[i]; ++c) {
       b.inst.push_back(static_cast<int64_t>(i));

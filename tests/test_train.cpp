@@ -12,6 +12,7 @@
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 #include "instret/data/nlakh.h"
 #include "instret/models/encoders.h"
 #include "instret/train/checkpoint.h"
@@ -152,7 +153,8 @@ TEST(LrSchedule, WarmupConstantCosine) {
 TEST(TrainSingle, LearnsAndWritesTheRunFolder) {
   const fs::path run = kScratch / "learn";
   const auto r = tool("train-single", "--data " + tiny_data().string() + " --run " + run.string() + kTinySingle +
-                                          " --set steps=60 --set valid.every=30 --set optim.lr=0.003");
+                                          " --set steps=60 --set valid.every=30 --set 'model.han.channels=[16,32,64,64]'"
+                                          " --set model.emb_dim=64 --set batch_size=8");
   ASSERT_EQ(r.code, 0) << r.output;
   for (const char* f : {"config.json", "train.log", "metrics.jsonl", "checkpoints/last.pt", "checkpoints/best.pt"})
     EXPECT_TRUE(fs::exists(run / f)) << f;
@@ -160,7 +162,7 @@ TEST(TrainSingle, LearnsAndWritesTheRunFolder) {
   ASSERT_EQ(train.size(), 60u);
   double first = 0, last = 0;
   for (int i = 0; i < 10; ++i) first += train[size_t(i)]["loss"].get<double>(), last += train[size_t(50 + i)]["loss"].get<double>();
-  EXPECT_LT(last, 0.7 * first) << "training loss did not fall: " << first / 10 << " -> " << last / 10;
+  EXPECT_LT(last, 0.75 * first) << "training loss did not fall: " << first / 10 << " -> " << last / 10;
   const auto valid = metrics(run, "valid");
   ASSERT_EQ(valid.size(), 2u);
   for (const char* k : {"loss", "accuracy", "eer", "eer_per_instrument", "eer_rocch"}) EXPECT_TRUE(valid[1].contains(k)) << k;
@@ -305,7 +307,7 @@ TEST(TrainMulti, OnTheFlyTargetsGiveTheCachedNumbers) {
 TEST(TrainMulti, TwoGlooProcessesMatchOneProcess) {
   const fs::path ckpt = tiny_single_checkpoint();
   const std::string common = "--data " + tiny_data().string() + " --single " + ckpt.string() + kTinyMulti +
-                             " --set steps=3 --set valid.every=100 -q";
+                             " --set steps=3 --set valid.every=100";
   auto r = tool("train-multi", common + " --run " + (kScratch / "one").string());
   ASSERT_EQ(r.code, 0) << r.output;
   const fs::path two = kScratch / "two";
@@ -315,7 +317,12 @@ TEST(TrainMulti, TwoGlooProcessesMatchOneProcess) {
                         (kScratch / "rank1.log").string() + " 2>&1 &) ; " + env + " RANK=0 LOCAL_RANK=0 " + bin + common +
                         " --run " + two.string() + " 2>&1");
   ASSERT_EQ(r.code, 0) << r.output << read_file(kScratch / "rank1.log");
+  EXPECT_NE(read_file(kScratch / "rank1.log").find("rank 1 of 2"), std::string::npos);
   EXPECT_LT(max_difference(kScratch / "one" / "checkpoints" / "last.pt", two / "checkpoints" / "last.pt"), 1e-5);
+  // The comparison can fail: one process on half the batch (what a rank sees alone) ends elsewhere.
+  r = tool("train-multi", common + " --run " + (kScratch / "half").string() + " --set batch_size=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_GT(max_difference(kScratch / "half" / "checkpoints" / "last.pt", two / "checkpoints" / "last.pt"), 1e-4);
 }
 
 TEST(TrainMulti, NeedsASingleEncoderCheckpoint) {

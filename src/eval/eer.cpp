@@ -212,7 +212,7 @@ std::vector<EerTrial> make_eer_trials(const std::vector<float>& embeddings, int6
     return d > 0.0 ? dot / d : 0.0;
   };
 
-  StableRng rng(seed);
+  EvalRng rng(seed);
   std::vector<EerTrial> trials;
   for (size_t ii = 0; ii < instruments.size(); ++ii) {
     const int64_t inst = instruments[ii];

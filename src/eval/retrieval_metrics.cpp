@@ -196,7 +196,7 @@ ChanceLevel chance(const std::vector<LabelSet>& truth, int64_t n_labels, int rep
   check_n_labels(n_labels, what);
   if (repeats < 1) throw UsageError(std::string(what) + ": repeats must be >= 1, got " + std::to_string(repeats));
   indicator(truth, n_labels, what);  // validates the labels
-  StableRng rng(seed);
+  EvalRng rng(seed);
   ChanceLevel sum{};
   std::vector<LabelSet> predicted(truth.size());
   std::vector<double> scores(truth.size() * static_cast<size_t>(n_labels));
@@ -227,7 +227,7 @@ ChanceLevel chance_level(const std::vector<LabelSet>& truth, int64_t n_labels, i
     sizes.push_back(std::unique(u.begin(), u.end()) - u.begin());
   }
   return chance(
-      truth, n_labels, repeats, seed, [&](StableRng&, size_t i) { return sizes[i]; }, "chance_level");
+      truth, n_labels, repeats, seed, [&](EvalRng&, size_t i) { return sizes[i]; }, "chance_level");
 }
 
 ChanceLevel chance_level_uniform_size(const std::vector<LabelSet>& truth, int64_t n_labels, int64_t min_size,
@@ -237,7 +237,7 @@ ChanceLevel chance_level_uniform_size(const std::vector<LabelSet>& truth, int64_
                      std::to_string(min_size) + ", " + std::to_string(max_size) + ", " + std::to_string(n_labels));
   return chance(
       truth, n_labels, repeats, seed,
-      [&](StableRng& rng, size_t) { return min_size + rng.uniform_index(max_size - min_size + 1); },
+      [&](EvalRng& rng, size_t) { return min_size + rng.uniform_index(max_size - min_size + 1); },
       "chance_level_uniform_size");
 }
 

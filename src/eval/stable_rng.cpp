@@ -21,12 +21,12 @@ uint64_t splitmix64_next(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
-StableRng::StableRng(uint64_t seed) {
+EvalRng::EvalRng(uint64_t seed) {
   uint64_t state = seed;
   for (auto& s : s_) s = splitmix64_next(state);
 }
 
-uint64_t StableRng::next_u64() {
+uint64_t EvalRng::next_u64() {
   const uint64_t result = rotl(s_[1] * 5, 7) * 9;
   const uint64_t t = s_[1] << 17;
   s_[2] ^= s_[0];
@@ -38,8 +38,8 @@ uint64_t StableRng::next_u64() {
   return result;
 }
 
-int64_t StableRng::uniform_index(int64_t n) {
-  if (n <= 0) throw UsageError("StableRng::uniform_index: n must be positive, got " + std::to_string(n));
+int64_t EvalRng::uniform_index(int64_t n) {
+  if (n <= 0) throw UsageError("EvalRng::uniform_index: n must be positive, got " + std::to_string(n));
   const uint64_t un = static_cast<uint64_t>(n);
   const uint64_t limit = (0 - un) % un;  // 2^64 mod n: the low values that would bias the modulo
   uint64_t x = next_u64();
@@ -47,11 +47,11 @@ int64_t StableRng::uniform_index(int64_t n) {
   return static_cast<int64_t>(x % un);
 }
 
-double StableRng::uniform_double() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
+double EvalRng::uniform_double() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
 
-std::vector<int64_t> StableRng::sample_without_replacement(int64_t n, int64_t k) {
+std::vector<int64_t> EvalRng::sample_without_replacement(int64_t n, int64_t k) {
   if (k < 0 || k > n)
-    throw UsageError("StableRng::sample_without_replacement: need 0 <= k <= n, got k=" + std::to_string(k) +
+    throw UsageError("EvalRng::sample_without_replacement: need 0 <= k <= n, got k=" + std::to_string(k) +
                      ", n=" + std::to_string(n));
   std::vector<int64_t> pool(static_cast<size_t>(n));
   std::iota(pool.begin(), pool.end(), int64_t{0});

@@ -195,6 +195,7 @@ class Loop {
         loss = task_.loss(*batch);
       }
       loss.backward();
+      recycle_batch(std::move(*batch));
       sync_gradients();
       if (config_.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params_, config_.optim.grad_clip);
       optimizer_.step();

@@ -9,6 +9,7 @@
 #include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/models/print_model.h"
+#include "instret/train/checkpoint.h"
 #include "instret/train/multi_task.h"
 #include "instret/train/single_task.h"
 
@@ -54,7 +55,8 @@ int run_training_tool(int argc, char** argv, bool multi) {
   ToolFlags flags;
   app.add_option("--data", flags.data, "render-nlakh output folder (config key data.root)");
   app.add_option("--run", flags.run, "New run folder: config, log, metrics.jsonl, checkpoints/");
-  app.add_option("--continue", flags.continue_run, "Continue the run in this folder from checkpoints/last.pt");
+  CLI::Option* continue_opt =
+      app.add_option("--continue", flags.continue_run, "Continue the run in this folder from checkpoints/last.pt");
   app.add_option("--init", flags.init, "Start from this checkpoint's weights (a new run: fork)");
   if (multi) app.add_option("--single", flags.single, "Frozen single-encoder checkpoint (config key single_encoder)");
   app.add_option("--device", flags.device, "auto, cpu, cuda or cuda:N (config key device)");
@@ -65,8 +67,8 @@ int run_training_tool(int argc, char** argv, bool multi) {
       ->check(CLI::Range(int64_t(1), int64_t(1000000)));
   app.add_flag("--print-model", flags.print_model, "Print the configured model's layers and parameter count, exit");
   app.add_flag("--print-config", flags.print_config, "Print the effective config as JSON and exit");
-  app.excludes(app.get_option("--continue"), app.get_option("--run"));
-  app.excludes(app.get_option("--continue"), app.get_option("--init"));
+  continue_opt->excludes(app.get_option("--run"));
+  continue_opt->excludes(app.get_option("--init"));
   return run_tool(app, argc, argv, options, [&] {
     const Json defaults = train_default_config(multi);
     Json config = effective_config(defaults, options, flags, multi);

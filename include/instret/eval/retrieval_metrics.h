@@ -59,9 +59,9 @@ struct ChanceLevel {
   AveragedScore map;
 };
 
-// Chance level, averaged over `repeats` draws from StableRng(seed). Each repeat: for every item in
+// Chance level, averaged over `repeats` draws from EvalRng(seed). Each repeat: for every item in
 // order, a uniformly random set of as many distinct labels as its true set has
-// (StableRng::sample_without_replacement(n_labels, size)); then an n_items x n_labels matrix of
+// (EvalRng::sample_without_replacement(n_labels, size)); then an n_items x n_labels matrix of
 // uniform [0, 1) scores, row-major. f1 = f1_scores of the random sets, map = map_scores of the
 // random scores, each averaged over repeats. Throws UsageError if repeats < 1 or a label is invalid.
 ChanceLevel chance_level(const std::vector<LabelSet>& truth, int64_t n_labels, int repeats, uint64_t seed);

@@ -8,9 +8,9 @@ namespace instret {
 
 // xoshiro256** (Blackman & Vigna 2018) seeded by four outputs of splitmix64(seed). Unlike std::
 // distributions, every derived draw below is defined here, so results never depend on the library.
-class StableRng {
+class EvalRng {
  public:
-  explicit StableRng(uint64_t seed);
+  explicit EvalRng(uint64_t seed);
 
   // Next raw 64-bit output of xoshiro256**.
   uint64_t next_u64();
