@@ -29,21 +29,27 @@ std::string file_hash(const fs::path& path) {
   return fmt::format("{:016x}", h);
 }
 
+MelConfig checkpoint_mel(const Json& run_config, const fs::path& checkpoint) {
+  MelConfig mel;
+  if (run_config.is_object() && run_config.contains("mel")) {
+    try {
+      from_json(run_config["mel"], mel);
+    } catch (const UsageError& e) {
+      throw FormatError("checkpoint " + checkpoint.string() + ": bad mel settings: " + e.what());
+    }
+  }
+  return mel;
+}
+
 SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& device)
     : path_(checkpoint), device_(device) {
   if (checkpoint.empty()) throw UsageError("no single-encoder checkpoint given (--single CKPT)");
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
   if (info.model.is_multi())
     throw FormatError("checkpoint " + checkpoint.string() + " is a '" + info.model.kind +
-                      "' multi encoder; the targets need a train-single (han_cnn) checkpoint");
+                      "' multi encoder; a single encoder (han_cnn, from train-single) is needed here");
   config_ = info.model;
-  if (info.run_config.is_object() && info.run_config.contains("mel")) {
-    try {
-      from_json(info.run_config["mel"], mel_);
-    } catch (const UsageError& e) {
-      throw FormatError("checkpoint " + checkpoint.string() + ": bad mel settings: " + e.what());
-    }
-  }
+  mel_ = checkpoint_mel(info.run_config, checkpoint);
   model_ = HanCnn(config_.han, config_.emb_dim, config_.n_classes);
   load_checkpoint(checkpoint, *model_, config_);
   model_->to(device_);
@@ -52,6 +58,31 @@ SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& de
   frontend_ = LogMel(mel_);
   frontend_->to(device_);
   hash_ = file_hash(checkpoint);
+}
+
+MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::Device& device)
+    : path_(checkpoint), device_(device) {
+  if (checkpoint.empty()) throw UsageError("no multi-encoder checkpoint given");
+  const CheckpointInfo info = read_checkpoint_info(checkpoint);
+  if (!info.model.is_multi())
+    throw FormatError("checkpoint " + checkpoint.string() +
+                      " is a 'han_cnn' single encoder; a multi encoder (small or large, from train-multi or "
+                      "import-weights) is needed here");
+  config_ = info.model;
+  mel_ = checkpoint_mel(info.run_config, checkpoint);
+  model_ = MultiEncoder(config_);
+  load_checkpoint(checkpoint, *model_, config_);
+  model_->to(device_);
+  model_->eval();
+  for (auto& p : model_->parameters()) p.requires_grad_(false);
+  frontend_ = LogMel(mel_);
+  frontend_->to(device_);
+  hash_ = file_hash(checkpoint);
+}
+
+torch::Tensor MultiEncoderRunner::embed(const torch::Tensor& audio) {
+  torch::NoGradGuard no_grad;
+  return model_->forward(frontend_->forward(audio.to(device_)));
 }
 
 torch::Tensor SingleEncoder::embed(const torch::Tensor& audio) {

@@ -1,6 +1,6 @@
-// The frozen single-instrument encoder of train-multi, retrieval and evaluation: a Han CNN
-// checkpoint with the log-mel frontend it was trained with, on a device, in eval mode; and the
-// cache of its embeddings of a dataset's clips, keyed by the checkpoint's content.
+// Frozen encoders for inference (train-multi's targets, evaluation, retrieval): a checkpoint with the
+// log-mel frontend it was trained with, on a device, in eval mode; and the cache of the single
+// encoder's embeddings of a dataset's clips, keyed by the checkpoint's content.
 #pragma once
 #include <torch/types.h>
 
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "instret/audio/mel.h"
+#include "instret/models/encoders.h"
 #include "instret/models/han_cnn.h"
 #include "instret/train/embed_clips.h"
 
@@ -26,6 +27,7 @@ class SingleEncoder {
   int64_t dim() const { return config_.emb_dim; }
   const MelConfig& mel() const { return mel_; }
   const std::filesystem::path& path() const { return path_; }
+  const ModelConfig& config() const { return config_; }
 
  private:
   std::filesystem::path path_;
@@ -36,6 +38,34 @@ class SingleEncoder {
   HanCnn model_{nullptr};
   std::string hash_;
 };
+
+// A trained multi-instrument encoder (Small or Large; also one made by import-weights).
+class MultiEncoderRunner {
+ public:
+  // FormatError when the checkpoint holds a single encoder.
+  MultiEncoderRunner(const std::filesystem::path& checkpoint, const torch::Device& device);
+  // Output embeddings (B, n_outputs, emb_dim) on the device of a (B, samples) audio batch, no gradients.
+  torch::Tensor embed(const torch::Tensor& audio);
+  const std::string& hash() const { return hash_; }
+  int64_t n_outputs() const { return config_.n_outputs; }
+  int64_t dim() const { return config_.emb_dim; }
+  const MelConfig& mel() const { return mel_; }
+  const ModelConfig& config() const { return config_; }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+  torch::Device device_;
+  ModelConfig config_;
+  MelConfig mel_;
+  LogMel frontend_{nullptr};
+  MultiEncoder model_{nullptr};
+  std::string hash_;
+};
+
+// The mel settings a checkpoint's run was trained with (its run config's "mel"; the defaults when it
+// has none, e.g. an imported checkpoint). FormatError naming the file for a bad section.
+MelConfig checkpoint_mel(const Json& run_config, const std::filesystem::path& checkpoint);
 
 // Embeddings (n, dim) float32 on the CPU of clips 0..n-1: read from `<dir>/<encoder hash>/<name>.npy`
 // when that file exists with a matching `<name>.json` (same list key and shape), else computed with
