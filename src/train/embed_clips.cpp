@@ -9,7 +9,7 @@
 namespace instret {
 
 torch::Tensor embed_clips(int64_t n, int64_t samples, const ReadClip& read, const ClipForward& forward, int64_t batch,
-                          int workers, const std::string& label) {
+                          int workers, const std::string& label, const std::function<bool()>& cancelled) {
   if (batch < 1) throw UsageError("batch size must be positive");
   if (n <= 0) throw UsageError(label + ": no clips to process");
   torch::NoGradGuard no_grad;
@@ -29,6 +29,7 @@ torch::Tensor embed_clips(int64_t n, int64_t samples, const ReadClip& read, cons
   Progress progress(label, n, 10.0);
   int64_t done = 0;
   while (auto b = loader.next()) {
+    if (cancelled && cancelled()) throw Interrupted(label + ": interrupted");
     const torch::Tensor audio = torch::from_blob(b->audio.data(), {b->size, samples}, torch::kFloat32);
     const torch::Tensor y = forward(audio).to(torch::kCPU, torch::kFloat32);
     if (!out.defined()) {

@@ -194,7 +194,7 @@ Json MultiTask::validate() {
           int64_t(valid_items_.size()), multi_valid_->clip_samples(),
           [&](int64_t i, float* out) { multi_valid_->read_mix(valid_items_[size_t(i)], out); },
           [&](const torch::Tensor& audio) { return forward_audio(audio).to(torch::kFloat32); }, config_.valid.batch_size,
-          std::max(1, config_.data.workers), "valid mixtures")
+          std::max(1, config_.data.workers), "valid mixtures", stop_requested)
           .view({-1, m, d});
   // Loss against the cached targets of the valid stems, in chunks.
   double loss_sum = 0;

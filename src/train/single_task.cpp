@@ -122,7 +122,7 @@ Json SingleTask::validate() {
     const torch::Tensor out = embed_clips(
         int64_t(heldout_clips_.size()), samples,
         [&](int64_t i, float* dst) { train_->read(heldout_clips_[size_t(i)], dst); }, forward,
-        config_.valid.batch_size, workers, "valid held-out clips");
+        config_.valid.batch_size, workers, "valid held-out clips", stop_requested);
     const torch::Tensor logits = out.narrow(1, 0, config_.model.n_classes);
     std::vector<int64_t> truth;
     for (int64_t c : heldout_clips_) truth.push_back(train_->clips()[size_t(c)].instrument);
@@ -132,7 +132,7 @@ Json SingleTask::validate() {
   }
   const torch::Tensor out = embed_clips(
       int64_t(valid_clips_.size()), samples, [&](int64_t i, float* dst) { valid_->read(valid_clips_[size_t(i)], dst); },
-      forward, config_.valid.batch_size, workers, "valid unseen-instrument clips");
+      forward, config_.valid.batch_size, workers, "valid unseen-instrument clips", stop_requested);
   const torch::Tensor emb = out.narrow(1, config_.model.n_classes, config_.model.emb_dim).contiguous();
   const std::vector<float> flat(emb.data_ptr<float>(), emb.data_ptr<float>() + emb.numel());
   std::vector<int64_t> instrument;

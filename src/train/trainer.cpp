@@ -28,7 +28,12 @@ constexpr double kSaveEverySeconds = 600;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
 std::atomic<int> g_stop_signal{0};
-extern "C" void on_stop_signal(int signal) { g_stop_signal.store(signal); }
+extern "C" void on_stop_signal(int signal) {
+  if (g_stop_signal.exchange(signal) != 0) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
 
 // SIGINT and SIGTERM ask the loop to stop after the current step; the previous handlers come back
 // when the loop ends.
@@ -249,7 +254,10 @@ class Loop {
         const double pending = device_loss.item<double>();
         if (!std::isfinite(pending)) fail_non_finite(pending);
       }
-      if (validate_now) validate();
+      if (validate_now && !validate()) {
+        stop = g_stop_signal.load() ? g_stop_signal.load() : SIGTERM;
+        break;
+      }
       if (keep_now) save("step_" + std::to_string(step_));
       if (!validate_now) save("last");
       last_save = Clock::now();
@@ -330,8 +338,10 @@ class Loop {
                             std::isnan(value) ? "NaN" : "infinite", step_, kept));
   }
 
-  void validate() {
-    if (dist_.is_main()) {
+  // Returns false when a stop signal interrupted it (nothing is recorded then); every rank agrees.
+  bool validate() {
+    bool interrupted = false;
+    if (dist_.is_main()) try {
       const auto t0 = Clock::now();
       Json metrics = task_.validate();
       const auto [name, higher] = task_.best_metric();
@@ -351,9 +361,14 @@ class Loop {
           spdlog::info("new best {} {:.4f} at step {}", name, value, step_);
         }
       }
+    } catch (const Interrupted&) {
+      spdlog::warn("validation at step {} interrupted", step_);
+      interrupted = true;
     }
+    // The other ranks wait here for rank 0, and learn whether it was interrupted.
+    if (dist_.all_reduce_sum({interrupted ? 1.0 : 0.0})[0] > 0) return false;
     save("last");
-    dist_.barrier();
+    return true;
   }
 
   void save(const std::string& name) {
@@ -384,6 +399,8 @@ class Loop {
 };
 
 }  // namespace
+
+bool stop_requested() { return g_stop_signal.load() != 0; }
 
 void train(TrainTask& task, const TrainConfig& config, const torch::Device& device, Distributed& dist,
            const TrainRun& run) {

@@ -30,4 +30,10 @@ class FormatError : public Error {
   using Error::Error;
 };
 
+// Long work gave up because the user asked the process to stop (SIGINT/SIGTERM).
+class Interrupted : public Error {
+ public:
+  using Error::Error;
+};
+
 }  // namespace instret

@@ -35,6 +35,11 @@ class TrainTask {
   virtual std::pair<std::string, bool> best_metric() const = 0;
 };
 
+// True once SIGINT or SIGTERM arrived during train(): long work inside a task (validation) checks it
+// and throws Interrupted, so a stop never waits for a whole validation. A second signal ends the
+// process at once.
+bool stop_requested();
+
 struct TrainRun {
   RunDir* run = nullptr;          // null for a benchmark
   std::string continue_from;      // checkpoint to continue from (model, optimizer, step, generator)
