@@ -345,3 +345,135 @@ TEST_F(RenderNlakh, BadInputsGiveClearErrorsAndExitCodes) {
   EXPECT_THROW(render_nlakh(c), UsageError);
   EXPECT_FALSE(fs::exists(kRoot / "bad_silence"));
 }
+
+// Issue 11 items 1-2: a killed run's temporary files are removed (a live process's are kept); a
+// record whose audio is deleted or cut short is not trusted: the manifests leave it out and a rerun
+// renders it again, byte-identical to the first render.
+TEST(RenderNlakhHostile, ResumeChecksAudioFilesAndRemovesStaleTemporaries) {
+  Json c = base_config("resume_files");
+  c["single"]["clips_per_instrument"] = 1;
+  c["multi"]["train"] = 1;
+  c["multi"]["valid"] = 1;
+  const fs::path out = c["output"].get<std::string>();
+  fs::remove_all(out);
+  render_nlakh(c);
+  const auto before = snapshot(out);
+  const auto singles = read_jsonl(out / "single_train.jsonl");
+  const auto multis = read_jsonl(out / "multi_train.jsonl");
+  ASSERT_FALSE(singles.empty());
+  ASSERT_FALSE(multis.empty());
+  for (const auto& [path, bytes] : before)
+    if (path.size() > 4 && path.substr(path.size() - 4) == ".wav") EXPECT_EQ(bytes.size(), 44u + 2u * 80000u) << path;
+  const std::string gone = singles[0]["path"].get<std::string>();
+  const std::string cut = multis[0]["stems"][0]["path"].get<std::string>();
+  fs::remove(out / gone);
+  fs::resize_file(out / cut, 16384);
+  // A dead process's temporary file (its pid has exited) and a live one's (a sleeping child).
+  const std::string dead = test::run_command("sh -c 'echo $$'").output;
+  const std::string live = test::run_command("sleep 120 > /dev/null 2>&1 & echo $!").output;
+  ASSERT_FALSE(dead.empty());
+  ASSERT_FALSE(live.empty());
+  const fs::path dead_tmp = out / (gone + ".tmp." + std::to_string(std::stol(dead)) + ".0");
+  const fs::path live_tmp = out / ("summary.json.tmp." + std::to_string(std::stol(live)) + ".3");
+  std::ofstream(dead_tmp) << "half a wav";
+  std::ofstream(live_tmp) << "being written";
+
+  render_nlakh(c, /*manifests_only=*/true);
+  EXPECT_FALSE(fs::exists(dead_tmp));
+  EXPECT_TRUE(fs::exists(live_tmp));
+  EXPECT_EQ(read_file(out / "single_train.jsonl").find(gone), std::string::npos);
+  EXPECT_EQ(read_file(out / "multi_train.jsonl").find(cut), std::string::npos);
+  EXPECT_EQ(read_json_file(out / "summary.json")["splits"]["train"]["missing"].get<int>(), 2);
+
+  render_nlakh(c);
+  test::run_command("kill " + std::to_string(std::stol(live)));
+  EXPECT_TRUE(fs::exists(live_tmp));
+  fs::remove(live_tmp);
+  const auto after = snapshot(out);
+  EXPECT_EQ(after.size(), before.size());
+  for (const auto& [path, bytes] : before) {
+    auto it = after.find(path);
+    ASSERT_NE(it, after.end()) << path;
+    EXPECT_TRUE(it->second == bytes) << path << " differs";
+  }
+}
+
+// Issue 11 items 5-6: a bank or split without instruments is a usage error (exit 2), not an empty
+// dataset; numbers are parsed strictly (no wrapping, no trailing garbage).
+TEST(RenderNlakhHostile, EmptyBanksAndWrappingNumbersAreUsageErrors) {
+  const fs::path cfg = kRoot / "hostile_numbers.json";
+  auto stderr_text = [] { return read_file(kRoot / "stderr.txt"); };
+  // A SoundFont filtered to nothing.
+  Json c = base_config("hostile_empty");
+  c["banks"][1]["programs"] = {0};
+  c["banks"][1]["families"] = {"synth_lead"};  // program 0 is a keyboard: nothing left
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+  EXPECT_NE(stderr_text().find("sf_GMbank.sf2 yields no instruments"), std::string::npos) << stderr_text();
+  // An empty examples.json.
+  fs::create_directories(kRoot / "empty_nsynth" / "audio");
+  write_file_atomically(kRoot / "empty_nsynth" / "examples.json", "{}");
+  c = base_config("hostile_empty");
+  c["banks"][0] = {{"type", "nsynth"}, {"path", (kRoot / "empty_nsynth").string()}, {"split", "train"}};
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+  EXPECT_NE(stderr_text().find("yields no instruments"), std::string::npos) << stderr_text();
+  // No valid bank while valid mixtures are asked for.
+  c = base_config("hostile_empty");
+  c["banks"] = Json::array({c["banks"][0]});
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+  EXPECT_NE(stderr_text().find("split 'valid' has no instruments"), std::string::npos) << stderr_text();
+  EXPECT_FALSE(fs::exists(kRoot / "hostile_empty" / "single_train.jsonl"));
+
+  // A pitch of 2^32+60 does not wrap to 60.
+  fs::create_directories(kRoot / "wrap_nsynth" / "audio");
+  write_file_atomically(kRoot / "wrap_nsynth" / "examples.json",
+                        R"({"x-060-100": {"instrument_str": "x", "instrument_family_str": "bass", "pitch": 4294967356, "velocity": 100}})");
+  c = base_config("hostile_wrap");
+  c["banks"][0] = {{"type", "nsynth"}, {"path", (kRoot / "wrap_nsynth").string()}, {"split", "train"}};
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 1);
+  EXPECT_NE(stderr_text().find("pitch or velocity out of 0..127"), std::string::npos) << stderr_text();
+  // seed -1 and sloppy shards.
+  c = base_config("hostile_seed");
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string() + " --set seed=-1"), 2);
+  EXPECT_NE(stderr_text().find("seed must be an integer in 0..2^64-1"), std::string::npos) << stderr_text();
+  for (const char* shard : {"0/2x", "1.5/2", "-0/2", "0/", "/2", "0/ 2"}) {
+    EXPECT_EQ(run_tool("-c " + cfg.string() + " --shard '" + shard + "'"), 2) << shard;
+    EXPECT_NE(stderr_text().find("--shard must be i/n"), std::string::npos) << shard << stderr_text();
+  }
+  EXPECT_FALSE(fs::exists(kRoot / "hostile_seed"));
+}
+
+// Issue 11 item 3: the inputs are fingerprinted: a MIDI file added between two shards of one
+// dataset is refused (it would change clips compared with a fresh render), like a changed config.
+TEST(RenderNlakhHostile, ChangedInputsBetweenShardsAreRefused) {
+  const fs::path src = kRoot / "fingerprint_midi";
+  fs::remove_all(src);
+  fs::create_directories(src);
+  for (const auto& e : fs::directory_iterator("/usr/share/games/openttd/baseset/openmsx"))
+    if (e.path().extension() == ".mid") fs::copy_file(e.path(), src / e.path().filename());
+  Json c = base_config("fingerprint");
+  c["single"]["clips_per_instrument"] = 1;
+  c["multi"]["train"] = 2;
+  c["multi"]["valid"] = 1;
+  c["midi"]["sources"] = {src.string()};
+  fs::remove_all(c["output"].get<std::string>());
+  c["shard"] = {{"index", 0}, {"count", 2}};
+  render_nlakh(c);
+  EXPECT_TRUE(fs::exists(fs::path(c["output"].get<std::string>()) / "inputs.json"));
+  fs::copy_file("/usr/share/doc/mma/examples/misc/voicing.mid", src / "added.mid");
+  c["shard"] = {{"index", 1}, {"count", 2}};
+  try {
+    render_nlakh(c);
+    FAIL() << "a changed MIDI corpus was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("rendered from other inputs (see its inputs.json): 1 MIDI files added"),
+              std::string::npos)
+        << e.what();
+  }
+  fs::remove(src / "added.mid");
+  EXPECT_NO_THROW(render_nlakh(c));  // the same inputs again: the second shard renders
+}

@@ -33,8 +33,13 @@ NsynthBank::NsynthBank(const fs::path& dir, const BankFilter& filter, size_t cac
       throw bad("wrong field types");
     const std::string inst_str = ex["instrument_str"].get<std::string>();
     const std::string family = ex["instrument_family_str"].get<std::string>();
-    const int pitch = ex["pitch"].get<int>();
-    const int velocity = ex["velocity"].get<int>();
+    // Range-checked at full width: get<int>() of 2^32+60 would wrap to 60.
+    const auto small = [](const Json& v) {
+      return v.is_number_unsigned() ? v.get<uint64_t>() <= 127 : v.get<int64_t>() >= 0 && v.get<int64_t>() <= 127;
+    };
+    if (!small(ex["pitch"]) || !small(ex["velocity"])) throw bad("pitch or velocity out of 0..127");
+    const int pitch = int(ex["pitch"].get<int64_t>());
+    const int velocity = int(ex["velocity"].get<int64_t>());
     // The instrument id names the clip folders of a rendered dataset: it must stay inside them.
     if (inst_str.empty() || inst_str == "." || inst_str == ".." ||
         inst_str.find_first_of(std::string("/\0", 2)) != std::string::npos)
