@@ -166,8 +166,8 @@ ZipFile::ZipFile(const std::filesystem::path& path) {
       if (le32(lh) != 0x04034b50) throw FormatError(shown + " has no local header");
       const uint64_t l_name = le16(lh + 26), l_extra = le16(lh + 28);
       entry.data_offset = local + 30 + l_name + l_extra;
-      if (l_name != name_len || entry.data_offset > file_size_ ||
-          entry.compressed_size > file_size_ - entry.data_offset)
+      if (l_name != name_len) throw FormatError(shown + ": its local header names another record");
+      if (entry.data_offset > file_size_ || entry.compressed_size > file_size_ - entry.data_offset)
         throw FormatError(shown + " lies outside the file (truncated?)");
       std::string l_name_bytes(l_name, '\0');
       pread_exact(local + 30, l_name_bytes.data(), l_name);
