@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <map>
@@ -15,6 +16,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
@@ -159,10 +161,100 @@ class Renderer {
                          std::to_string(multi_count_[split]) + " mixtures");
   }
 
+  // A pair of instruments whose fingerprints are near copies: `earlier` < `later` in run order
+  // (train before valid, then by id); `similarity` = sum over the fingerprint's three note windows of
+  // |r_n|, r_n the largest-magnitude cross-correlation of the window over lags of at most
+  // kDedupeMaxLag samples (`lags` where, in samples `later` is behind `earlier`; `signs` its sign).
+  struct SimilarPair {
+    size_t earlier, later;
+    double similarity;
+    std::vector<double> window_r;
+    std::vector<int> lags;
+  };
+  static constexpr int kDedupeMaxLag = kSampleRate / 200;  // 5 ms
+  // The fingerprint's windows, one per note (C3 at 0 s, C4 at 0.33 s, C5 at 0.66 s).
+  static std::vector<std::pair<int64_t, int64_t>> dedupe_windows(int64_t n) {
+    const int64_t a = n * 33 / 100, b = n * 66 / 100;
+    return {{0, a}, {a, b}, {b, n}};
+  }
+
+  static void add_similarity(Json& j, const SimilarPair& p) {
+    j["correlation"] = std::round(p.similarity * 1e4) / 1e4;
+    Json r = Json::array(), lags = Json::array();
+    for (double x : p.window_r) r.push_back(std::round(x * 1e4) / 1e4);
+    for (int l : p.lags) lags.push_back(std::round(l * 1e4 / kSampleRate) / 10.0);
+    j["note_correlations"] = r;
+    j["lags_ms"] = lags;
+  }
+
+  // All pairs of instruments of one family (any splits) whose unit-norm fingerprints are the same
+  // sound up to a small time offset or an inverted phase, note by note: similarity >= threshold
+  // (see SimilarPair; at most 1 by Cauchy-Schwarz, 1 for identical prints). Each note is aligned on
+  // its own, since one global lag cannot align notes of different pitch whose waveforms are offset
+  // (FluidR3's and sf_GMbank's "Sine Wave": zero-lag correlation -0.2, best global lag 0.77).
+  // Exact in double precision; only pairs whose windows' zero-padded magnitude spectra give a bound
+  // of at least the threshold are searched (sum_n sum_k w_k |U_n(k)| |V_n(k)| >= sum_n |r_n| at
+  // every lag). Used to drop duplicates; lists within-split pairs too.
+  std::vector<SimilarPair> similar_pairs(const std::vector<std::vector<float>>& prints, double threshold,
+                                         int max_lag) const {
+    std::map<std::string, std::vector<size_t>> by_family;
+    for (size_t i = 0; i < prints.size(); ++i)
+      if (!prints[i].empty()) by_family[instruments_[i].info.family].push_back(i);
+    std::vector<SimilarPair> pairs;
+    for (const auto& [family, members] : by_family) {
+      if (members.size() < 2) continue;
+      const int64_t n = int64_t(prints[members[0]].size()), m = int64_t(members.size());
+      auto x32 = torch::empty({m, n}, torch::kFloat32);
+      for (size_t k = 0; k < members.size(); ++k)
+        std::memcpy(x32.data_ptr<float>() + int64_t(k) * n, prints[members[k]].data(), size_t(n) * sizeof(float));
+      const auto x = x32.to(torch::kFloat64);
+      auto bound = torch::zeros({m, m}, torch::kFloat64);
+      for (const auto& [w0, w1] : dedupe_windows(n)) {
+        const int64_t nfft = 2 * (w1 - w0);
+        auto w = torch::full({nfft / 2 + 1}, 2.0 / double(nfft), torch::kFloat64);
+        w[0] = 1.0 / double(nfft);
+        w[nfft / 2] = 1.0 / double(nfft);
+        const auto a = torch::fft::rfft(x.narrow(1, w0, w1 - w0), nfft).abs() * w.sqrt();
+        bound += torch::matmul(a, a.t());
+      }
+      bound = bound.contiguous();
+      const double* bp = bound.data_ptr<double>();
+      for (int64_t q = 1; q < m; ++q)
+        for (int64_t p = 0; p < q; ++p) {
+          if (bp[q * m + p] < threshold - 1e-6) continue;
+          const std::vector<float>& u = prints[members[size_t(p)]];
+          const std::vector<float>& v = prints[members[size_t(q)]];
+          SimilarPair pair{members[size_t(p)], members[size_t(q)], 0.0, {}, {}};
+          for (const auto& [w0, w1] : dedupe_windows(n)) {
+            double best = 0.0;
+            int best_lag = 0;
+            for (int lag = -max_lag; lag <= max_lag; ++lag) {
+              double r = 0.0;  // sum over the window of u[t] v[t + lag], both inside it
+              for (int64_t t = std::max<int64_t>(w0, w0 - lag); t < std::min<int64_t>(w1, w1 - lag); ++t)
+                r += double(u[size_t(t)]) * v[size_t(t + lag)];
+              if (std::fabs(r) > std::fabs(best) + 1e-12) {
+                best = r;
+                best_lag = lag;
+              }
+            }
+            pair.similarity += std::fabs(best);
+            pair.window_r.push_back(best);
+            pair.lags.push_back(best_lag);
+          }
+          if (pair.similarity >= threshold) pairs.push_back(std::move(pair));
+        }
+    }
+    std::sort(pairs.begin(), pairs.end(), [](const SimilarPair& a, const SimilarPair& b) {
+      return std::tie(a.later, a.earlier) < std::tie(b.later, b.earlier);
+    });
+    return pairs;
+  }
+
   // SoundFont presets that share samples and settings (one file derived from another, or a bank
   // copied into another) sound the same: an instrument whose fingerprint (C3, C4, C5 at velocity
-  // 100, 1 s) correlates above `dedupe_correlation` with an earlier instrument of its family is
-  // dropped. Train instruments come first, so a valid duplicate of a train instrument is the one
+  // 100, 1 s) is similar (similar_pairs: note by note, lags within +-5 ms, either sign) at or above
+  // `dedupe_correlation` to an earlier kept instrument of its family is dropped. Every
+  // train/valid pair above the threshold is logged and listed in summary.json. Train instruments come first, so a valid duplicate of a train instrument is the one
   // dropped. Presets whose fingerprint is silent (e.g. ones that need an expression controller)
   // are dropped too.
   void drop_duplicates() {
@@ -189,30 +281,41 @@ class Renderer {
       for (float& v : x) v *= scale;
       prints[i] = std::move(x);
     });
+    // Every similar pair, within and across splits; an instrument is dropped when it is similar to
+    // an earlier one that is kept (train instruments come first: the valid side of a leak goes).
+    const auto pairs = similar_pairs(prints, threshold, kDedupeMaxLag);
+    std::vector<std::vector<const SimilarPair*>> earlier(instruments_.size());
+    for (const SimilarPair& p : pairs) earlier[p.later].push_back(&p);
     std::vector<RunInstrument> kept;
-    std::vector<size_t> kept_index;
+    std::vector<char> is_kept(instruments_.size(), 0);
+    for (const SimilarPair& p : pairs)
+      if (instruments_[p.earlier].split != instruments_[p.later].split) {
+        Json pair = {{"train", instruments_[p.earlier].info.id}, {"valid", instruments_[p.later].info.id}};
+        add_similarity(pair, p);
+        cross_split_.push_back(pair);
+        spdlog::warn("train/valid leak: {} (valid) sounds like {} (train): similarity {} (per note {} at {} ms)",
+                     instruments_[p.later].info.id, instruments_[p.earlier].info.id, pair["correlation"].dump(),
+                     pair["note_correlations"].dump(), pair["lags_ms"].dump());
+      }
     for (size_t i = 0; i < instruments_.size(); ++i) {
       if (silent[i]) {
         silent_.push_back(instruments_[i].info.id);
         continue;
       }
-      bool duplicate = false;
-      if (!prints[i].empty()) {
-        for (size_t k = 0; k < kept.size() && !duplicate; ++k) {
-          const size_t j = kept_index[k];
-          if (prints[j].empty() || instruments_[j].info.family != instruments_[i].info.family) continue;
-          double dot = 0.0;
-          for (size_t t = 0; t < prints[i].size(); ++t) dot += double(prints[i][t]) * prints[j][t];
-          if (dot >= threshold) {
-            duplicate = true;
-            duplicates_.push_back({{"id", instruments_[i].info.id}, {"split", instruments_[i].split},
-                                   {"same_as", instruments_[j].info.id}, {"correlation", std::round(dot * 1e4) / 1e4}});
-          }
+      const SimilarPair* same = nullptr;
+      for (const SimilarPair* p : earlier[i])
+        if (is_kept[p->earlier]) {
+          same = p;
+          break;
         }
-      }
-      if (!duplicate) {
+      if (same) {
+        Json d = {{"id", instruments_[i].info.id}, {"split", instruments_[i].split},
+                  {"same_as", instruments_[same->earlier].info.id}};
+        add_similarity(d, *same);
+        duplicates_.push_back(d);
+      } else {
         kept.push_back(instruments_[i]);
-        kept_index.push_back(i);
+        is_kept[i] = 1;
       }
     }
     if (!silent_.empty())
@@ -586,6 +689,7 @@ class Renderer {
     std::map<std::string, int> midi_per_split;
     for (const CorpusFile& f : corpus_.files) ++midi_per_split[f.split];
     summary["duplicates_dropped"] = duplicates_;
+    summary["train_valid_similar"] = cross_split_;
     summary["silent_dropped"] = silent_;
     summary["midi_files"] = {{"train", midi_per_split["train"]}, {"valid", midi_per_split["valid"]},
                              {"unreadable", corpus_.unreadable}, {"duplicates", corpus_.duplicates}};
@@ -656,6 +760,7 @@ class Renderer {
   std::vector<BankEntry> banks_;
   std::vector<RunInstrument> instruments_;
   Json duplicates_ = Json::array();
+  Json cross_split_ = Json::array();  // every train/valid pair of similar instruments
   Json silent_ = Json::array();
   std::map<std::string, std::map<std::string, std::vector<size_t>>> by_family_;  // split -> family -> instruments
   MidiCorpus corpus_;
