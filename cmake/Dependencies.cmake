@@ -17,6 +17,8 @@ endif()
 find_package(CLI11 REQUIRED)
 find_package(nlohmann_json 3.9 REQUIRED)
 find_package(spdlog REQUIRED)
+# zlib: CRC-32 and bounded inflation of the zip records in .pth files and checkpoints.
+find_package(ZLIB REQUIRED)
 
 pkg_check_modules(SNDFILE REQUIRED IMPORTED_TARGET sndfile)
 pkg_check_modules(SOXR REQUIRED IMPORTED_TARGET soxr)

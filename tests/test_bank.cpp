@@ -1,6 +1,7 @@
 // Instrument banks: SoundFont presets through FluidSynth (listing, determinism, pitch, timing),
 // NSynth-format folders (concatenative synthesis against hand-computed values), render-notes.
 #include <gtest/gtest.h>
+#include <sndfile.h>
 
 #include <unistd.h>
 #include <algorithm>
@@ -287,5 +288,39 @@ TEST(NoteBank, RenderNotesWritesAnNsynthBankThatRendersThroughTheNsynthPath) {
   // Sample i of the note times the attack ramp: past the ramp, exactly the note's samples.
   const std::vector<float> src = read_audio(dir / "audio" / "keyboard_synthetic_000-061-127.wav");
   for (int64_t i = 80; i < 8000; i += 97) EXPECT_EQ(out[size_t(i)], src[size_t(i)]);
+  fs::remove_all(dir);
+}
+
+// Issue 11 item 8: a note whose data chunk is shorter than its header declares, and a 44.1 kHz
+// stereo note, are read but counted (and logged), not taken silently.
+TEST(NsynthBank, TruncatedAndConvertedNotesAreCounted) {
+  const fs::path dir = make_nsynth("counted");
+  Json examples = read_json_file(dir / "examples.json");
+  // Pitch 64: 1 s at 44.1 kHz, stereo.
+  const std::string note = "keyboard_acoustic_000-064-100";
+  examples[note] = {{"note_str", note}, {"instrument_str", "keyboard_acoustic_000"},
+                    {"instrument_family_str", "keyboard"}, {"pitch", 64}, {"velocity", 100}};
+  write_json_file(dir / "examples.json", examples);
+  {
+    SF_INFO info{};
+    info.samplerate = 44100;
+    info.channels = 2;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    SNDFILE* f = sf_open((dir / "audio" / (note + ".wav")).c_str(), SFM_WRITE, &info);
+    ASSERT_NE(f, nullptr);
+    const std::vector<float> frames(2 * 44100, 0.25f);
+    sf_writef_float(f, frames.data(), 44100);
+    sf_close(f);
+  }
+  // Pitch 62: cut to a tenth of its 32,044 bytes.
+  fs::resize_file(dir / "audio" / "keyboard_acoustic_000-062-100.wav", 3200);
+  NsynthBank bank(dir, {});
+  std::vector<float> out(kSampleRate);
+  bank.render(0, {{0.0, 0.5, 60, 100}}, out.data(), kSampleRate);
+  EXPECT_EQ(bank.notes_converted(), 0u);
+  EXPECT_EQ(bank.notes_truncated(), 0u);
+  bank.render(0, {{0.0, 0.5, 62, 100}, {0.0, 0.5, 64, 100}}, out.data(), kSampleRate);
+  EXPECT_EQ(bank.notes_truncated(), 1u);
+  EXPECT_EQ(bank.notes_converted(), 1u);
   fs::remove_all(dir);
 }

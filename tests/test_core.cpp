@@ -144,3 +144,20 @@ TEST(Parallel, FirstErrorStopsAndIsRethrown) {
   EXPECT_LT(started.load(), 100000);
   EXPECT_NO_THROW(parallel_for(0, 2, [](size_t, int) { throw Error("never called"); }));
 }
+
+// Issue 11 item 6: integers are range-checked at full width before narrowing, never wrapped.
+TEST(Config, IntegersAreRangeCheckedNotWrapped) {
+  const Json c = Json::parse(R"({"big": 4294967356, "neg": -1, "whole": 2.0, "half": 1.5, "max64": 9223372036854775807,
+                                 "huge": 1e300, "text": "3"})");
+  EXPECT_THROW(config_get<int>(c, "big"), UsageError);  // 2^32 + 60, not 60
+  EXPECT_EQ(config_get<int64_t>(c, "big"), 4294967356LL);
+  EXPECT_THROW(config_get<uint64_t>(c, "neg"), UsageError);  // not 2^64 - 1
+  EXPECT_EQ(config_get<int>(c, "neg"), -1);
+  EXPECT_EQ(config_get<int>(c, "whole"), 2);
+  EXPECT_THROW(config_get<int>(c, "half"), UsageError);
+  EXPECT_EQ(config_get<int64_t>(c, "max64"), std::numeric_limits<int64_t>::max());
+  EXPECT_THROW(config_get<int>(c, "max64"), UsageError);
+  EXPECT_THROW(config_get<int64_t>(c, "huge"), UsageError);
+  EXPECT_THROW(config_get<int>(c, "text"), UsageError);
+  EXPECT_DOUBLE_EQ(config_get<double>(c, "half"), 1.5);
+}

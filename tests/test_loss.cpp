@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -240,4 +241,38 @@ TEST(PitCosineLoss, RunsOnCudaWithAssignmentOnCpu) {
   EXPECT_NEAR(r.loss.item<double>(), cpu, 1e-10);
   r.loss.backward();
   EXPECT_TRUE(oc.grad().is_cuda());
+}
+
+// Issue 11 item 16: NaN/Inf in padding target slots must not reach the gradients (0 * NaN is NaN).
+TEST(PitCosineLoss, NonFinitePaddingLeavesLossAndGradientsAlone) {
+  torch::manual_seed(11);
+  const auto o = torch::randn({2, 3, 4}, torch::requires_grad());
+  const auto clean = torch::randn({2, 3, 4});
+  auto dirty = clean.clone();
+  dirty[0][2].fill_(std::numeric_limits<float>::quiet_NaN());
+  dirty[1][1].fill_(std::numeric_limits<float>::infinity());
+  dirty[1][2].fill_(-std::numeric_limits<float>::infinity());
+  const auto counts = torch::tensor({2, 1});
+  const auto a = pit_cosine_loss(o, clean, counts);
+  const auto ga = torch::autograd::grad({a.loss}, {o})[0];
+  const auto b = pit_cosine_loss(o, dirty, counts);
+  const auto gb = torch::autograd::grad({b.loss}, {o})[0];
+  EXPECT_TRUE(std::isfinite(b.loss.item<double>()));
+  EXPECT_TRUE(torch::isfinite(gb).all().item<bool>()) << gb;
+  EXPECT_NEAR(a.loss.item<double>(), b.loss.item<double>(), 1e-6);
+  EXPECT_TRUE(torch::allclose(ga, gb, 1e-5, 1e-6));
+  EXPECT_EQ(a.assignments[0].cols, b.assignments[0].cols);
+}
+
+TEST(PitCosineLoss, RejectsBoolCountsAndComputesHalfOnCpu) {
+  const auto o = torch::randn({2, 3, 4});
+  const auto t = torch::randn({2, 3, 4});
+  EXPECT_THROW(pit_cosine_loss(o, t, torch::tensor({true, true})), UsageError);
+  EXPECT_THROW(pit_cosine_loss(o.to(torch::kLong), t.to(torch::kLong), torch::tensor({1, 2})), UsageError);
+  // float16 on the CPU (no CPU half matmul in LibTorch 1.13): computed in float32, same as the
+  // float32 loss of the same (rounded) values.
+  const auto oh = o.to(torch::kHalf), th = t.to(torch::kHalf);
+  const auto half = pit_cosine_loss(oh, th, torch::tensor({2, 3}));
+  const auto full = pit_cosine_loss(oh.to(torch::kFloat), th.to(torch::kFloat), torch::tensor({2, 3}));
+  EXPECT_NEAR(half.loss.item<double>(), full.loss.item<double>(), 1e-6);
 }

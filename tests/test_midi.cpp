@@ -3,10 +3,12 @@
 // family table; MIDI corpora (finding, de-duplicating and splitting files).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 #include <tuple>
 
@@ -199,6 +201,12 @@ TEST(Family, GeneralMidiGroups) {
   EXPECT_EQ(fam(11), "mallet");
   EXPECT_EQ(fam(19), "organ");
   EXPECT_EQ(fam(21), "reed");
+  // Issue 11 item 10: one rule, the sound source: a reed organ is a free reed like the accordion,
+  // the koto plucks open strings like the harp (necked lutes such as sitar and banjo are guitars).
+  EXPECT_EQ(fam(20), "reed");
+  EXPECT_EQ(fam(46), "string");
+  EXPECT_EQ(fam(107), "string");
+  EXPECT_EQ(fam(104), "guitar");
   EXPECT_EQ(fam(25), "guitar");
   EXPECT_EQ(fam(33), "bass");
   EXPECT_EQ(fam(40), "string");
@@ -243,5 +251,54 @@ TEST(MidiCorpus, FindsParsesDeduplicatesAndSplitsByContent) {
   EXPECT_EQ(corpus.files[1].split, content_split(b, 0.5));
   EXPECT_EQ(content_split(a, 0.0), "train");
   EXPECT_EQ(content_split(a, 1.0), "valid");
+  fs::remove_all(dir);
+}
+
+// Issue 11 items 7-8: messages stay whole and printable whatever the bytes; impossible SMPTE frame
+// rates are refused.
+TEST(Midi, ErrorMessagesAreWholeAndPrintable) {
+  auto message_of = [](const std::string& b) {
+    try {
+      parse_midi(b, "m.mid");
+    } catch (const FormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no FormatError)");
+  };
+  const std::string good_track = track(bytes({0x00, 0x90, 60, 100, 0x60, 0x80, 60, 0, 0x00, 0xFF, 0x2F, 0x00}));
+  // 0xF8 (timing clock) inside a track: printed as 0xF8, not "0x248".
+  const auto sys = message_of(header(0, 1, 96) + track(bytes({0x00, 0xF8, 0x00, 0xFF, 0x2F, 0x00})));
+  EXPECT_NE(sys.find("system message 0xF8 is not allowed"), std::string::npos) << sys;
+  // A chunk ID with NUL and newline bytes, announcing more bytes than there are.
+  const std::string id = std::string("r\0\nk", 4);
+  const auto chunk = message_of(header(1, 1, 96) + good_track + id + be32(1000) + "xx");
+  EXPECT_NE(chunk.find("truncated 'r\\x00\\x0Ak' chunk at byte "), std::string::npos) << chunk;
+  EXPECT_EQ(chunk.find('\n'), std::string::npos);
+  // SMPTE: -fps in the high byte, ticks per frame in the low byte.
+  auto smpte = [](int fps, int tpf) { return ((256 - fps) << 8) | tpf; };
+  EXPECT_NO_THROW(parse_midi(header(0, 1, smpte(25, 40)) + good_track, "25 fps"));
+  EXPECT_NO_THROW(parse_midi(header(0, 1, smpte(30, 80)) + good_track, "30 fps"));
+  EXPECT_NE(message_of(header(0, 1, smpte(128, 40)) + good_track).find("invalid SMPTE time division"), std::string::npos);
+  EXPECT_NE(message_of(header(0, 1, smpte(1, 40)) + good_track).find("invalid SMPTE time division"), std::string::npos);
+}
+
+// Issue 11 items 4 and 8: link loops are walked once; FIFOs, dangling links and oversized files with
+// a MIDI name are never opened and are counted as unreadable.
+TEST(MidiCorpus, LinkLoopsFifosAndDanglingLinks) {
+  namespace fs = std::filesystem;
+  const fs::path dir = test::scratch_dir("corpus_hostile", true);
+  fs::create_directories(dir / "sub");
+  write_file_atomically(dir / "sub" / "a.mid", read_file("/usr/share/doc/mma/examples/misc/voicing.mid"));
+  fs::create_directory_symlink("..", dir / "sub" / "loop");        // sub/loop -> dir: a loop
+  fs::create_directory_symlink(dir / "sub", dir / "sub" / "self");  // sub/self -> sub
+  ASSERT_EQ(::mkfifo((dir / "pipe.mid").c_str(), 0600), 0);
+  fs::create_symlink(dir / "gone.mid", dir / "dangling.mid");
+  std::ofstream(dir / "huge.mid").close();
+  fs::resize_file(dir / "huge.mid", (16u << 20) + 1);  // sparse
+  EXPECT_EQ(find_midi_files({dir.string()}), std::vector<std::string>{(dir / "sub" / "a.mid").string()});
+  const MidiCorpus corpus = load_midi_corpus({dir.string()}, 0.5, 2);
+  ASSERT_EQ(corpus.files.size(), 1u);
+  EXPECT_EQ(corpus.duplicates, 0);
+  EXPECT_EQ(corpus.unreadable, 3);  // pipe.mid, dangling.mid, huge.mid
   fs::remove_all(dir);
 }

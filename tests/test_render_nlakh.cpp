@@ -162,12 +162,15 @@ Json RenderNlakh::summary_;
 TEST_F(RenderNlakh, LayoutManifestsAudioAndLabels) {
   const fs::path out = kRoot / "full";
   const Json instruments = read_json_file(out / "instruments.json");
-  // 6 GM programs from each SoundFont, bank 0 only for sf_GMbank.
-  ASSERT_EQ(instruments.size(), 12u);
+  // 6 GM programs from each SoundFont, bank 0 only for sf_GMbank, less sf_GMbank's nylon guitar (24):
+  // TimGM6mb's shifted by 2 samples (similarity 0.984), dropped as a train/valid duplicate.
+  ASSERT_EQ(instruments.size(), 11u);
   for (const Json& i : instruments)
     EXPECT_EQ(i["split"], i["id"].get<std::string>().rfind("TimGM6mb", 0) == 0 ? "train" : "valid");
   EXPECT_EQ(summary_["splits"]["train"]["single_clips"], 12);
-  EXPECT_EQ(summary_["splits"]["valid"]["single_clips"], 12);
+  EXPECT_EQ(summary_["splits"]["valid"]["single_clips"], 10);
+  ASSERT_EQ(summary_["train_valid_similar"].size(), 1u);
+  EXPECT_EQ(summary_["train_valid_similar"][0]["valid"], "sf_GMbank_000_024");
   EXPECT_EQ(summary_["splits"]["train"]["multi_mixtures"], 4);
   EXPECT_EQ(summary_["splits"]["valid"]["multi_mixtures"], 2);
   check_dataset(out, summary_, 0.3);
@@ -229,8 +232,11 @@ TEST_F(RenderNlakh, SameSeedSameBytesAcrossThreadsShardsAndResume) {
   const auto first = read_jsonl(resumed / "single_train.jsonl").at(0);
   const fs::path kept = resumed / first["path"].get<std::string>();
   const auto kept_time = fs::last_write_time(kept);
-  const fs::path record = resumed / "multi/train/000000/record.json";
-  ASSERT_TRUE(fs::exists(record));
+  fs::path record;  // a mixture that shard 0 rendered
+  for (int j = 0; j < 3 && record.empty(); ++j)
+    if (fs::exists(resumed / ("multi/train/00000" + std::to_string(j) + "/record.json")))
+      record = resumed / ("multi/train/00000" + std::to_string(j) + "/record.json");
+  ASSERT_FALSE(record.empty());
   fs::remove(record);
   fs::remove(resumed / "summary.json");
   render_nlakh(base_config("resumed"));
@@ -344,4 +350,162 @@ TEST_F(RenderNlakh, BadInputsGiveClearErrorsAndExitCodes) {
   c["silence_peak"] = 0.0;
   EXPECT_THROW(render_nlakh(c), UsageError);
   EXPECT_FALSE(fs::exists(kRoot / "bad_silence"));
+}
+
+// Issue 11 items 1-2: a killed run's temporary files are removed (a live process's are kept); a
+// record whose audio is deleted or cut short is not trusted: the manifests leave it out and a rerun
+// renders it again, byte-identical to the first render.
+TEST(RenderNlakhHostile, ResumeChecksAudioFilesAndRemovesStaleTemporaries) {
+  Json c = base_config("resume_files");
+  c["single"]["clips_per_instrument"] = 1;
+  c["multi"]["train"] = 1;
+  c["multi"]["valid"] = 1;
+  const fs::path out = c["output"].get<std::string>();
+  fs::remove_all(out);
+  render_nlakh(c);
+  const auto before = snapshot(out);
+  const auto singles = read_jsonl(out / "single_train.jsonl");
+  const auto multis = read_jsonl(out / "multi_train.jsonl");
+  ASSERT_FALSE(singles.empty());
+  ASSERT_FALSE(multis.empty());
+  for (const auto& [path, bytes] : before)
+    if (path.size() > 4 && path.substr(path.size() - 4) == ".wav") EXPECT_EQ(bytes.size(), 44u + 2u * 80000u) << path;
+  const std::string gone = singles[0]["path"].get<std::string>();
+  const std::string cut = multis[0]["stems"][0]["path"].get<std::string>();
+  fs::remove(out / gone);
+  fs::resize_file(out / cut, 16384);
+  // A dead process's temporary file (its pid has exited) and a live one's (a sleeping child).
+  const std::string dead = test::run_command("sh -c 'echo $$'").output;
+  const std::string live = test::run_command("sleep 120 > /dev/null 2>&1 & echo $!").output;
+  ASSERT_FALSE(dead.empty());
+  ASSERT_FALSE(live.empty());
+  const fs::path dead_tmp = out / (gone + ".tmp." + std::to_string(std::stol(dead)) + ".0");
+  const fs::path live_tmp = out / ("summary.json.tmp." + std::to_string(std::stol(live)) + ".3");
+  std::ofstream(dead_tmp) << "half a wav";
+  std::ofstream(live_tmp) << "being written";
+
+  render_nlakh(c, /*manifests_only=*/true);
+  EXPECT_FALSE(fs::exists(dead_tmp));
+  EXPECT_TRUE(fs::exists(live_tmp));
+  EXPECT_EQ(read_file(out / "single_train.jsonl").find(gone), std::string::npos);
+  EXPECT_EQ(read_file(out / "multi_train.jsonl").find(cut), std::string::npos);
+  EXPECT_EQ(read_json_file(out / "summary.json")["splits"]["train"]["missing"].get<int>(), 2);
+
+  render_nlakh(c);
+  test::run_command("kill " + std::to_string(std::stol(live)));
+  EXPECT_TRUE(fs::exists(live_tmp));
+  fs::remove(live_tmp);
+  const auto after = snapshot(out);
+  EXPECT_EQ(after.size(), before.size());
+  for (const auto& [path, bytes] : before) {
+    auto it = after.find(path);
+    ASSERT_NE(it, after.end()) << path;
+    EXPECT_TRUE(it->second == bytes) << path << " differs";
+  }
+}
+
+// Issue 11 items 5-6: a bank or split without instruments is a usage error (exit 2), not an empty
+// dataset; numbers are parsed strictly (no wrapping, no trailing garbage).
+TEST(RenderNlakhHostile, EmptyBanksAndWrappingNumbersAreUsageErrors) {
+  const fs::path cfg = kRoot / "hostile_numbers.json";
+  auto stderr_text = [] { return read_file(kRoot / "stderr.txt"); };
+  // A SoundFont filtered to nothing.
+  Json c = base_config("hostile_empty");
+  c["banks"][1]["programs"] = {0};
+  c["banks"][1]["families"] = {"synth_lead"};  // program 0 is a keyboard: nothing left
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+  EXPECT_NE(stderr_text().find("sf_GMbank.sf2 yields no instruments"), std::string::npos) << stderr_text();
+  // An empty examples.json.
+  fs::create_directories(kRoot / "empty_nsynth" / "audio");
+  write_file_atomically(kRoot / "empty_nsynth" / "examples.json", "{}");
+  c = base_config("hostile_empty");
+  c["banks"][0] = {{"type", "nsynth"}, {"path", (kRoot / "empty_nsynth").string()}, {"split", "train"}};
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+  EXPECT_NE(stderr_text().find("yields no instruments"), std::string::npos) << stderr_text();
+  // No valid bank while valid mixtures are asked for.
+  c = base_config("hostile_empty");
+  c["banks"] = Json::array({c["banks"][0]});
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+  EXPECT_NE(stderr_text().find("split 'valid' has no instruments"), std::string::npos) << stderr_text();
+  EXPECT_FALSE(fs::exists(kRoot / "hostile_empty" / "single_train.jsonl"));
+
+  // A pitch of 2^32+60 does not wrap to 60.
+  fs::create_directories(kRoot / "wrap_nsynth" / "audio");
+  write_file_atomically(kRoot / "wrap_nsynth" / "examples.json",
+                        R"({"x-060-100": {"instrument_str": "x", "instrument_family_str": "bass", "pitch": 4294967356, "velocity": 100}})");
+  c = base_config("hostile_wrap");
+  c["banks"][0] = {{"type", "nsynth"}, {"path", (kRoot / "wrap_nsynth").string()}, {"split", "train"}};
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string()), 1);
+  EXPECT_NE(stderr_text().find("pitch or velocity out of 0..127"), std::string::npos) << stderr_text();
+  // seed -1 and sloppy shards.
+  c = base_config("hostile_seed");
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string() + " --set seed=-1"), 2);
+  EXPECT_NE(stderr_text().find("seed must be an integer in 0..2^64-1"), std::string::npos) << stderr_text();
+  for (const char* shard : {"0/2x", "1.5/2", "-0/2", "0/", "/2", "0/ 2"}) {
+    EXPECT_EQ(run_tool("-c " + cfg.string() + " --shard '" + shard + "'"), 2) << shard;
+    EXPECT_NE(stderr_text().find("--shard must be i/n"), std::string::npos) << shard << stderr_text();
+  }
+  EXPECT_FALSE(fs::exists(kRoot / "hostile_seed"));
+}
+
+// Issue 11 item 3: the inputs are fingerprinted: a MIDI file added between two shards of one
+// dataset is refused (it would change clips compared with a fresh render), like a changed config.
+TEST(RenderNlakhHostile, ChangedInputsBetweenShardsAreRefused) {
+  const fs::path src = kRoot / "fingerprint_midi";
+  fs::remove_all(src);
+  fs::create_directories(src);
+  for (const auto& e : fs::directory_iterator("/usr/share/games/openttd/baseset/openmsx"))
+    if (e.path().extension() == ".mid") fs::copy_file(e.path(), src / e.path().filename());
+  Json c = base_config("fingerprint");
+  c["single"]["clips_per_instrument"] = 1;
+  c["multi"]["train"] = 2;
+  c["multi"]["valid"] = 1;
+  c["midi"]["sources"] = {src.string()};
+  fs::remove_all(c["output"].get<std::string>());
+  c["shard"] = {{"index", 0}, {"count", 2}};
+  render_nlakh(c);
+  EXPECT_TRUE(fs::exists(fs::path(c["output"].get<std::string>()) / "inputs.json"));
+  fs::copy_file("/usr/share/doc/mma/examples/misc/voicing.mid", src / "added.mid");
+  c["shard"] = {{"index", 1}, {"count", 2}};
+  try {
+    render_nlakh(c);
+    FAIL() << "a changed MIDI corpus was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("rendered from other inputs (see its inputs.json): 1 MIDI files added"),
+              std::string::npos)
+        << e.what();
+  }
+  fs::remove(src / "added.mid");
+  EXPECT_NO_THROW(render_nlakh(c));  // the same inputs again: the second shard renders
+}
+
+// Issue 11 item 9: FluidR3's "Sine Wave" (bank 8, program 80, train) and sf_GMbank's (valid) are the
+// same sound a few samples apart, with a negative zero-lag correlation: compared over lags of
+// +-5 ms and both signs, the pair is reported and the valid one dropped.
+TEST(RenderNlakhHostile, ShiftedOrInvertedDuplicatesAcrossSplitsAreDropped) {
+  Json c = base_config("dedupe_shift");
+  c["single"]["clips_per_instrument"] = 0;
+  c["multi"]["train"] = 0;
+  c["multi"]["valid"] = 0;
+  c["banks"] = Json::array({{{"type", "soundfont"}, {"path", "/usr/share/sounds/sf2/FluidR3_GM.sf2"}, {"split", "train"},
+                             {"programs", {80}}, {"sf_banks", {8}}},
+                            {{"type", "soundfont"}, {"path", "/usr/share/sounds/sf2/sf_GMbank.sf2"}, {"split", "valid"},
+                             {"programs", {80}}, {"sf_banks", {8}}}});
+  fs::remove_all(c["output"].get<std::string>());
+  const Json summary = render_nlakh(c);
+  ASSERT_EQ(summary["train_valid_similar"].size(), 1u) << summary.dump();
+  const Json& pair = summary["train_valid_similar"][0];
+  EXPECT_EQ(pair["train"], "FluidR3_GM_008_080");
+  EXPECT_EQ(pair["valid"], "sf_GMbank_008_080");
+  EXPECT_GE(pair["correlation"].get<double>(), 0.98);
+  ASSERT_EQ(pair["lags_ms"].size(), 3u);
+  for (const Json& lag : pair["lags_ms"]) EXPECT_LE(std::fabs(lag.get<double>()), 5.0);
+  ASSERT_EQ(summary["duplicates_dropped"].size(), 1u);
+  EXPECT_EQ(summary["duplicates_dropped"][0]["id"], "sf_GMbank_008_080");
+  EXPECT_EQ(summary["splits"]["valid"]["instruments"], 0);
 }

@@ -3,7 +3,10 @@
 // instret checkpoint that the other tools load.
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+
 #include "instret/core/cli.h"
+#include "instret/core/error.h"
 #include "instret/models/encoders.h"
 #include "instret/models/model_summary.h"
 #include "instret/models/reference_import.h"
@@ -20,6 +23,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   app.add_option("-o,--output", output, "instret checkpoint to write")->required();
   return instret::run_tool(app, argc, argv, options, [&] {
+    std::error_code ec;
+    if (std::filesystem::equivalent(input, output, ec))
+      throw instret::UsageError("-o " + output + " is the input file " + input + ": choose another output");
     const auto config = instret::tool_config(instret::Json{{"model", instret::to_json(instret::ModelConfig{})}}, options);
     const auto model_config = instret::model_config_from_json(config["model"], "model");
     auto model = instret::make_model(model_config);

@@ -22,14 +22,17 @@ int main(int argc, char** argv) {
     if (!output.empty()) config["output"] = output;
     if (threads >= 0) config["threads"] = threads;
     if (!shard.empty()) {
+      // Strict: digits only on both sides, the whole string consumed ("0/2x", "1.5/2", "-0/2" are
+      // refused, where std::stoi would read 0/2, 1/2 and 0/2).
       const auto slash = shard.find('/');
-      try {
-        if (slash == std::string::npos) throw std::invalid_argument(shard);
-        config["shard"]["index"] = std::stoi(shard.substr(0, slash));
-        config["shard"]["count"] = std::stoi(shard.substr(slash + 1));
-      } catch (const std::exception&) {
-        throw instret::UsageError("--shard must be i/n, e.g. 0/4, not '" + shard + "'");
-      }
+      auto number = [&](const std::string& s) {
+        if (s.empty() || s.size() > 9 || s.find_first_not_of("0123456789") != std::string::npos)
+          throw instret::UsageError("--shard must be i/n, e.g. 0/4, not '" + shard + "'");
+        return std::stoi(s);
+      };
+      if (slash == std::string::npos) number("");
+      config["shard"]["index"] = number(shard.substr(0, slash));
+      config["shard"]["count"] = number(shard.substr(slash + 1));
     }
     std::cout << instret::render_nlakh(config, manifests_only).dump(2) << std::endl;
   });

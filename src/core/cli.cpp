@@ -37,13 +37,11 @@ int run_tool(CLI::App& app, int argc, char** argv, const CommonOptions& options,
     body();
     return 0;
   } catch (const UsageError& e) {
-    spdlog::error("{}: {}", app.get_name(), e.what());
+    spdlog::error("{}: {}", app.get_name(), one_line(e.what()));
     return 2;
   } catch (const std::exception& e) {
-    std::string msg = e.what();
-    // c10::Error carries a multi-line backtrace; keep its first line only.
-    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    spdlog::error("{}: {}", app.get_name(), msg);
+    // c10::Error carries a multi-line backtrace, torch::jit::ErrorReport starts with a newline.
+    spdlog::error("{}: {}", app.get_name(), one_line(e.what()));
     return 1;
   }
 }

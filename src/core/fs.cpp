@@ -1,6 +1,10 @@
 #include "instret/core/fs.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <atomic>
 #include <fstream>
@@ -10,6 +14,23 @@
 
 namespace instret {
 namespace fs = std::filesystem;
+
+namespace {
+
+// fsync of a file or folder: without it, a power loss after the rename can leave the final name
+// pointing at an empty or partial file, or the rename itself undone.
+void sync_path(const fs::path& path, bool directory) {
+  const int fd = ::open(path.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
+  if (fd < 0) throw IoError(path.string() + ": cannot open to sync: " + std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  // Some file systems cannot sync folders (EINVAL); the data itself must reach the disk.
+  if (rc != 0 && !(directory && (err == EINVAL || err == EROFS)))
+    throw IoError(path.string() + ": fsync failed: " + std::strerror(err));
+}
+
+}  // namespace
 
 fs::path temp_path_for(const fs::path& target) {
   static std::atomic<unsigned long> counter{0};
@@ -26,6 +47,7 @@ void write_atomically(const fs::path& target, const std::function<void(const fs:
   const fs::path tmp = temp_path_for(target);
   try {
     write(tmp);
+    sync_path(tmp, false);
   } catch (...) {
     fs::remove(tmp, ec);
     throw;
@@ -35,6 +57,7 @@ void write_atomically(const fs::path& target, const std::function<void(const fs:
     fs::remove(tmp, ec);
     throw IoError(target.string() + ": cannot rename temporary output into place: " + ec.message());
   }
+  sync_path(target.has_parent_path() ? target.parent_path() : fs::path("."), true);
 }
 
 void write_file_atomically(const fs::path& target, const std::string& bytes) {

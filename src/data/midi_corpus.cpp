@@ -2,6 +2,7 @@
 
 #include <glob.h>
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -23,35 +24,76 @@ bool is_midi_name(const fs::path& p) {
   return ext == ".mid" || ext == ".midi";
 }
 
-}  // namespace
+// What a corpus scan may hold: a MIDI file larger than this is skipped as unreadable (the largest
+// real ones are a few hundred KB), and more files than this is a usage error.
+constexpr uintmax_t kMaxMidiBytes = 16u << 20;
+constexpr size_t kMaxMidiFiles = 2000000;
 
-std::vector<std::string> find_midi_files(const std::vector<std::string>& sources) {
-  std::vector<std::string> found;
-  auto add = [&](const fs::path& p) {
-    std::error_code ec;
-    if (fs::is_directory(p, ec)) {
-      for (auto it = fs::recursive_directory_iterator(p, fs::directory_options::follow_directory_symlink, ec);
-           !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
-        if (it->is_regular_file(ec) && is_midi_name(it->path())) found.push_back(it->path().string());
-    } else if (fs::is_regular_file(p, ec)) {
-      found.push_back(p.string());
+struct Scan {
+  std::vector<std::string> found;    // regular MIDI files
+  std::vector<std::string> skipped;  // "<path>: <reason>": entries with a MIDI name that cannot be read
+};
+
+// Walks `start` following directory links, each directory once (by device and inode, so a link
+// loop or two links to one folder are walked once), never opening what is not a regular file.
+void scan_path(const fs::path& start, bool named, Scan& scan, std::set<std::pair<dev_t, ino_t>>& seen_dirs) {
+  std::vector<std::pair<fs::path, bool>> stack{{start, named}};
+  while (!stack.empty()) {
+    const auto [p, explicit_file] = stack.back();
+    stack.pop_back();
+    struct stat st {};
+    if (::stat(p.c_str(), &st) != 0) {
+      if (explicit_file || is_midi_name(p)) scan.skipped.push_back(p.string() + ": dangling link or unreadable entry");
+      continue;
     }
-  };
+    if (S_ISDIR(st.st_mode)) {
+      if (!seen_dirs.insert({st.st_dev, st.st_ino}).second) continue;
+      std::vector<fs::path> children;
+      std::error_code ec;
+      for (fs::directory_iterator it(p, fs::directory_options::skip_permission_denied, ec), end; !ec && it != end;
+           it.increment(ec))
+        children.push_back(it->path());
+      std::sort(children.begin(), children.end());
+      for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back({*it, false});
+    } else if (explicit_file || is_midi_name(p)) {
+      if (!S_ISREG(st.st_mode)) {
+        scan.skipped.push_back(p.string() + ": not a regular file (a FIFO, device or socket)");
+      } else if (uintmax_t(st.st_size) > kMaxMidiBytes) {
+        scan.skipped.push_back(p.string() + ": " + std::to_string(st.st_size) + " bytes, more than a MIDI file has (" +
+                               std::to_string(kMaxMidiBytes) + " at most)");
+      } else {
+        if (scan.found.size() >= kMaxMidiFiles)
+          throw UsageError("MIDI sources hold more than " + std::to_string(kMaxMidiFiles) + " files");
+        scan.found.push_back(p.string());
+      }
+    }
+  }
+}
+
+Scan scan_sources(const std::vector<std::string>& sources) {
+  Scan scan;
+  std::set<std::pair<dev_t, ino_t>> seen_dirs;
   for (const std::string& src : sources) {
     if (src.find_first_of("*?[") != std::string::npos) {
       glob_t g{};
       if (glob(src.c_str(), 0, nullptr, &g) == 0)
-        for (size_t i = 0; i < g.gl_pathc; ++i) add(g.gl_pathv[i]);
+        for (size_t i = 0; i < g.gl_pathc; ++i) scan_path(g.gl_pathv[i], true, scan, seen_dirs);
       globfree(&g);
     } else {
       std::error_code ec;
-      if (!fs::exists(src, ec)) throw IoError(src + ": MIDI source not found");
-      add(src);
+      if (!fs::exists(fs::symlink_status(src, ec)) || ec) throw IoError(src + ": MIDI source not found");
+      scan_path(src, true, scan, seen_dirs);
     }
   }
-  std::sort(found.begin(), found.end());
-  found.erase(std::unique(found.begin(), found.end()), found.end());
-  return found;
+  std::sort(scan.found.begin(), scan.found.end());
+  scan.found.erase(std::unique(scan.found.begin(), scan.found.end()), scan.found.end());
+  return scan;
+}
+
+}  // namespace
+
+std::vector<std::string> find_midi_files(const std::vector<std::string>& sources) {
+  return scan_sources(sources).found;
 }
 
 std::string content_split(const std::string& bytes, double valid_fraction) {
@@ -61,7 +103,9 @@ std::string content_split(const std::string& bytes, double valid_fraction) {
 
 MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double valid_fraction, int threads) {
   if (!(valid_fraction >= 0.0 && valid_fraction <= 1.0)) throw UsageError("midi.valid_fraction must be in [0, 1]");
-  const std::vector<std::string> paths = find_midi_files(sources);
+  const Scan scan = scan_sources(sources);
+  for (const std::string& skipped : scan.skipped) spdlog::warn("skipping MIDI file: {}", skipped);
+  const std::vector<std::string>& paths = scan.found;
   std::vector<std::unique_ptr<CorpusFile>> parsed(paths.size());
   std::vector<std::string> keys(paths.size());
   parallel_for(paths.size(), threads, [&](size_t i, int) {
@@ -72,12 +116,14 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double vali
       f->midi = parse_midi(bytes, paths[i]);
       f->split = content_split(bytes, valid_fraction);
       keys[i] = std::to_string(fnv1a(bytes)) + ":" + std::to_string(bytes.size());
+      f->fingerprint = keys[i];
       parsed[i] = std::move(f);
     } catch (const Error& err) {
       spdlog::warn("skipping MIDI file: {}", err.what());
     }
   });
   MidiCorpus corpus;
+  corpus.unreadable = int(scan.skipped.size());
   std::set<std::string> seen;
   for (size_t i = 0; i < paths.size(); ++i) {
     if (!parsed[i]) {

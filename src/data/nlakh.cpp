@@ -1,15 +1,22 @@
 #include "instret/data/nlakh.h"
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <exception>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <random>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
@@ -61,6 +68,9 @@ struct Task {
 class Renderer {
  public:
   explicit Renderer(const Json& c) : config_(c) {
+    // Range-checked before narrowing: get<uint64_t>() of -1 would silently be 2^64-1.
+    if (const Json& seed = c.at("seed"); !seed.is_number_unsigned() && !(seed.is_number_integer() && seed.get<int64_t>() >= 0))
+      throw UsageError("seed must be an integer in 0..2^64-1, not " + seed.dump());
     seed_ = config_get<uint64_t>(c, "seed");
     out_ = config_get<std::string>(c, "output");
     if (out_.empty()) throw UsageError("config key 'output' (the dataset folder) is required");
@@ -97,6 +107,7 @@ class Renderer {
 
   Json run(bool manifests_only) {
     check_config_matches();
+    remove_stale_temporaries();
     if (!manifests_only) render_tasks();
     return write_manifests();
   }
@@ -121,6 +132,13 @@ class Renderer {
       if (split != "train" && split != "valid") throw UsageError("banks[].split must be train or valid, not '" + split + "'");
       BankEntry entry{open_bank(e["type"].get<std::string>(), e["path"].get<std::string>(), filter), split};
       const auto& list = entry.bank->instruments();
+      // Like an empty MIDI corpus: a bank that yields nothing is a mistake (an empty examples.json,
+      // a SoundFont filtered to nothing by programs / sf_banks / families).
+      if (list.empty())
+        throw UsageError("bank " + e["path"].get<std::string>() + " yields no instruments" +
+                         (e["programs"].empty() && e["sf_banks"].empty() && e["families"].empty()
+                              ? std::string()
+                              : " with its programs / sf_banks / families filter"));
       for (size_t i = 0; i < list.size(); ++i) {
         if (!ids.insert(list[i].id).second)
           throw UsageError("instrument id '" + list[i].id + "' appears in two banks (same file listed twice?)");
@@ -136,12 +154,107 @@ class Renderer {
     drop_duplicates();
     for (size_t i = 0; i < instruments_.size(); ++i)
       by_family_[instruments_[i].split][instruments_[i].info.family].push_back(i);
+    for (const char* split : kSplits)
+      if (by_family_[split].empty() && multi_count_[split] > 0)
+        throw UsageError(std::string("split '") + split + "' has no instruments (no bank of that split, or all " +
+                         "dropped as duplicates or silent) but multi." + split + " asks for " +
+                         std::to_string(multi_count_[split]) + " mixtures");
+  }
+
+  // A pair of instruments whose fingerprints are near copies: `earlier` < `later` in run order
+  // (train before valid, then by id); `similarity` = sum over the fingerprint's three note windows of
+  // |r_n|, r_n the largest-magnitude cross-correlation of the window over lags of at most
+  // kDedupeMaxLag samples (`lags` where, in samples `later` is behind `earlier`; `signs` its sign).
+  struct SimilarPair {
+    size_t earlier, later;
+    double similarity;
+    std::vector<double> window_r;
+    std::vector<int> lags;
+  };
+  static constexpr int kDedupeMaxLag = kSampleRate / 200;  // 5 ms
+  // The fingerprint's windows, one per note (C3 at 0 s, C4 at 0.33 s, C5 at 0.66 s).
+  static std::vector<std::pair<int64_t, int64_t>> dedupe_windows(int64_t n) {
+    const int64_t a = n * 33 / 100, b = n * 66 / 100;
+    return {{0, a}, {a, b}, {b, n}};
+  }
+
+  static void add_similarity(Json& j, const SimilarPair& p) {
+    j["correlation"] = std::round(p.similarity * 1e4) / 1e4;
+    Json r = Json::array(), lags = Json::array();
+    for (double x : p.window_r) r.push_back(std::round(x * 1e4) / 1e4);
+    for (int l : p.lags) lags.push_back(std::round(l * 1e4 / kSampleRate) / 10.0);
+    j["note_correlations"] = r;
+    j["lags_ms"] = lags;
+  }
+
+  // All pairs of instruments of one family (any splits) whose unit-norm fingerprints are the same
+  // sound up to a small time offset or an inverted phase, note by note: similarity >= threshold
+  // (see SimilarPair; at most 1 by Cauchy-Schwarz, 1 for identical prints). Each note is aligned on
+  // its own, since one global lag cannot align notes of different pitch whose waveforms are offset
+  // (FluidR3's and sf_GMbank's "Sine Wave": zero-lag correlation -0.2, best global lag 0.77).
+  // Exact in double precision; only pairs whose windows' zero-padded magnitude spectra give a bound
+  // of at least the threshold are searched (sum_n sum_k w_k |U_n(k)| |V_n(k)| >= sum_n |r_n| at
+  // every lag). Used to drop duplicates; lists within-split pairs too.
+  std::vector<SimilarPair> similar_pairs(const std::vector<std::vector<float>>& prints, double threshold,
+                                         int max_lag) const {
+    std::map<std::string, std::vector<size_t>> by_family;
+    for (size_t i = 0; i < prints.size(); ++i)
+      if (!prints[i].empty()) by_family[instruments_[i].info.family].push_back(i);
+    std::vector<SimilarPair> pairs;
+    for (const auto& [family, members] : by_family) {
+      if (members.size() < 2) continue;
+      const int64_t n = int64_t(prints[members[0]].size()), m = int64_t(members.size());
+      auto x32 = torch::empty({m, n}, torch::kFloat32);
+      for (size_t k = 0; k < members.size(); ++k)
+        std::memcpy(x32.data_ptr<float>() + int64_t(k) * n, prints[members[k]].data(), size_t(n) * sizeof(float));
+      const auto x = x32.to(torch::kFloat64);
+      auto bound = torch::zeros({m, m}, torch::kFloat64);
+      for (const auto& [w0, w1] : dedupe_windows(n)) {
+        const int64_t nfft = 2 * (w1 - w0);
+        auto w = torch::full({nfft / 2 + 1}, 2.0 / double(nfft), torch::kFloat64);
+        w[0] = 1.0 / double(nfft);
+        w[nfft / 2] = 1.0 / double(nfft);
+        const auto a = torch::fft::rfft(x.narrow(1, w0, w1 - w0), nfft).abs() * w.sqrt();
+        bound += torch::matmul(a, a.t());
+      }
+      bound = bound.contiguous();
+      const double* bp = bound.data_ptr<double>();
+      for (int64_t q = 1; q < m; ++q)
+        for (int64_t p = 0; p < q; ++p) {
+          if (bp[q * m + p] < threshold - 1e-6) continue;
+          const std::vector<float>& u = prints[members[size_t(p)]];
+          const std::vector<float>& v = prints[members[size_t(q)]];
+          SimilarPair pair{members[size_t(p)], members[size_t(q)], 0.0, {}, {}};
+          for (const auto& [w0, w1] : dedupe_windows(n)) {
+            double best = 0.0;
+            int best_lag = 0;
+            for (int lag = -max_lag; lag <= max_lag; ++lag) {
+              double r = 0.0;  // sum over the window of u[t] v[t + lag], both inside it
+              for (int64_t t = std::max<int64_t>(w0, w0 - lag); t < std::min<int64_t>(w1, w1 - lag); ++t)
+                r += double(u[size_t(t)]) * v[size_t(t + lag)];
+              if (std::fabs(r) > std::fabs(best) + 1e-12) {
+                best = r;
+                best_lag = lag;
+              }
+            }
+            pair.similarity += std::fabs(best);
+            pair.window_r.push_back(best);
+            pair.lags.push_back(best_lag);
+          }
+          if (pair.similarity >= threshold) pairs.push_back(std::move(pair));
+        }
+    }
+    std::sort(pairs.begin(), pairs.end(), [](const SimilarPair& a, const SimilarPair& b) {
+      return std::tie(a.later, a.earlier) < std::tie(b.later, b.earlier);
+    });
+    return pairs;
   }
 
   // SoundFont presets that share samples and settings (one file derived from another, or a bank
   // copied into another) sound the same: an instrument whose fingerprint (C3, C4, C5 at velocity
-  // 100, 1 s) correlates above `dedupe_correlation` with an earlier instrument of its family is
-  // dropped. Train instruments come first, so a valid duplicate of a train instrument is the one
+  // 100, 1 s) is similar (similar_pairs: note by note, lags within +-5 ms, either sign) at or above
+  // `dedupe_correlation` to an earlier kept instrument of its family is dropped. Every
+  // train/valid pair above the threshold is logged and listed in summary.json. Train instruments come first, so a valid duplicate of a train instrument is the one
   // dropped. Presets whose fingerprint is silent (e.g. ones that need an expression controller)
   // are dropped too.
   void drop_duplicates() {
@@ -168,30 +281,41 @@ class Renderer {
       for (float& v : x) v *= scale;
       prints[i] = std::move(x);
     });
+    // Every similar pair, within and across splits; an instrument is dropped when it is similar to
+    // an earlier one that is kept (train instruments come first: the valid side of a leak goes).
+    const auto pairs = similar_pairs(prints, threshold, kDedupeMaxLag);
+    std::vector<std::vector<const SimilarPair*>> earlier(instruments_.size());
+    for (const SimilarPair& p : pairs) earlier[p.later].push_back(&p);
     std::vector<RunInstrument> kept;
-    std::vector<size_t> kept_index;
+    std::vector<char> is_kept(instruments_.size(), 0);
+    for (const SimilarPair& p : pairs)
+      if (instruments_[p.earlier].split != instruments_[p.later].split) {
+        Json pair = {{"train", instruments_[p.earlier].info.id}, {"valid", instruments_[p.later].info.id}};
+        add_similarity(pair, p);
+        cross_split_.push_back(pair);
+        spdlog::warn("train/valid leak: {} (valid) sounds like {} (train): similarity {} (per note {} at {} ms)",
+                     instruments_[p.later].info.id, instruments_[p.earlier].info.id, pair["correlation"].dump(),
+                     pair["note_correlations"].dump(), pair["lags_ms"].dump());
+      }
     for (size_t i = 0; i < instruments_.size(); ++i) {
       if (silent[i]) {
         silent_.push_back(instruments_[i].info.id);
         continue;
       }
-      bool duplicate = false;
-      if (!prints[i].empty()) {
-        for (size_t k = 0; k < kept.size() && !duplicate; ++k) {
-          const size_t j = kept_index[k];
-          if (prints[j].empty() || instruments_[j].info.family != instruments_[i].info.family) continue;
-          double dot = 0.0;
-          for (size_t t = 0; t < prints[i].size(); ++t) dot += double(prints[i][t]) * prints[j][t];
-          if (dot >= threshold) {
-            duplicate = true;
-            duplicates_.push_back({{"id", instruments_[i].info.id}, {"split", instruments_[i].split},
-                                   {"same_as", instruments_[j].info.id}, {"correlation", std::round(dot * 1e4) / 1e4}});
-          }
+      const SimilarPair* same = nullptr;
+      for (const SimilarPair* p : earlier[i])
+        if (is_kept[p->earlier]) {
+          same = p;
+          break;
         }
-      }
-      if (!duplicate) {
+      if (same) {
+        Json d = {{"id", instruments_[i].info.id}, {"split", instruments_[i].split},
+                  {"same_as", instruments_[same->earlier].info.id}};
+        add_similarity(d, *same);
+        duplicates_.push_back(d);
+      } else {
         kept.push_back(instruments_[i]);
-        kept_index.push_back(i);
+        is_kept[i] = 1;
       }
     }
     if (!silent_.empty())
@@ -385,13 +509,19 @@ class Renderer {
 
   void render_tasks() {
     std::vector<size_t> todo;
-    size_t skipped = 0;
+    size_t skipped = 0, redone = 0;
     for (size_t i = 0; i < tasks_.size(); ++i) {
       if (int(i % size_t(shard_count_)) != shard_index_) continue;
-      if (fs::exists(fs::path(out_) / tasks_[i].record())) ++skipped;
-      else todo.push_back(i);
+      const fs::path record = fs::path(out_) / tasks_[i].record();
+      if (record_complete(record)) {
+        ++skipped;
+      } else {
+        if (fs::exists(record)) ++redone;
+        todo.push_back(i);
+      }
     }
     if (skipped) spdlog::info("resuming: {} clips of this shard already done", skipped);
+    if (redone) spdlog::warn("{} finished clips have missing or short audio files: rendering them again", redone);
     Progress progress("render-nlakh", int64_t(todo.size()));
     parallel_for(
         todo.size(), threads_,
@@ -407,6 +537,61 @@ class Renderer {
     progress.finish();
   }
 
+  // Bytes of a clip's WAV file: a 44-byte header and 16-bit mono samples.
+  uintmax_t clip_file_bytes() const { return 44 + 2 * uintmax_t(clip_samples_); }
+
+  // A record counts as finished only when it parses and every audio file it lists is there, a
+  // regular file of a clip's size (a deleted or half-copied WAV makes it unfinished). A failed
+  // record lists no files. The parsed record goes to `out`.
+  bool record_complete(const fs::path& record_path, Json* out = nullptr) const {
+    std::error_code ec;
+    if (!fs::is_regular_file(record_path, ec)) return false;
+    try {
+      Json record = read_json_file(record_path);
+      if (!record.contains("failed")) {
+        std::vector<std::string> files{record.at("path").get<std::string>()};
+        if (record.contains("stems"))
+          for (const Json& stem : record["stems"]) files.push_back(stem.at("path").get<std::string>());
+        for (const std::string& f : files) {
+          const fs::path p = fs::path(out_) / f;
+          if (!fs::is_regular_file(p, ec) || fs::file_size(p, ec) != clip_file_bytes() || ec) return false;
+        }
+      }
+      if (out) *out = std::move(record);
+      return true;
+    } catch (const std::exception&) {
+      return false;  // unreadable or malformed record: render the clip again
+    }
+  }
+
+  // Temporary files ("<name>.tmp.<pid>.<n>", see core/fs.h) of runs that were killed between
+  // writing and renaming them are removed; those of a live process (a concurrent shard writing
+  // into the same folder) are kept.
+  void remove_stale_temporaries() const {
+    std::vector<fs::path> stale;
+    std::error_code ec;
+    for (fs::recursive_directory_iterator it(out_, fs::directory_options::skip_permission_denied, ec), end;
+         !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file(ec)) continue;
+      const std::string name = it->path().filename().string();
+      const size_t at = name.rfind(".tmp.");
+      if (at == std::string::npos) continue;
+      const std::string rest = name.substr(at + 5);  // "<pid>.<n>"
+      const size_t dot = rest.find('.');
+      if (dot == 0 || dot == std::string::npos || dot + 1 == rest.size() || dot > 9 ||
+          rest.find_first_not_of("0123456789.") != std::string::npos || rest.find('.', dot + 1) != std::string::npos)
+        continue;
+      const long pid = std::stol(rest.substr(0, dot));
+      if (pid <= 0 || pid == long(::getpid())) continue;
+      if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+      stale.push_back(it->path());
+    }
+    size_t removed = 0;
+    for (const auto& p : stale)
+      if (fs::remove(p, ec)) ++removed;
+    if (removed) spdlog::info("removed {} temporary files left by killed runs", removed);
+  }
+
   // The config as saved with the dataset: what determines the output bytes.
   Json saved_config() const {
     Json saved = config_;
@@ -416,17 +601,79 @@ class Renderer {
     return saved;
   }
 
-  // Finished clips are reused on resume, so a folder must never mix two configs: a folder that
-  // holds another config's dataset is refused; a new one gets config.json before any clip.
+  // FNV-1a and size of a file, read in blocks ("<hash>:<bytes>").
+  static std::string file_fingerprint(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw IoError(path.string() + ": cannot open for reading");
+    uint64_t h = 1469598103934665603ull, n = 0;
+    std::vector<char> buf(1 << 20);
+    while (in) {
+      in.read(buf.data(), std::streamsize(buf.size()));
+      const auto got = size_t(in.gcount());
+      for (size_t i = 0; i < got; ++i) {
+        h ^= static_cast<unsigned char>(buf[i]);
+        h *= 1099511628211ull;
+      }
+      n += got;
+    }
+    return std::to_string(h) + ":" + std::to_string(n);
+  }
+
+  // What the output depends on besides the config: each MIDI file of the corpus (path and content
+  // hash) and each bank (a SoundFont's content hash; an NSynth folder's examples.json hash and the
+  // names and sizes of its WAV files).
+  Json inputs_fingerprint() const {
+    Json midi = Json::array();
+    for (const CorpusFile& f : corpus_.files) midi.push_back({f.path, f.fingerprint});
+    Json banks = Json::array();
+    for (const Json& b : config_["banks"]) {
+      const fs::path path = b.value("path", "");
+      std::error_code ec;
+      if (fs::is_directory(path, ec)) {
+        Json wavs = Json::object();
+        for (fs::directory_iterator it(path / "audio", ec), end; !ec && it != end; it.increment(ec))
+          if (it->is_regular_file(ec)) wavs[it->path().filename().string()] = uint64_t(it->file_size(ec));
+        banks.push_back({{"path", path.string()}, {"examples.json", file_fingerprint(path / "examples.json")},
+                         {"audio", wavs}});
+      } else {
+        banks.push_back({{"path", path.string()}, {"content", file_fingerprint(path)}});
+      }
+    }
+    return Json{{"midi", midi}, {"banks", banks}};
+  }
+
+  // Finished clips are reused on resume, so a folder must never mix two configs or two sets of
+  // inputs: a folder that holds another config's dataset, or one rendered from other MIDI files or
+  // banks (a file added, removed or changed between two shards), is refused; a new one gets
+  // config.json and inputs.json before any clip.
   void check_config_matches() const {
     const fs::path path = fs::path(out_) / "config.json";
+    const fs::path inputs_path = fs::path(out_) / "inputs.json";
+    const Json inputs = inputs_fingerprint();
     if (fs::exists(path)) {
       if (read_json_file(path) != saved_config())
         throw UsageError(out_ + " holds a dataset rendered with another config (see its config.json); "
                          "choose another output folder or delete it");
-      return;
+      if (fs::exists(inputs_path)) {
+        const Json stored = read_json_file(inputs_path);
+        if (stored != inputs) {
+          std::set<std::string> before, now;
+          for (const Json& m : stored.value("midi", Json::array())) before.insert(m.dump());
+          for (const Json& m : inputs["midi"]) now.insert(m.dump());
+          size_t gone = 0, added = 0;
+          for (const auto& m : before) gone += now.count(m) == 0;
+          for (const auto& m : now) added += before.count(m) == 0;
+          throw UsageError(out_ + " holds a dataset rendered from other inputs (see its inputs.json): " +
+                           std::to_string(added) + " MIDI files added or changed, " + std::to_string(gone) +
+                           " removed or changed" + (stored.value("banks", Json()) != inputs["banks"] ? ", banks changed" : "") +
+                           "; restore them, or render into another folder");
+        }
+        return;
+      }
+    } else {
+      write_json_file(path, saved_config());
     }
-    write_json_file(path, saved_config());
+    write_json_file(inputs_path, inputs);
   }
 
   Json write_manifests() const {
@@ -442,6 +689,7 @@ class Renderer {
     std::map<std::string, int> midi_per_split;
     for (const CorpusFile& f : corpus_.files) ++midi_per_split[f.split];
     summary["duplicates_dropped"] = duplicates_;
+    summary["train_valid_similar"] = cross_split_;
     summary["silent_dropped"] = silent_;
     summary["midi_files"] = {{"train", midi_per_split["train"]}, {"valid", midi_per_split["valid"]},
                              {"unreadable", corpus_.unreadable}, {"duplicates", corpus_.duplicates}};
@@ -463,12 +711,12 @@ class Renderer {
       const fs::path record_path = fs::path(out_) / task.record();
       Json& s = summary["splits"][task.split];
       auto bump = [](Json& v) { v = v.get<int64_t>() + 1; };
-      if (!fs::exists(record_path)) {
+      Json record;
+      if (!record_complete(record_path, &record)) {  // never list a file that is not there
         bump(s["missing"]);
         ++missing;
         continue;
       }
-      Json record = read_json_file(record_path);
       if (record.contains("failed")) {
         bump(s[task.kind == "single" ? "single_failed" : "multi_failed"]);
         continue;
@@ -488,7 +736,9 @@ class Renderer {
         const std::string name = std::string(kind) + "_" + split;
         write_file_atomically(fs::path(out_) / (name + ".jsonl"), manifests[name]);
       }
-    if (missing) spdlog::warn("{} clips are not rendered yet (other shards?): the manifests list the finished ones", missing);
+    if (missing)
+      spdlog::warn("{} clips are not rendered yet (other shards?) or have missing audio files: the manifests list "
+                   "the finished ones", missing);
     write_json_file(fs::path(out_) / "config.json", saved_config());
     write_json_file(fs::path(out_) / "summary.json", summary);
     return summary;
@@ -510,6 +760,7 @@ class Renderer {
   std::vector<BankEntry> banks_;
   std::vector<RunInstrument> instruments_;
   Json duplicates_ = Json::array();
+  Json cross_split_ = Json::array();  // every train/valid pair of similar instruments
   Json silent_ = Json::array();
   std::map<std::string, std::map<std::string, std::vector<size_t>>> by_family_;  // split -> family -> instruments
   MidiCorpus corpus_;

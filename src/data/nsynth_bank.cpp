@@ -1,5 +1,9 @@
 #include "instret/data/nsynth_bank.h"
 
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -33,8 +37,13 @@ NsynthBank::NsynthBank(const fs::path& dir, const BankFilter& filter, size_t cac
       throw bad("wrong field types");
     const std::string inst_str = ex["instrument_str"].get<std::string>();
     const std::string family = ex["instrument_family_str"].get<std::string>();
-    const int pitch = ex["pitch"].get<int>();
-    const int velocity = ex["velocity"].get<int>();
+    // Range-checked at full width: get<int>() of 2^32+60 would wrap to 60.
+    const auto small = [](const Json& v) {
+      return v.is_number_unsigned() ? v.get<uint64_t>() <= 127 : v.get<int64_t>() >= 0 && v.get<int64_t>() <= 127;
+    };
+    if (!small(ex["pitch"]) || !small(ex["velocity"])) throw bad("pitch or velocity out of 0..127");
+    const int pitch = int(ex["pitch"].get<int64_t>());
+    const int velocity = int(ex["velocity"].get<int64_t>());
     // The instrument id names the clip folders of a rendered dataset: it must stay inside them.
     if (inst_str.empty() || inst_str == "." || inst_str == ".." ||
         inst_str.find_first_of(std::string("/\0", 2)) != std::string::npos)
@@ -77,13 +86,52 @@ NsynthBank::NsynthBank(const fs::path& dir, const BankFilter& filter, size_t cac
 
 bool NsynthBank::has_pitch(size_t index, int pitch) const { return notes_.at(index).count(pitch) > 0; }
 
+namespace {
+
+// Bytes missing from a WAV file's data chunk (declared size minus what the file holds after the
+// chunk header); 0 when complete or when the file is not a plain RIFF/WAVE file.
+uint64_t wav_data_shortfall(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[12];
+  if (!in.read(head, 12) || std::string(head, 4) != "RIFF" || std::string(head + 8, 4) != "WAVE") return 0;
+  std::error_code ec;
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) return 0;
+  uint64_t pos = 12;
+  for (int k = 0; k < 64 && pos + 8 <= size; ++k) {
+    unsigned char c[8];
+    in.seekg(std::streamoff(pos));
+    if (!in.read(reinterpret_cast<char*>(c), 8)) return 0;
+    const uint64_t len = uint64_t(c[4]) | uint64_t(c[5]) << 8 | uint64_t(c[6]) << 16 | uint64_t(c[7]) << 24;
+    if (std::string(reinterpret_cast<char*>(c), 4) == "data") return len > size - pos - 8 ? len - (size - pos - 8) : 0;
+    pos += 8 + len + (len & 1);
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::shared_ptr<const std::vector<float>> NsynthBank::note_audio(const std::string& note_str) const {
   {
     std::lock_guard<std::mutex> lock(cache_mutex_);
     auto it = cache_.find(note_str);
     if (it != cache_.end()) return it->second;
   }
-  auto audio = std::make_shared<const std::vector<float>>(read_audio(dir_ / "audio" / (note_str + ".wav"), kSampleRate));
+  const fs::path wav = dir_ / "audio" / (note_str + ".wav");
+  // What is converted or incomplete is counted and logged, not silently accepted.
+  const AudioInfo info = audio_info(wav);
+  if (info.sample_rate != kSampleRate || info.channels != 1) {
+    if (converted_++ == 0)
+      spdlog::warn("note bank {}: {} is {} Hz with {} channels: notes like it are resampled to {} Hz and down-mixed "
+                   "to mono",
+                   dir_.string(), wav.string(), info.sample_rate, info.channels, kSampleRate);
+  }
+  if (const uint64_t missing = wav_data_shortfall(wav)) {
+    ++truncated_;
+    spdlog::warn("{}: the data chunk is {} bytes shorter than its header declares (truncated note): using what is there",
+                 wav.string(), missing);
+  }
+  auto audio = std::make_shared<const std::vector<float>>(read_audio(wav, kSampleRate));
   std::lock_guard<std::mutex> lock(cache_mutex_);
   const size_t bytes = audio->size() * sizeof(float);
   if (cache_bytes_ + bytes > cache_limit_) {

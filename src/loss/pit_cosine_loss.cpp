@@ -26,15 +26,32 @@ PitLoss pit_cosine_loss(const torch::Tensor& outputs, const torch::Tensor& targe
     throw UsageError("PIT loss expects outputs (B, M, D) and targets (B, N, D), got " +
                      c10::str(outputs.sizes()) + " and " + c10::str(targets.sizes()));
   const int64_t B = outputs.size(0), M = outputs.size(1), N = targets.size(1);
-  if (counts.is_floating_point() || counts.is_complex())
+  if (counts.is_floating_point() || counts.is_complex() || counts.scalar_type() == torch::kBool)
     throw UsageError("PIT loss expects integer target counts, got " + std::string(c10::toString(counts.scalar_type())));
+  if (!outputs.is_floating_point() || !targets.is_floating_point())
+    throw UsageError("PIT loss expects floating-point outputs and targets, got " +
+                     std::string(c10::toString(outputs.scalar_type())) + " and " +
+                     std::string(c10::toString(targets.scalar_type())));
   const auto n = counts.to(torch::kCPU, torch::kLong).contiguous();
   if (n.dim() != 1 || n.size(0) != B)
     throw UsageError("PIT loss expects counts (B) = (" + std::to_string(B) + "), got " + c10::str(counts.sizes()));
   if (B == 0) throw UsageError("PIT loss of an empty batch");
 
   PitLoss result;
-  const auto cost = cosine_cost(outputs, targets);
+  // Padding target slots are replaced by zeros (torch::where, not a multiplication: 0 * NaN is NaN,
+  // and NaN/Inf padding would otherwise poison the gradient of every output of its item). Their cost
+  // is then 1. CPU matrix products have no float16/bfloat16 kernels: those are computed in float32.
+  const auto slots = torch::arange(N, torch::TensorOptions().dtype(torch::kLong)).unsqueeze(0);
+  const auto valid = (slots < n.unsqueeze(1)).unsqueeze(2).to(targets.device());
+  auto o = outputs, t = torch::where(valid, targets, torch::zeros({}, targets.options()));
+  if (o.is_cpu() && (o.scalar_type() == torch::kHalf || o.scalar_type() == torch::kBFloat16)) o = o.to(torch::kFloat);
+  if (t.is_cpu() && (t.scalar_type() == torch::kHalf || t.scalar_type() == torch::kBFloat16)) t = t.to(torch::kFloat);
+  if (o.scalar_type() != t.scalar_type()) {
+    const auto common = torch::promote_types(o.scalar_type(), t.scalar_type());
+    o = o.to(common);
+    t = t.to(common);
+  }
+  const auto cost = cosine_cost(o, t);
   result.cost = cost.detach();
   const auto cpu = result.cost.to(torch::kCPU, torch::kFloat64).contiguous();
   std::vector<int64_t> item, out_index, target_index;

@@ -24,8 +24,9 @@ int gm_program_family(int program) {
       // 8-15 chromatic percussion: celesta, glockenspiel, music box, vibraphone, marimba,
       // xylophone, tubular bells, dulcimer (struck, pitched)
       kMallet, kMallet, kMallet, kMallet, kMallet, kMallet, kMallet, kMallet,
-      // 16-23 organs; accordion, harmonica, tango accordion are free reeds
-      kOrgan, kOrgan, kOrgan, kOrgan, kOrgan, kReed, kReed, kReed,
+      // 16-19 pipe and electric organs; 20-23 reed organ, accordion, harmonica, tango accordion:
+      // free reeds (one rule: the family of the sound source, whatever plays it)
+      kOrgan, kOrgan, kOrgan, kOrgan, kReed, kReed, kReed, kReed,
       // 24-31 guitars
       kGuitar, kGuitar, kGuitar, kGuitar, kGuitar, kGuitar, kGuitar, kGuitar,
       // 32-39 basses (acoustic, electric, fretless, slap, synth)
@@ -46,8 +47,9 @@ int gm_program_family(int program) {
       kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone,
       // 96-103 synth effects: no family
       kNone, kNone, kNone, kNone, kNone, kNone, kNone, kNone,
-      // 104-111 ethnic: sitar, banjo, shamisen, koto (plucked); kalimba; bagpipe; fiddle; shanai
-      kGuitar, kGuitar, kGuitar, kGuitar, kMallet, kReed, kString, kReed,
+      // 104-111 ethnic: sitar, banjo, shamisen (necked lutes); koto (a zither: plucked open strings,
+      // as the harp); kalimba; bagpipe; fiddle; shanai
+      kGuitar, kGuitar, kGuitar, kString, kMallet, kReed, kString, kReed,
       // 112-119 percussive: tinkle bell; agogo; steel drums; woodblock, taiko, melodic tom,
       // synth drum, reverse cymbal
       kMallet, kNone, kMallet, kNone, kNone, kNone, kNone, kNone,

@@ -10,6 +10,26 @@
 namespace instret {
 namespace {
 
+// Bytes of a file quoted in a message, printable whatever they are: a chunk ID may hold NUL or
+// newline bytes, which would cut the message short or split it.
+std::string printable(const std::string& bytes) {
+  static const char* d = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : bytes) {
+    if (c >= 0x20 && c < 0x7f && c != '\\')
+      out += char(c);
+    else
+      out += std::string("\\x") + d[c >> 4] + d[c & 15];
+  }
+  return out;
+}
+
+// "0xF8": a status byte in hexadecimal.
+std::string hex_byte(int b) {
+  static const char* d = "0123456789ABCDEF";
+  return std::string("0x") + d[(b >> 4) & 15] + d[b & 15];
+}
+
 // A bounds-checked reader over one byte range; every read past the end is a FormatError.
 class Reader {
  public:
@@ -110,7 +130,7 @@ RawTrack parse_track(Reader& r, std::vector<TempoChange>& tempos) {
     } else if (status == 0xF0 || status == 0xF7) {
       r.skip(r.vlq());
     } else if (status >= 0xF0) {
-      r.fail("system message 0x" + std::to_string(status) + " is not allowed in a MIDI file");
+      r.fail("system message " + hex_byte(status) + " is not allowed in a MIDI file");
     } else {
       running = status;
       const int kind = status & 0xF0;
@@ -189,7 +209,10 @@ MidiFile parse_midi(const std::string& bytes, const std::string& name) {
   if (division & 0x8000u) {
     const int fps = -int(int8_t(division >> 8));
     const int ticks_per_frame = int(division & 0xFF);
-    if (fps <= 0 || ticks_per_frame == 0) head.fail("invalid SMPTE time division");
+    // SMPTE frame rates are 24, 25, 29 (29.97 drop-frame) or 30; anything else cannot be right.
+    if ((fps != 24 && fps != 25 && fps != 29 && fps != 30) || ticks_per_frame == 0)
+      head.fail("invalid SMPTE time division (" + std::to_string(fps) + " frames/s, " +
+                std::to_string(ticks_per_frame) + " ticks/frame; frame rates are 24, 25, 29.97 or 30)");
     smpte_seconds_per_tick = 1.0 / (fps == 29 ? 29.97 : fps) / ticks_per_frame;
   } else {
     if (division == 0) head.fail("time division of 0 ticks per quarter note");
@@ -205,7 +228,7 @@ MidiFile parse_midi(const std::string& bytes, const std::string& name) {
     const std::string id = chunk.take(4);
     const uint32_t length = chunk.u32();
     const size_t body = chunk.pos();
-    if (length > bytes.size() - body) chunk.fail("truncated " + id + " chunk");
+    if (length > bytes.size() - body) chunk.fail("truncated '" + printable(id) + "' chunk");
     if (id == "MTrk") {
       Reader track_reader(bytes, body, body + length, name);
       raw.push_back(parse_track(track_reader, tempos));

@@ -1,14 +1,12 @@
 #include "instret/models/torch_state_dict.h"
 
-#include <caffe2/serialize/inline_container.h>
-
 #include <cstring>
 #include <map>
 #include <memory>
 #include <unordered_map>
 
 #include "instret/core/error.h"
-#include "instret/core/fs.h"
+#include "instret/core/zip.h"
 
 namespace instret {
 
@@ -25,6 +23,7 @@ struct Value {
   std::string s;  // string value, or "module.name" of a global
   std::vector<ValuePtr> items;
   std::vector<std::pair<ValuePtr, ValuePtr>> dict;
+  std::unordered_map<std::string, size_t> string_keys;  // dict position of each string key
   torch::Tensor tensor;
 
   Value() = default;
@@ -82,8 +81,8 @@ std::vector<int64_t> int_tuple(const ValuePtr& v) {
 
 class Unpickler {
  public:
-  Unpickler(const std::string& data, caffe2::serialize::PyTorchStreamReader& reader)
-      : data_(data), reader_(reader) {}
+  Unpickler(const std::string& data, const ZipFile& zip, const std::string& prefix)
+      : data_(data), zip_(zip), prefix_(prefix) {}
 
   ValuePtr run() {
     while (true) {
@@ -260,6 +259,14 @@ class Unpickler {
   }
   static void set_item(const ValuePtr& d, ValuePtr k, ValuePtr v) {
     if (d->kind != Value::Kind::kDict) throw FormatError("SETITEM on a non-dict");
+    // As a Python dict (and so torch.load): a key set twice keeps its first position and its last value.
+    if (k->kind == Value::Kind::kString) {
+      const auto [it, inserted] = d->string_keys.emplace(k->s, d->dict.size());
+      if (!inserted) {
+        d->dict[it->second].second = std::move(v);
+        return;
+      }
+    }
     d->dict.emplace_back(std::move(k), std::move(v));
   }
 
@@ -273,16 +280,18 @@ class Unpickler {
     if (cached != storages_.end()) return cached->second;
     const auto dtype = storage_dtype(pid->items[1]->s);
     const std::string record = "data/" + key;
-    if (!reader_.hasRecord(record)) throw FormatError("storage record " + record + " missing");
-    auto [ptr, size] = reader_.getRecord(record);
+    const ZipEntry* entry = zip_.find(prefix_ + record);
+    if (!entry) throw FormatError("storage record " + record + " missing");
+    // The size the pickle gives is checked against the record's declared size before anything is
+    // allocated; the record is then streamed into the tensor, never past that size.
     size_t expected = 0;
     if (numel < 0 || __builtin_mul_overflow(static_cast<size_t>(numel), c10::elementSize(dtype), &expected) ||
-        size != expected)
-      throw FormatError("storage record " + record + " has " + std::to_string(size) + " bytes, expected " +
+        entry->size != expected)
+      throw FormatError("storage record " + record + " has " + std::to_string(entry->size) + " bytes, expected " +
                         std::to_string(expected));
     auto v = make(Value::Kind::kTensor);
     v->tensor = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
-    if (size) std::memcpy(v->tensor.data_ptr(), ptr.get(), size);
+    if (expected) zip_.read(*entry, v->tensor.data_ptr());
     storages_[key] = v;
     return v;
   }
@@ -328,7 +337,8 @@ class Unpickler {
   }
 
   const std::string& data_;
-  caffe2::serialize::PyTorchStreamReader& reader_;
+  const ZipFile& zip_;
+  const std::string& prefix_;  // "archive/": the folder every record of a torch.save file is in
   size_t pos_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
@@ -347,21 +357,21 @@ bool all_tensors(const ValuePtr& d) {
 
 NamedTensors read_torch_state_dict(const std::filesystem::path& path) {
   const std::string name = path.string();
-  const std::string bytes = read_file(path);  // IoError when unreadable
-  if (bytes.size() < 4 || bytes.compare(0, 2, "PK") != 0)
-    throw FormatError(name + ": not a zip-format torch.save file (legacy PyTorch < 1.6 format or not a "
-                             "PyTorch file); re-save it with scripts/convert_reference_weights.py");
   try {
-    caffe2::serialize::PyTorchStreamReader reader(name);
-    if (reader.hasRecord("byteorder")) {
-      auto [ptr, size] = reader.getRecord("byteorder");
-      if (std::string(static_cast<const char*>(ptr.get()), size) != "little")
-        throw FormatError("big-endian tensor data is not supported");
-    }
-    if (!reader.hasRecord("data.pkl")) throw FormatError("no data.pkl record");
-    auto [ptr, size] = reader.getRecord("data.pkl");
-    const std::string pickle(static_cast<const char*>(ptr.get()), size);
-    ValuePtr root = Unpickler(pickle, reader).run();
+    // Refuses what is not a regular file and checks the zip magic before reading anything else.
+    const ZipFile zip(path);
+    if (zip.entries().empty()) throw FormatError("empty zip archive");
+    // As PyTorch's reader: every record lives in the folder of the first one ("archive/data.pkl").
+    const std::string& first = zip.entries().front().name;
+    const auto slash = first.find('/');
+    if (slash == std::string::npos || slash == 0) throw FormatError("the zip records are not in a folder");
+    const std::string prefix = first.substr(0, slash + 1);
+    if (const ZipEntry* order = zip.find(prefix + "byteorder"))
+      if (order->size > 16 || zip.read(*order) != "little") throw FormatError("big-endian tensor data is not supported");
+    const ZipEntry* pkl = zip.find(prefix + "data.pkl");
+    if (!pkl) throw FormatError("no data.pkl record");
+    const std::string pickle = zip.read(*pkl);  // bounded: ZipFile refuses records inflating past 8x the file
+    ValuePtr root = Unpickler(pickle, zip, prefix).run();
     if (!all_tensors(root) && root->kind == Value::Kind::kDict) {
       for (const char* key : {"state_dict", "model_state_dict", "model"})
         for (const auto& [k, v] : root->dict)
@@ -376,11 +386,15 @@ NamedTensors read_torch_state_dict(const std::filesystem::path& path) {
     for (const auto& [k, v] : root->dict) out.emplace_back(k->s, v->tensor);
     return out;
   } catch (const FormatError& e) {
-    throw FormatError(name + ": " + e.what());
+    const std::string what = e.what();
+    if (what.rfind("not a zip archive", 0) == 0)
+      throw FormatError(name + ": not a zip-format torch.save file (legacy PyTorch < 1.6 format or not a "
+                               "PyTorch file); re-save it with scripts/convert_reference_weights.py");
+    throw FormatError(name + ": " + what);
   } catch (const c10::Error& e) {
     std::string msg = e.what();
     if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    throw FormatError(name + ": cannot read the torch.save zip container: " + msg);
+    throw FormatError(name + ": " + msg);
   }
 }
 

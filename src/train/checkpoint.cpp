@@ -5,12 +5,14 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <type_traits>
 
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/core/zip.h"
 
 namespace instret {
 
@@ -38,13 +40,40 @@ torch::serialize::InputArchive open_archive(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw IoError("checkpoint " + path.string() + ": no such file");
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path.string());
-  } catch (const c10::Error& e) {
-    std::string msg = e.what();
-    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    throw FormatError("checkpoint " + path.string() + ": not a checkpoint file (" + msg + ")");
+    // Before LibTorch sees a byte: a regular file (IoError otherwise), zip magic first, records within
+    // the file, not overlapping, not inflating past their declared sizes, and every CRC-32 right
+    // (LibTorch's zip reader checks none of this). LibTorch then reads the same open file.
+    const ZipFile zip(path);
+    zip.verify_all();
+    const uint64_t size = zip.file_size();
+    archive.load_from(
+        [&zip, size](uint64_t pos, void* buf, size_t n) -> size_t {
+          if (pos >= size) return 0;
+          n = static_cast<size_t>(std::min<uint64_t>(n, size - pos));
+          zip.pread_exact(pos, buf, n);
+          return n;
+        },
+        [size]() -> size_t { return static_cast<size_t>(size); });
+  } catch (const IoError& e) {
+    throw IoError("checkpoint " + one_line(e.what()));
+  } catch (const std::exception& e) {
+    throw FormatError("checkpoint " + path.string() + ": not a checkpoint file (" + one_line(e.what()) + ")");
   }
   return archive;
+}
+
+// Whatever escapes reading a checkpoint (a c10::Error or torch::jit::ErrorReport from LibTorch's
+// unpickler, std::out_of_range, ...) becomes one FormatError naming the file.
+[[noreturn]] void rethrow_as_format_error(const std::string& file) {
+  try {
+    throw;
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw FormatError("checkpoint " + file + ": unreadable (" + one_line(e.what()) + ")");
+  } catch (...) {
+    throw FormatError("checkpoint " + file + ": unreadable (unknown error)");
+  }
 }
 
 CheckpointInfo read_info(torch::serialize::InputArchive& archive, const std::string& file) {
@@ -187,13 +216,15 @@ void save_checkpoint(const std::filesystem::path& path, const torch::nn::Module&
   write_atomically(path, [&](const std::filesystem::path& tmp) { archive.save_to(tmp.string()); });
 }
 
-CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) {
+CheckpointInfo read_checkpoint_info(const std::filesystem::path& path) try {
   auto archive = open_archive(path);
   return read_info(archive, path.string());
+} catch (...) {
+  rethrow_as_format_error(path.string());
 }
 
 CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Module& model, const ModelConfig& config,
-                               torch::optim::Optimizer* optimizer, CheckpointExtras* extras) {
+                               torch::optim::Optimizer* optimizer, CheckpointExtras* extras) try {
   const std::string file = path.string();
   auto archive = open_archive(path);
   CheckpointInfo info = read_info(archive, file);
@@ -222,6 +253,8 @@ CheckpointInfo load_checkpoint(const std::filesystem::path& path, torch::nn::Mod
   if (optimizer && info.has_optimizer) move_optimizer_state(*optimizer);
   if (extras) *extras = std::move(stored_extras);
   return info;
+} catch (...) {
+  rethrow_as_format_error(path.string());
 }
 
 }  // namespace instret

@@ -3,8 +3,11 @@
 #pragma once
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
+#include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "instret/core/error.h"
@@ -34,7 +37,8 @@ void apply_override(Json& config, const Json& defaults, const std::string& assig
 Json load_config(const Json& defaults, const std::string& config_file,
                  const std::vector<std::string>& overrides);
 
-// Reads `key` of `config` as T, with a UsageError naming the key when the type is wrong.
+// Reads `key` of `config` as T, with a UsageError naming the key when the type is wrong; integers
+// are range-checked before narrowing (and whole-number floats accepted), never wrapped.
 template <typename T>
 T config_get(const Json& config, const std::string& key) {
   const Json* node = &config;
@@ -48,6 +52,35 @@ T config_get(const Json& config, const std::string& key) {
     start = dot + 1;
   }
   try {
+    if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+      // Range-checked at full width before narrowing: get<int>() of 2^32+60 would wrap to 60, and
+      // get<uint64_t>() of -1 be 2^64-1; a float must be a whole number (2.0, not 1.5).
+      constexpr int digits = std::numeric_limits<T>::digits;
+      bool ok = false;
+      T out{};
+      if (node->is_number_unsigned()) {
+        const uint64_t v = node->get<uint64_t>();
+        ok = v <= uint64_t(std::numeric_limits<T>::max());
+        out = T(v);
+      } else if (node->is_number_integer()) {
+        const int64_t v = node->get<int64_t>();
+        ok = v >= 0 ? uint64_t(v) <= uint64_t(std::numeric_limits<T>::max())
+                    : std::is_signed_v<T> && v >= int64_t(std::numeric_limits<T>::min());
+        out = T(v);
+      } else if (node->is_number_float()) {
+        const double v = node->get<double>();
+        ok = std::trunc(v) == v && v < std::ldexp(1.0, digits) &&
+             v >= (std::is_signed_v<T> ? -std::ldexp(1.0, digits) : 0.0);
+        if (ok) out = T(v);
+      } else {
+        return node->get<T>();  // the library's type error, turned into a UsageError below
+      }
+      if (!ok)
+        throw UsageError("config key '" + key + "': " + node->dump() + " is not an integer in " +
+                         std::to_string(std::numeric_limits<T>::min()) + ".." +
+                         std::to_string(std::numeric_limits<T>::max()));
+      return out;
+    }
     return node->get<T>();
   } catch (const nlohmann::json::exception& e) {
     throw UsageError("config key '" + key + "': " + e.what());

@@ -36,4 +36,29 @@ class Interrupted : public Error {
   using Error::Error;
 };
 
+// The first non-blank line of an exception message, with bytes outside printable ASCII written as
+// \xNN: c10::Error appends a backtrace, torch::jit::ErrorReport starts with a newline, and a
+// message may quote bytes of a corrupted file; a tool's error is always one printable line.
+inline std::string one_line(const std::string& message) {
+  size_t begin = 0;
+  while (begin < message.size()) {
+    size_t end = message.find('\n', begin);
+    if (end == std::string::npos) end = message.size();
+    if (message.find_first_not_of(" \t\r", begin) < end) break;
+    begin = end + 1;
+  }
+  std::string out;
+  for (size_t i = begin; i < message.size() && message[i] != '\n'; ++i) {
+    const unsigned char c = static_cast<unsigned char>(message[i]);
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else if (c != '\r') {
+      const char* d = "0123456789abcdef";
+      out += std::string("\\x") + d[c >> 4] + d[c & 15];
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out.empty() ? std::string("(no message)") : out;
+}
+
 }  // namespace instret

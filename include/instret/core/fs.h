@@ -9,7 +9,8 @@ namespace instret {
 // A unique temporary sibling of `target` ("<target>.tmp.<pid>.<n>"), on the same file system.
 std::filesystem::path temp_path_for(const std::filesystem::path& target);
 
-// Calls `write(tmp)` to fill a temporary sibling of `target`, then renames it onto `target`.
+// Calls `write(tmp)` to fill a temporary sibling of `target`, fsyncs it, renames it onto `target`
+// and fsyncs the folder, so that after a crash `target` is the old file or the complete new one.
 // The parent directory is created. If `write` throws, the temporary is removed, `target` is
 // left untouched and the exception propagates.
 void write_atomically(const std::filesystem::path& target,

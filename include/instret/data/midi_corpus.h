@@ -10,18 +10,22 @@ namespace instret {
 
 struct CorpusFile {
   std::string path;
-  std::string split;  // "train" or "valid"
+  std::string split;        // "train" or "valid"
+  std::string fingerprint;  // "<fnv1a of the bytes>:<size>": what the file held when it was read
   MidiFile midi;
 };
 
 struct MidiCorpus {
   std::vector<CorpusFile> files;  // sorted by path
-  int unreadable = 0;             // files that failed to parse (logged and skipped)
+  int unreadable = 0;             // files that failed to parse, or could not be read (logged and skipped)
   int duplicates = 0;             // byte-identical copies of an earlier file (skipped)
 };
 
 // MIDI files (.mid/.midi, any case) of `sources`: files, folders (recursive) or glob patterns.
-// A source that is neither a pattern nor an existing path is an IoError. Sorted, unique.
+// A source that is neither a pattern nor an existing path is an IoError. Sorted, unique. Directory
+// links are followed, each directory once (a link loop is walked once); entries that are not
+// regular files (FIFOs, devices, dangling links) and files over 16 MiB are left out (the corpus
+// counts them as unreadable); more than 2,000,000 files is a UsageError.
 std::vector<std::string> find_midi_files(const std::vector<std::string>& sources);
 
 // "valid" when the 64-bit FNV-1a hash of `bytes`, as a fraction of 2^64, is below

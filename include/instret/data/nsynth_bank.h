@@ -1,6 +1,7 @@
 // NSynth-format instrument bank: a folder with examples.json and audio/<note_str>.wav, rendered by
 // concatenative synthesis (exact pitch, nearest velocity, 5 ms attack ramp, 100 ms release fade).
 #pragma once
+#include <atomic>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -32,6 +33,11 @@ class NsynthBank : public InstrumentBank {
   // lower one on a tie).
   void render(size_t index, const std::vector<Note>& notes, float* out, int64_t n) const override;
 
+  // Notes read so far that were resampled to 16 kHz and/or down-mixed to mono (logged once per
+  // bank), and notes whose WAV data chunk is shorter than its header declares (logged each).
+  size_t notes_converted() const { return converted_; }
+  size_t notes_truncated() const { return truncated_; }
+
  private:
   std::shared_ptr<const std::vector<float>> note_audio(const std::string& note_str) const;
 
@@ -43,6 +49,7 @@ class NsynthBank : public InstrumentBank {
   mutable std::mutex cache_mutex_;
   mutable size_t cache_bytes_ = 0;
   mutable std::unordered_map<std::string, std::shared_ptr<const std::vector<float>>> cache_;
+  mutable std::atomic<size_t> converted_{0}, truncated_{0};
 };
 
 }  // namespace instret

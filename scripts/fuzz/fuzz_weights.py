@@ -1,0 +1,144 @@
+"""Seeded fuzz of import-weights on hostile .pth files (issue 11): truncations, byte flips with and
+without a recomputed CRC-32, decompression bombs, overlapping records and malicious pickles, made
+from tests/data/models/ref_han_cnn.pt. Every run must end with exit 0 (only when torch.load reads
+the file too) or exit 1 with exactly one error line; peak memory (ru_maxrss of the child) is
+reported against the file size. Not part of CTest (it needs Debian's PyTorch for torch.load):
+
+    /usr/bin/python3 scripts/fuzz/fuzz_weights.py --bin build/bin --seed 1 --count 300
+"""
+import argparse
+import io
+import os
+import pickle
+import random
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import torch
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+REF = os.path.join(ROOT, "tests", "data", "models", "ref_han_cnn.pt")
+TINY = ["--set", "model.kind=han_cnn", "--set", "model.n_classes=5", "--set", "model.emb_dim=16",
+        "--set", "model.han.channels=[4,8,8,16]"]
+
+
+def records(data):
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return [(i.filename, z.read(i)) for i in z.infolist()]
+
+
+def rezip(recs, method=zipfile.ZIP_STORED):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as z:
+        for name, body in recs:
+            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), body, compress_type=method)
+    return buf.getvalue()
+
+
+PWNED = "/tmp/instret_fuzz_pwned"
+
+
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + PWNED,))
+
+
+def mutate(rng, base):
+    recs = records(base)
+    kind = rng.choice(["truncate", "flip", "flip_fixed_crc", "bomb", "lying_size", "overlap", "evil_pickle",
+                       "pickle_garbage", "deflate"])
+    if kind == "truncate":
+        return kind, base[: rng.randrange(len(base))]
+    if kind == "flip":
+        b = bytearray(base)
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+        return kind, bytes(b)
+    if kind == "flip_fixed_crc":
+        i = rng.randrange(len(recs))
+        body = bytearray(recs[i][1])
+        if body:
+            body[rng.randrange(len(body))] ^= 1 << rng.randrange(8)
+        recs[i] = (recs[i][0], bytes(body))
+        return kind, rezip(recs)
+    if kind == "bomb":
+        name = rng.choice([n for n, _ in recs if n.endswith("data.pkl") or "/data/" in n])
+        recs = [(n, b if n != name else b"\0" * rng.choice([1 << 24, 1 << 27])) for n, b in recs]
+        return kind, rezip(recs, zipfile.ZIP_DEFLATED)
+    if kind == "lying_size":
+        data = bytearray(rezip(recs, zipfile.ZIP_DEFLATED))
+        cd = data.rfind(b"PK\x01\x02", 0, len(data))  # last central entry: its uncompressed size
+        data[cd + 24:cd + 28] = rng.choice([1, 0xFFFFFFF0]).to_bytes(4, "little")
+        return kind, bytes(data)
+    if kind == "overlap":
+        data = bytearray(base)
+        cd = data.find(b"PK\x01\x02")
+        second = data.find(b"PK\x01\x02", cd + 4)
+        data[second + 42:second + 46] = data[cd + 42:cd + 46]  # second entry -> first entry's bytes
+        return kind, bytes(data)
+    if kind == "evil_pickle":
+        recs = [(n, pickle.dumps(Evil(), protocol=2) if n.endswith("data.pkl") else b) for n, b in recs]
+        return kind, rezip(recs)
+    if kind == "pickle_garbage":
+        recs = [(n, bytes(rng.randrange(256) for _ in range(rng.randint(1, 200))) if n.endswith("data.pkl") else b)
+                for n, b in recs]
+        return kind, rezip(recs)
+    return kind, rezip(recs, zipfile.ZIP_DEFLATED)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "bin"))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--count", type=int, default=300)
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    base = open(REF, "rb").read()
+    bad, pwned, worst, kinds = 0, 0, (0.0, ""), {}
+    with tempfile.TemporaryDirectory() as d:
+        for k in range(args.count):
+            kind, data = mutate(rng, base)
+            path = os.path.join(d, "f%d.pth" % k)
+            open(path, "wb").write(data)
+            torch_ok = False
+            if kind != "evil_pickle":  # torch.load (1.13) would run the malicious pickle itself
+                try:
+                    torch.load(path, map_location="cpu")
+                    torch_ok = True
+                except Exception:
+                    pass
+            if os.path.exists(PWNED):
+                os.remove(PWNED)
+            with open(os.path.join(d, "stderr"), "w+") as err:
+                # GNU time measures the tool alone (a child forked from this process would inherit
+                # its peak RSS, torch and all).
+                rc = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", os.path.join(d, "rss"),
+                                      os.path.join(args.bin, "import-weights"), "-q", "-i", path, "-o",
+                                      os.path.join(d, "out.ckpt")] + TINY, stdout=subprocess.DEVNULL, stderr=err,
+                                     timeout=120)
+                err.seek(0)
+                stderr = err.read()
+            rss = int(open(os.path.join(d, "rss")).read().split()[-1]) / 1024.0  # MiB, this run alone
+            lines = [l for l in stderr.splitlines() if l.strip()]
+            ok = (rc == 0 and torch_ok and not lines) or (rc == 1 and len(lines) == 1)
+            if os.path.exists(PWNED):
+                pwned += 1
+                ok = False
+            if not ok:
+                bad += 1
+                print("BAD", k, kind, "rc", rc, "torch.load", torch_ok, stderr[-300:])
+            if args.verbose:
+                print(k, kind, len(data), rc, "%.1f MiB" % rss, lines[0][:150] if lines else "")
+            kinds[kind] = kinds.get(kind, 0) + 1
+            if rss > worst[0]:
+                worst = (rss, "%s #%d (%d bytes)" % (kind, k, len(data)))
+    print("%d files %s, %d bad; peak RSS of one import-weights run %.1f MiB (%s); malicious pickles run: %d" %
+          (args.count, kinds, bad, worst[0], worst[1], pwned))
+    sys.exit(1 if bad or pwned else 0)
+
+
+if __name__ == "__main__":
+    main()
