@@ -66,19 +66,7 @@ void require(bool ok, const std::string& key, const std::string& what) {
   if (!ok) throw UsageError("config key '" + key + "': " + what);
 }
 
-// An integer key, strictly: 2.5 or "2" are errors, not 2.
-template <typename T>
-T get_int(const Json& j, const std::string& key) {
-  const Json value = config_get<Json>(j, key);
-  if (!value.is_number_integer()) throw UsageError("config key '" + key + "': must be an integer, got " + value.dump());
-  if (value.is_number_unsigned() ? value.get<uint64_t>() > uint64_t(std::numeric_limits<T>::max())
-                                 : value.get<int64_t>() < int64_t(std::numeric_limits<T>::min()) ||
-                                       value.get<int64_t>() > int64_t(std::numeric_limits<T>::max()))
-    throw UsageError("config key '" + key + "': " + value.dump() + " is out of range");
-  return value.get<T>();
-}
-
-// A seed: an integer in [0, 2^64).
+// One seed of a list (config_get checks single integer keys the same way).
 uint64_t get_seed(const Json& value, const std::string& key) {
   if (!value.is_number_integer() || (!value.is_number_unsigned() && value.get<int64_t>() < 0))
     throw UsageError("config key '" + key + "': a seed must be an integer >= 0, got " + value.dump());
@@ -110,7 +98,7 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   o.beta1 = betas[0];
   o.beta2 = betas[1];
   o.weight_decay = config_get<double>(j, "optim.weight_decay");
-  o.warmup_steps = get_int<int64_t>(j, "optim.warmup_steps");
+  o.warmup_steps = config_get<int64_t>(j, "optim.warmup_steps");
   o.schedule = config_get<std::string>(j, "optim.schedule");
   o.min_lr = config_get<double>(j, "optim.min_lr");
   o.grad_clip = config_get<double>(j, "optim.grad_clip");
@@ -125,11 +113,11 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   d.root = config_get<std::string>(j, "data.root");
   d.kind = config_get<std::string>(j, "data.kind");
   d.heldout_fraction = config_get<double>(j, "data.heldout_fraction");
-  d.mixes_per_epoch = get_int<int64_t>(j, "data.mixes_per_epoch");
-  d.min_tracks = get_int<int>(j, "data.min_tracks");
-  d.max_tracks = get_int<int>(j, "data.max_tracks");
-  d.workers = get_int<int>(j, "data.workers");
-  d.prefetch = get_int<int>(j, "data.prefetch");
+  d.mixes_per_epoch = config_get<int64_t>(j, "data.mixes_per_epoch");
+  d.min_tracks = config_get<int>(j, "data.min_tracks");
+  d.max_tracks = config_get<int>(j, "data.max_tracks");
+  d.workers = config_get<int>(j, "data.workers");
+  d.prefetch = config_get<int>(j, "data.prefetch");
   if (multi) require(one_of(d.kind, {"nlakh", "random"}), "data.kind", "must be \"nlakh\" or \"random\"");
   else require(d.kind == "single", "data.kind", "train-single reads \"single\"");
   require(d.heldout_fraction >= 0 && d.heldout_fraction < 1, "data.heldout_fraction", "must lie in [0, 1)");
@@ -141,18 +129,18 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   require(d.prefetch >= 1 && d.prefetch <= 1024, "data.prefetch", "must lie in [1, 1024]");
 
   auto& v = c.valid;
-  v.every = get_int<int64_t>(j, "valid.every");
+  v.every = config_get<int64_t>(j, "valid.every");
   const Json seeds = config_get<Json>(j, "valid.eer_seeds");
   require(seeds.is_array(), "valid.eer_seeds", "must be a list of seeds");
   v.eer_seeds.clear();
   for (const Json& s : seeds) v.eer_seeds.push_back(get_seed(s, "valid.eer_seeds"));
-  v.enroll = get_int<int>(j, "valid.enroll");
-  v.targets = get_int<int>(j, "valid.targets");
-  v.non_targets = get_int<int>(j, "valid.non_targets");
-  v.library_clips = get_int<int>(j, "valid.library_clips");
-  v.clips_per_instrument = get_int<int64_t>(j, "valid.clips_per_instrument");
-  v.max_mixtures = get_int<int64_t>(j, "valid.max_mixtures");
-  v.batch_size = get_int<int64_t>(j, "valid.batch_size");
+  v.enroll = config_get<int>(j, "valid.enroll");
+  v.targets = config_get<int>(j, "valid.targets");
+  v.non_targets = config_get<int>(j, "valid.non_targets");
+  v.library_clips = config_get<int>(j, "valid.library_clips");
+  v.clips_per_instrument = config_get<int64_t>(j, "valid.clips_per_instrument");
+  v.max_mixtures = config_get<int64_t>(j, "valid.max_mixtures");
+  v.batch_size = config_get<int64_t>(j, "valid.batch_size");
   require(v.every >= 0, "valid.every", "must be >= 0");
   require(!v.eer_seeds.empty(), "valid.eer_seeds", "needs at least one seed");
   require(v.enroll >= 1 && v.targets >= 1 && v.non_targets >= 1, "valid.enroll", "enroll, targets, non_targets must be >= 1");
@@ -161,12 +149,12 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   require(v.max_mixtures >= 0, "valid.max_mixtures", "must be >= 0");
   require(v.batch_size >= 1, "valid.batch_size", "must be >= 1");
 
-  c.batch_size = get_int<int64_t>(j, "batch_size");
-  c.steps = get_int<int64_t>(j, "steps");
-  c.seed = get_seed(config_get<Json>(j, "seed"), "seed");
-  c.log_every = get_int<int64_t>(j, "log_every");
-  c.checkpoint_every = get_int<int64_t>(j, "checkpoint_every");
-  c.threads = get_int<int>(j, "threads");
+  c.batch_size = config_get<int64_t>(j, "batch_size");
+  c.steps = config_get<int64_t>(j, "steps");
+  c.seed = config_get<uint64_t>(j, "seed");
+  c.log_every = config_get<int64_t>(j, "log_every");
+  c.checkpoint_every = config_get<int64_t>(j, "checkpoint_every");
+  c.threads = config_get<int>(j, "threads");
   c.device = config_get<std::string>(j, "device");
   c.bf16 = config_get<bool>(j, "bf16");
   c.channels_last = config_get<bool>(j, "channels_last");
