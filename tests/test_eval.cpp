@@ -11,10 +11,10 @@
 #include <vector>
 
 #include "instret/core/error.h"
+#include "instret/core/stable_rng.h"
 #include "instret/eval/cosine.h"
 #include "instret/eval/eer.h"
 #include "instret/eval/retrieval_metrics.h"
-#include "instret/eval/stable_rng.h"
 
 using namespace instret;
 using nlohmann::json;
@@ -99,40 +99,40 @@ TEST(Eer, OfTrialsPoolsAndAveragesPerInstrument) {
 
 // ---------------------------------------------------------------- stable generator
 
-TEST(EvalRng, FirstValuesArePinned) {
-  // splitmix64(0): 0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f (Vigna's reference outputs).
-  uint64_t st = 0;
-  EXPECT_EQ(splitmix64_next(st), 0xe220a8397b1dcdafULL);
-  EXPECT_EQ(splitmix64_next(st), 0x6e789e6aa1b965f4ULL);
-  EXPECT_EQ(splitmix64_next(st), 0x06c45d188009454fULL);
-  const auto g = load("rng.json");
+TEST(StableRng, FirstValuesArePinned) {
+  // splitmix64 from state 0: 0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f (Vigna's reference outputs).
+  StableRng r0(0);
+  EXPECT_EQ(r0.next(), 0xe220a8397b1dcdafULL);
+  EXPECT_EQ(r0.next(), 0x6e789e6aa1b965f4ULL);
+  EXPECT_EQ(r0.next(), 0x06c45d188009454fULL);
+  const auto g = load("rng.json");  // the Python port in scripts/golden/make_eval_golden.py
   for (const uint64_t seed : {uint64_t{0}, uint64_t{1}, uint64_t{42}, ~uint64_t{0}}) {
     const auto& c = g[std::to_string(seed)];
-    uint64_t s = seed;
-    for (const auto& v : c["splitmix64"]) EXPECT_EQ(splitmix64_next(s), std::stoull(v.get<std::string>()));
-    EvalRng r(seed);
-    for (const auto& v : c["xoshiro"]) EXPECT_EQ(r.next_u64(), std::stoull(v.get<std::string>())) << seed;
-    EvalRng r2(seed);
-    for (const auto& v : c["index_7"]) EXPECT_EQ(r2.uniform_index(7), v.get<int64_t>());
-    EvalRng r3(seed);
-    for (const auto& v : c["double"]) EXPECT_EQ(r3.uniform_double(), v.get<double>());
-    EvalRng r4(seed);
+    StableRng r(seed);
+    for (const auto& v : c["splitmix64"]) EXPECT_EQ(r.next(), std::stoull(v.get<std::string>())) << seed;
+    StableRng r1(seed);
+    for (const auto& v : c["next"]) EXPECT_EQ(r1.next(), std::stoull(v.get<std::string>())) << seed;
+    StableRng r2(seed);
+    for (const auto& v : c["below_7"]) EXPECT_EQ(int64_t(r2.below(7)), v.get<int64_t>());
+    StableRng r3(seed);
+    for (const auto& v : c["uniform"]) EXPECT_EQ(r3.uniform(), v.get<double>());
+    StableRng r4(seed);
     EXPECT_EQ(r4.sample_without_replacement(10, 4), c["sample_10_4"].get<std::vector<int64_t>>());
   }
 }
 
-TEST(EvalRng, DrawsStayInRange) {
-  EvalRng r(7);
+TEST(StableRng, DrawsStayInRange) {
+  StableRng r(7);
   for (int i = 0; i < 1000; ++i) {
-    const auto k = r.uniform_index(3);
+    const auto k = int64_t(r.below(3));
     EXPECT_TRUE(k >= 0 && k < 3);
-    const double d = r.uniform_double();
+    const double d = r.uniform();
     EXPECT_TRUE(d >= 0.0 && d < 1.0);
   }
   const auto s = r.sample_without_replacement(20, 20);
   EXPECT_EQ(std::set<int64_t>(s.begin(), s.end()).size(), 20u);
   EXPECT_TRUE(r.sample_without_replacement(5, 0).empty());
-  EXPECT_THROW(r.uniform_index(0), UsageError);
+  EXPECT_THROW(r.below(0), UsageError);
   EXPECT_THROW(r.sample_without_replacement(3, 4), UsageError);
 }
 
@@ -170,13 +170,13 @@ struct Bank {
 
 Bank bank(const std::vector<int>& counts, bool noisy) {
   Bank b{{}, {}, static_cast<int64_t>(counts.size())};
-  EvalRng r(3);
+  StableRng r(3);
   for (size_t i = 0; i < counts.size(); ++i)
     for (int c = 0; c < counts[i]; ++c) {
       b.inst.push_back(static_cast<int64_t>(i));
       for (int64_t d = 0; d < b.dim; ++d)
         b.emb.push_back((d == static_cast<int64_t>(i) ? 1.0f : 0.0f) +
-                        (noisy ? static_cast<float>(r.uniform_double() * 2.0) : 0.0f));
+                        (noisy ? static_cast<float>(r.uniform() * 2.0) : 0.0f));
     }
   return b;
 }
@@ -320,18 +320,25 @@ TEST(SetRules, HandWorked) {
 TEST(ChanceLevel, MatchesPythonPort) {
   const auto g = load("rng.json")["chance"];
   const auto truth = sets(g["truth"]);
-  const auto c = chance_level(truth, g["n_labels"], g["repeats"], g["seed"]);
+  const LabelGroups groups{g["group_of"].get<std::vector<int64_t>>(), g["n_groups"].get<int64_t>()};
+  const auto c = chance_level(truth, g["n_labels"], g["repeats"], g["seed"], groups);
   const auto e = g["expected"].get<std::vector<double>>();
   EXPECT_NEAR(c.f1.macro, e[0], kTol);
   EXPECT_NEAR(c.f1.weighted, e[1], kTol);
   EXPECT_NEAR(c.map.macro, e[2], kTol);
   EXPECT_NEAR(c.map.weighted, e[3], kTol);
-  const auto u = chance_level_uniform_size(truth, g["n_labels"], 2, 4, g["repeats"], g["seed"]);
+  EXPECT_NEAR(c.family_f1.macro, e[4], kTol);
+  EXPECT_NEAR(c.family_f1.weighted, e[5], kTol);
+  // The grouping draws nothing: without it the instrument-level numbers are the same.
+  EXPECT_EQ(chance_level(truth, g["n_labels"], g["repeats"], g["seed"]).f1.macro, c.f1.macro);
+  const auto u = chance_level_uniform_size(truth, g["n_labels"], 2, 4, g["repeats"], g["seed"], groups);
   const auto eu = g["uniform_2_4"].get<std::vector<double>>();
   EXPECT_NEAR(u.f1.macro, eu[0], kTol);
   EXPECT_NEAR(u.f1.weighted, eu[1], kTol);
   EXPECT_NEAR(u.map.macro, eu[2], kTol);
   EXPECT_NEAR(u.map.weighted, eu[3], kTol);
+  EXPECT_NEAR(u.family_f1.macro, eu[4], kTol);
+  EXPECT_NEAR(u.family_f1.weighted, eu[5], kTol);
   EXPECT_THROW(chance_level(truth, 6, 0, 1), UsageError);
   EXPECT_THROW(chance_level_uniform_size(truth, 6, 2, 7, 1, 1), UsageError);
 }

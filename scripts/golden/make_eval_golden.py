@@ -11,7 +11,7 @@ metrics.json:
   map / f1: sklearn average_precision_score / f1_score (macro, weighted) on indicator matrices of
     label sets over all n_labels columns, as evaluation/eval_multi_inst_enc.py calls them.
   slots: argmax-per-slot union, max over slots, threshold rule and instrument -> family mapping (numpy).
-rng.json: first outputs of splitmix64 / xoshiro256** and derived draws (a Python port written from
+rng.json: first outputs of splitmix64 (the core StableRng) and derived draws (a Python port written from
   the published algorithms), plus a Python port of make_eer_trials and chance_level driven by it.
 Run: ~/pyref/bin/python scripts/golden/make_eval_golden.py
 """
@@ -207,45 +207,32 @@ def slot_cases(rng):
 
 # ---------------------------------------------------------------- stable RNG and protocol ports
 class StableRng:
+    """Port of include/instret/core/stable_rng.h, written from Vigna's splitmix64.c: the state advances by
+    the golden gamma, the output is the finaliser of the new state."""
+
     def __init__(self, seed):
-        st = seed & M64
-        self.s = []
-        for _ in range(4):
-            st, z = splitmix64(st)
-            self.s.append(z)
+        self.state = seed & M64
 
-    def next_u64(self):
-        s = self.s
-        res = (rotl((s[1] * 5) & M64, 7) * 9) & M64
-        t = (s[1] << 17) & M64
-        s[2] ^= s[0]
-        s[3] ^= s[1]
-        s[1] ^= s[2]
-        s[0] ^= s[3]
-        s[2] ^= t
-        s[3] = rotl(s[3], 45)
-        return res
+    def next(self):
+        self.state, z = splitmix64(self.state)
+        return z
 
-    def uniform_index(self, n):
+    def below(self, n):
         limit = (1 << 64) % n
-        x = self.next_u64()
+        x = self.next()
         while x < limit:
-            x = self.next_u64()
+            x = self.next()
         return x % n
 
-    def uniform_double(self):
-        return (self.next_u64() >> 11) * 2.0 ** -53
+    def uniform(self):
+        return (self.next() >> 11) * 2.0 ** -53
 
     def sample(self, n, k):
         pool = list(range(n))
         for i in range(k):
-            j = i + self.uniform_index(n - i)
+            j = i + self.below(n - i)
             pool[i], pool[j] = pool[j], pool[i]
         return pool[:k]
-
-
-def rotl(x, k):
-    return ((x << k) | (x >> (64 - k))) & M64
 
 
 def splitmix64(state):
@@ -274,28 +261,33 @@ def eer_trials_port(emb, inst, enroll, targets, non_targets, seed):
         for p in pick[enroll:]:
             out.append([cos(e, emb[clips[i][p]]), 1, i])
         for _ in range(non_targets):
-            o = r.uniform_index(len(insts) - 1)
+            o = r.below(len(insts) - 1)
             if o >= ii:
                 o += 1
             other = clips[insts[o]]
-            c = other[r.uniform_index(len(other))]
+            c = other[r.below(len(other))]
             out.append([cos(e, emb[c]), 0, i])
     return out
 
 
-def chance_port(truth, n_labels, repeats, seed, sizes=None):
+def chance_port(truth, n_labels, repeats, seed, sizes=None, group_of=None, n_groups=0):
     r = StableRng(seed)
     yt = indicator(truth, n_labels)
-    acc = np.zeros(4)
+    acc = np.zeros(6)
+    gt = indicator([sorted({group_of[l] for l in t}) for t in truth], n_groups) if group_of else None
     for _ in range(repeats):
         pred = []
         for t in truth:
-            k = len(set(t)) if sizes is None else sizes[0] + r.uniform_index(sizes[1] - sizes[0] + 1)
+            k = len(set(t)) if sizes is None else sizes[0] + r.below(sizes[1] - sizes[0] + 1)
             pred.append(r.sample(n_labels, k))
-        s = np.array([[r.uniform_double() for _ in range(n_labels)] for _ in truth])
+        s = np.array([[r.uniform() for _ in range(n_labels)] for _ in truth])
         yp = indicator(pred, n_labels)
+        fam = [0.0, 0.0]
+        if group_of:
+            gp = indicator([sorted({group_of[l] for l in p}) for p in pred], n_groups)
+            fam = [f1_score(gt, gp, average="macro"), f1_score(gt, gp, average="weighted")]
         acc += [f1_score(yt, yp, average="macro"), f1_score(yt, yp, average="weighted"),
-                average_precision_score(yt, s, average="macro"), average_precision_score(yt, s, average="weighted")]
+                average_precision_score(yt, s, average="macro"), average_precision_score(yt, s, average="weighted")] + fam
     return (acc / repeats).tolist()
 
 
@@ -308,11 +300,11 @@ def rng_golden(rng):
             st, z = splitmix64(st)
             sm.append(str(z))
         r = StableRng(seed)
-        g[str(seed)] = {"splitmix64": sm, "xoshiro": [str(r.next_u64()) for _ in range(5)]}
+        g[str(seed)] = {"splitmix64": sm, "next": [str(r.next()) for _ in range(5)]}
         r = StableRng(seed)
-        g[str(seed)]["index_7"] = [r.uniform_index(7) for _ in range(10)]
+        g[str(seed)]["below_7"] = [r.below(7) for _ in range(10)]
         r = StableRng(seed)
-        g[str(seed)]["double"] = [r.uniform_double() for _ in range(5)]
+        g[str(seed)]["uniform"] = [r.uniform() for _ in range(5)]
         r = StableRng(seed)
         g[str(seed)]["sample_10_4"] = r.sample(10, 4)
     # EER protocol port: 4 instruments with 9, 8, 3 (skipped), 10 clips; enroll 3, targets 4, non_targets 5.
@@ -324,9 +316,10 @@ def rng_golden(rng):
                        "enroll": 3, "targets": 4, "non_targets": 5, "seed": 1234, "trials": trials,
                        "skipped": [5]}
     truth = random_sets(rng, 12, 6, 1, 3)
-    g["chance"] = {"truth": truth, "n_labels": 6, "repeats": 5, "seed": 99,
-                   "expected": chance_port(truth, 6, 5, 99),
-                   "uniform_2_4": chance_port(truth, 6, 5, 99, sizes=(2, 4))}
+    group_of = [0, 1, 1, 2, 0, 2]  # label -> group, 3 groups
+    g["chance"] = {"truth": truth, "n_labels": 6, "repeats": 5, "seed": 99, "group_of": group_of, "n_groups": 3,
+                   "expected": chance_port(truth, 6, 5, 99, group_of=group_of, n_groups=3),
+                   "uniform_2_4": chance_port(truth, 6, 5, 99, sizes=(2, 4), group_of=group_of, n_groups=3)}
     return g
 
 

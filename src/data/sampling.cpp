@@ -13,26 +13,6 @@ constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ull;
 constexpr uint64_t kPermutationTag = 0x7065726d75746521ull;
 }  // namespace
 
-StableRng::StableRng(uint64_t seed) : state_(seed) {}
-
-uint64_t StableRng::next() {
-  const uint64_t value = splitmix64(state_);
-  state_ += kGolden;
-  return value;
-}
-
-uint64_t StableRng::below(uint64_t n) {
-  if (n == 0) throw UsageError("StableRng::below(0): the range is empty");
-  // 2^64 mod n: values below it would make the low residues more likely, so they are redrawn.
-  const uint64_t threshold = (0 - n) % n;
-  while (true) {
-    const uint64_t r = next();
-    if (r >= threshold) return r % n;
-  }
-}
-
-double StableRng::uniform() { return static_cast<double>(next() >> 11) * (1.0 / 9007199254740992.0); }
-
 uint64_t stream_seed(uint64_t seed, std::initializer_list<uint64_t> keys) {
   uint64_t h = splitmix64(seed);
   for (uint64_t key : keys) h = splitmix64(h ^ splitmix64(key + kGolden));

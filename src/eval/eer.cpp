@@ -9,7 +9,7 @@
 #include <string>
 
 #include "instret/core/error.h"
-#include "instret/eval/stable_rng.h"
+#include "instret/core/stable_rng.h"
 
 namespace instret {
 
@@ -212,7 +212,7 @@ std::vector<EerTrial> make_eer_trials(const std::vector<float>& embeddings, int6
     return d > 0.0 ? dot / d : 0.0;
   };
 
-  EvalRng rng(seed);
+  StableRng rng(seed);
   std::vector<EerTrial> trials;
   for (size_t ii = 0; ii < instruments.size(); ++ii) {
     const int64_t inst = instruments[ii];
@@ -228,10 +228,10 @@ std::vector<EerTrial> make_eer_trials(const std::vector<float>& embeddings, int6
     for (int64_t k = protocol.enroll; k < need; ++k) trials.push_back({score(enrol, clips[pick[k]]), true, inst});
     for (int k = 0; k < protocol.non_targets; ++k) {
       // Uniform over the other instruments: draw among n - 1 and skip over this one.
-      int64_t o = rng.uniform_index(static_cast<int64_t>(instruments.size()) - 1);
+      int64_t o = static_cast<int64_t>(rng.below(instruments.size() - 1));
       if (o >= static_cast<int64_t>(ii)) ++o;
       const auto& other = by.at(instruments[o]);
-      const int64_t clip = other[rng.uniform_index(static_cast<int64_t>(other.size()))];
+      const int64_t clip = other[rng.below(other.size())];
       trials.push_back({score(enrol, clip), false, inst});
     }
   }

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "instret/core/error.h"
-#include "instret/eval/stable_rng.h"
+#include "instret/core/stable_rng.h"
 
 namespace instret {
 
@@ -192,34 +192,45 @@ namespace {
 // size_of(rng, i) gives the size of item i's random set.
 template <class SizeOf>
 ChanceLevel chance(const std::vector<LabelSet>& truth, int64_t n_labels, int repeats, uint64_t seed, SizeOf size_of,
-                   const char* what) {
+                   const LabelGroups& groups, const char* what) {
   check_n_labels(n_labels, what);
   if (repeats < 1) throw UsageError(std::string(what) + ": repeats must be >= 1, got " + std::to_string(repeats));
   indicator(truth, n_labels, what);  // validates the labels
-  EvalRng rng(seed);
+  const bool grouped = !groups.group_of.empty();
+  const std::vector<LabelSet> truth_groups =
+      grouped ? map_labels(truth, groups.group_of, groups.n_groups) : std::vector<LabelSet>{};
+  StableRng rng(seed);
   ChanceLevel sum{};
   std::vector<LabelSet> predicted(truth.size());
   std::vector<double> scores(truth.size() * static_cast<size_t>(n_labels));
   for (int r = 0; r < repeats; ++r) {
     for (size_t i = 0; i < truth.size(); ++i) predicted[i] = rng.sample_without_replacement(n_labels, size_of(rng, i));
-    for (auto& s : scores) s = rng.uniform_double();
+    for (auto& s : scores) s = rng.uniform();
     const auto f1 = f1_scores(truth, predicted, n_labels);
     const auto map = map_scores(scores, truth, n_labels);
     sum.f1.macro += f1.macro;
     sum.f1.weighted += f1.weighted;
     sum.map.macro += map.macro;
     sum.map.weighted += map.weighted;
+    if (grouped) {
+      const auto g = f1_scores(truth_groups, map_labels(predicted, groups.group_of, groups.n_groups), groups.n_groups);
+      sum.family_f1.macro += g.macro;
+      sum.family_f1.weighted += g.weighted;
+    }
   }
   sum.f1.macro /= repeats;
   sum.f1.weighted /= repeats;
   sum.map.macro /= repeats;
   sum.map.weighted /= repeats;
+  sum.family_f1.macro /= repeats;
+  sum.family_f1.weighted /= repeats;
   return sum;
 }
 
 }  // namespace
 
-ChanceLevel chance_level(const std::vector<LabelSet>& truth, int64_t n_labels, int repeats, uint64_t seed) {
+ChanceLevel chance_level(const std::vector<LabelSet>& truth, int64_t n_labels, int repeats, uint64_t seed,
+                         const LabelGroups& groups) {
   std::vector<int64_t> sizes;
   for (const auto& t : truth) {
     LabelSet u = t;
@@ -227,18 +238,18 @@ ChanceLevel chance_level(const std::vector<LabelSet>& truth, int64_t n_labels, i
     sizes.push_back(std::unique(u.begin(), u.end()) - u.begin());
   }
   return chance(
-      truth, n_labels, repeats, seed, [&](EvalRng&, size_t i) { return sizes[i]; }, "chance_level");
+      truth, n_labels, repeats, seed, [&](StableRng&, size_t i) { return sizes[i]; }, groups, "chance_level");
 }
 
 ChanceLevel chance_level_uniform_size(const std::vector<LabelSet>& truth, int64_t n_labels, int64_t min_size,
-                                      int64_t max_size, int repeats, uint64_t seed) {
+                                      int64_t max_size, int repeats, uint64_t seed, const LabelGroups& groups) {
   if (min_size < 0 || min_size > max_size || max_size > n_labels)
     throw UsageError("chance_level_uniform_size: need 0 <= min_size <= max_size <= n_labels, got " +
                      std::to_string(min_size) + ", " + std::to_string(max_size) + ", " + std::to_string(n_labels));
   return chance(
       truth, n_labels, repeats, seed,
-      [&](EvalRng& rng, size_t) { return min_size + rng.uniform_index(max_size - min_size + 1); },
-      "chance_level_uniform_size");
+      [&](StableRng& rng, size_t) { return min_size + static_cast<int64_t>(rng.below(static_cast<uint64_t>(max_size - min_size + 1))); },
+      groups, "chance_level_uniform_size");
 }
 
 }  // namespace instret

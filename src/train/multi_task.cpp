@@ -6,7 +6,9 @@
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
 #include "instret/data/sampling.h"
-#include "instret/eval/retrieval_metrics.h"
+#include "instret/eval/instrument_library.h"
+#include "instret/eval/retrieval_evaluation.h"
+#include "instret/eval/family_table.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/embed_clips.h"
 
@@ -74,16 +76,18 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   const torch::Tensor valid_clips = single_cache(*single_valid_, "single_valid");
   if (dist.is_main()) dist.barrier();
 
-  // The library: per valid instrument, the mean of its first library_clips clip embeddings.
+  // The library: per valid instrument, the mean of its first library_clips clip embeddings (as eval-retrieval).
   const auto& by_instrument = single_valid_->clips_by_instrument();
-  library_ = torch::zeros({int64_t(by_instrument.size()), encoder_->dim()});
-  for (size_t k = 0; k < by_instrument.size(); ++k) {
-    const auto& clips = by_instrument[k];
-    const int64_t n = std::min<int64_t>(int64_t(clips.size()), config.valid.library_clips);
-    if (n == 0) continue;
-    for (int64_t i = 0; i < n; ++i) library_[int64_t(k)] += valid_clips[clips[size_t(i)]];
+  const auto lib_clips = library_clips(by_instrument, config.valid.library_clips);
+  std::vector<int64_t> lib_rows, lib_instrument;
+  for (const auto& [clip, instrument] : lib_clips) {
+    lib_rows.push_back(clip);
+    lib_instrument.push_back(instrument);
   }
-  library_ = torch::nn::functional::normalize(library_, torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-12));
+  library_ = instrument_library(valid_clips.index_select(0, torch::tensor(lib_rows, torch::kInt64)), lib_instrument,
+                                int64_t(by_instrument.size()));
+  const FamilyTable families = family_table(single_valid_->instruments());
+  families_ = LabelGroups{families.group_of, int64_t(families.names.size())};
 
   model_ = MultiEncoder(config.model);
   model_->to(device_);
@@ -213,38 +217,29 @@ Json MultiTask::validate() {
     loss_sum += pit_cosine_loss(outputs.narrow(0, start, count), targets.cpu(), counts, reduction_).loss.item<double>() *
                 double(count);
   }
-  // Retrieval: each output slot picks its most similar library instrument; the set is their union.
-  const int64_t n_labels = library_.size(0);
-  const torch::Tensor valid_library = library_.norm(2, 1).gt(0);
-  const torch::Tensor sims =
-      torch::matmul(torch::nn::functional::normalize(outputs, torch::nn::functional::NormalizeFuncOptions().dim(2).eps(1e-12)),
-                    library_.t())
-          .masked_fill(valid_library.logical_not().view({1, 1, -1}), -2.0)
-          .to(torch::kFloat64)
-          .contiguous();
-  std::vector<LabelSet> truth, predicted;
-  std::vector<double> scores;
+  // Retrieval, as eval-retrieval computes it: each output slot picks its most similar library
+  // instrument; the set is their union; mAP scores are the max over the slots. No chance levels here.
+  const torch::Tensor sims = slot_library_cosines(outputs, library_);
+  std::vector<LabelSet> truth;
   for (int64_t i = 0; i < n; ++i) {
-    const MultiItem& item = multi_valid_->items()[size_t(valid_items_[size_t(i)])];
     LabelSet t;
-    for (const MultiStem& s : item.stems) t.push_back(s.instrument);
-    std::sort(t.begin(), t.end());
-    t.erase(std::unique(t.begin(), t.end()), t.end());
+    for (const MultiStem& s : multi_valid_->items()[size_t(valid_items_[size_t(i)])].stems) t.push_back(s.instrument);
     truth.push_back(t);
-    const double* p = sims[i].data_ptr<double>();
-    const std::vector<double> slot_sims(p, p + m * n_labels);
-    predicted.push_back(predict_set_argmax(slot_sims, m, n_labels));
-    const auto best = max_over_slots(slot_sims, m, n_labels);
-    scores.insert(scores.end(), best.begin(), best.end());
   }
-  const AveragedScore f1 = f1_scores(truth, predicted, n_labels);
-  const AveragedScore ap = map_scores(scores, truth, n_labels);
+  ChanceSettings no_chance;
+  no_chance.repeats = 0;
+  const RetrievalEvaluation r =
+      evaluate_retrieval(std::vector<double>(sims.data_ptr<double>(), sims.data_ptr<double>() + sims.numel()), m,
+                         library_.size(0), truth, families_, no_chance);
+  const AveragedScore f1 = r.f1, ap = r.map;
   model_->train();
   return {{"loss", loss_sum / double(n)},
           {"f1_macro", f1.macro},
           {"f1_weighted", f1.weighted},
           {"map_macro", ap.macro},
-          {"map_weighted", ap.weighted}};
+          {"map_weighted", ap.weighted},
+          {"family_f1_macro", r.family_f1.macro},
+          {"family_f1_weighted", r.family_f1.weighted}};
 }
 
 }  // namespace instret

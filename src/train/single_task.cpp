@@ -8,7 +8,7 @@
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
 #include "instret/data/sampling.h"
-#include "instret/eval/eer.h"
+#include "instret/eval/eer_evaluation.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/embed_clips.h"
 
@@ -141,17 +141,11 @@ Json SingleTask::validate() {
   protocol.enroll = config_.valid.enroll;
   protocol.targets = config_.valid.targets;
   protocol.non_targets = config_.valid.non_targets;
-  double pooled = 0, per_instrument = 0, rocch = 0;
-  for (uint64_t seed : config_.valid.eer_seeds) {
-    const EerResult r = eer_of_trials(make_eer_trials(flat, config_.model.emb_dim, instrument, protocol, seed));
-    pooled += r.pooled;
-    per_instrument += r.per_instrument_mean;
-    rocch += r.rocch;
-  }
-  const double n = double(config_.valid.eer_seeds.size());
-  metrics["eer"] = pooled / n;
-  metrics["eer_per_instrument"] = per_instrument / n;
-  metrics["eer_rocch"] = rocch / n;
+  // The same evaluation as eval-eer (instret/eval/eer_evaluation.h), means over the seeds.
+  const EerEvaluation eer = evaluate_eer(flat, config_.model.emb_dim, instrument, protocol, config_.valid.eer_seeds);
+  metrics["eer"] = eer.pooled.mean;
+  metrics["eer_per_instrument"] = eer.per_instrument_mean.mean;
+  metrics["eer_rocch"] = eer.rocch.mean;
   model_->train();
   return metrics;
 }

@@ -1,26 +1,13 @@
-// Platform-independent randomness for training data: a small seeded generator, seeds derived from
+// Platform-independent randomness for training data (with the core StableRng): seeds derived from
 // (seed, epoch, step, item) keys and epoch permutations, identical on every compiler and machine.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
 #include <vector>
 
+#include "instret/core/stable_rng.h"
+
 namespace instret {
-
-// SplitMix64 generator (std:: distributions are implementation-defined, so none is used here).
-class StableRng {
- public:
-  explicit StableRng(uint64_t seed);
-  // The next 64 random bits.
-  uint64_t next();
-  // Uniform in [0, n) without modulo bias (rejection of the top remainder); n = 0 is a UsageError.
-  uint64_t below(uint64_t n);
-  // Uniform in [0, 1) with 53 random bits.
-  double uniform();
-
- private:
-  uint64_t state_;
-};
 
 // A seed for one independent stream, mixed from `seed` and the keys in order, e.g.
 // stream_seed(seed, {epoch, step, item}); different keys (or key counts) give unrelated streams.

@@ -48,7 +48,7 @@ struct EerProtocol {
 };
 
 // The paper's protocol (section 4.1) as the reference code draws it, with one deliberate change.
-// Instruments are visited in increasing index order; every draw comes from one EvalRng(seed).
+// Instruments are visited in increasing index order; every draw comes from one StableRng(seed).
 // For each instrument with at least enroll + targets clips: enroll + targets distinct clips of it
 // are drawn without replacement; the first `enroll` are averaged (raw embeddings, as the reference
 // does) into the enrollment; the other `targets` give the target trials (the change: the reference

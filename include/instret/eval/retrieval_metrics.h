@@ -57,20 +57,30 @@ std::vector<LabelSet> map_labels(const std::vector<LabelSet>& sets, const std::v
 struct ChanceLevel {
   AveragedScore f1;
   AveragedScore map;
+  AveragedScore family_f1;  // F1 of the random sets mapped through LabelGroups; 0 when none was given
 };
 
-// Chance level, averaged over `repeats` draws from EvalRng(seed). Each repeat: for every item in
+// An optional label -> group table (e.g. instrument -> family) for the chance level's group-level F1.
+struct LabelGroups {
+  std::vector<int64_t> group_of;  // empty: no grouping
+  int64_t n_groups = 0;
+};
+
+// Chance level, averaged over `repeats` draws from StableRng(seed). Each repeat: for every item in
 // order, a uniformly random set of as many distinct labels as its true set has
-// (EvalRng::sample_without_replacement(n_labels, size)); then an n_items x n_labels matrix of
+// (StableRng::sample_without_replacement(n_labels, size)); then an n_items x n_labels matrix of
 // uniform [0, 1) scores, row-major. f1 = f1_scores of the random sets, map = map_scores of the
-// random scores, each averaged over repeats. Throws UsageError if repeats < 1 or a label is invalid.
-ChanceLevel chance_level(const std::vector<LabelSet>& truth, int64_t n_labels, int repeats, uint64_t seed);
+// random scores, family_f1 = f1_scores of the true and random sets mapped through `groups` (when
+// given; it draws nothing more), each averaged over repeats. Throws UsageError if repeats < 1 or a
+// label is invalid.
+ChanceLevel chance_level(const std::vector<LabelSet>& truth, int64_t n_labels, int repeats, uint64_t seed,
+                         const LabelGroups& groups = {});
 
 // The reference code's own random baseline ("F1 Score (random)" in eval_multi_inst_enc.py, the
 // paper's "Chance" row): every item's set has a size uniform in [min_size, max_size] (the reference
 // uses random.randint(2, 9)), whatever its true size; otherwise as chance_level (same draw order,
 // the size drawn first per item). Throws UsageError unless 0 <= min_size <= max_size <= n_labels.
 ChanceLevel chance_level_uniform_size(const std::vector<LabelSet>& truth, int64_t n_labels, int64_t min_size,
-                                      int64_t max_size, int repeats, uint64_t seed);
+                                      int64_t max_size, int repeats, uint64_t seed, const LabelGroups& groups = {});
 
 }  // namespace instret

@@ -8,6 +8,7 @@
 #include "instret/audio/mel.h"
 #include "instret/data/nlakh_dataset.h"
 #include "instret/data/random_mix.h"
+#include "instret/eval/retrieval_metrics.h"
 #include "instret/loss/pit_cosine_loss.h"
 #include "instret/models/encoders.h"
 #include "instret/train/distributed.h"
@@ -49,6 +50,7 @@ class MultiTask : public TrainTask {
   torch::Tensor train_targets_;  // (rows, D) on the device: per single clip (random) or per stem (nlakh)
   torch::Tensor valid_targets_;  // (valid stems, D) on the CPU
   torch::Tensor library_;        // (valid instruments, D) normalised; zero rows for instruments without clips
+  LabelGroups families_;         // valid instrument -> family (eval-retrieval's family table)
   std::vector<int64_t> valid_items_;
   LogMel frontend_{nullptr};
   MultiEncoder model_{nullptr};

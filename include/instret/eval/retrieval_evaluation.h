@@ -1,0 +1,57 @@
+// The multi-encoder retrieval evaluation as a whole (the paper's Table 2): from each mixture's
+// cosines between its M output embeddings and the instrument library, the predicted sets, the
+// instrument and family F1, the mAP and both chance levels; the JSON report, the markdown rows in
+// the paper's layout and the per-mixture dump. Used by eval-retrieval and train-multi's validation.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "instret/core/config.h"
+#include "instret/eval/retrieval_metrics.h"
+
+namespace instret {
+
+struct ChanceSettings {
+  int repeats = 100;      // random draws averaged
+  uint64_t seed = 0;
+  int64_t min_size = 2;   // the reference's random.randint(2, 9) set sizes (clamped to the label count)
+  int64_t max_size = 9;
+};
+
+struct RetrievalEvaluation {
+  int64_t n_items = 0, m = 0, n_labels = 0, n_groups = 0;
+  std::vector<LabelSet> truth, predicted;                 // instrument sets (predict_set_argmax per item)
+  std::vector<LabelSet> truth_groups, predicted_groups;   // the same mapped to families
+  std::vector<double> scores;                             // n_items x n_labels: max over the slots (mAP score)
+  AveragedScore f1, family_f1, map;
+  ChanceLevel chance_true_size;     // chance_level: random sets of each mixture's true size
+  ChanceLevel chance_uniform_size;  // chance_level_uniform_size: the reference's (and the paper's) "Chance" row
+};
+
+// sims: row-major n_items x m x n_labels cosines (slot s of item i against library entry l; entries
+// that must never be picked, e.g. an instrument without a library embedding, should hold -2).
+// groups: instrument -> family (required: n_groups >= 1). With chance.repeats = 0 the chance levels
+// are not computed (left 0). Throws UsageError on inconsistent sizes or labels.
+RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t m, int64_t n_labels,
+                                       const std::vector<LabelSet>& truth, const LabelGroups& groups,
+                                       const ChanceSettings& chance);
+
+// The metric part of the report: f1_macro, f1_weighted, family_f1_macro, family_f1_weighted,
+// map_macro, map_weighted, and "chance" {"true_size": {...}, "uniform_size": {..., "min_size",
+// "max_size"}, "repeats", "seed"} with the same six keys each (chance mAP from uniform random scores).
+Json retrieval_evaluation_json(const RetrievalEvaluation& e, const ChanceSettings& chance);
+
+// The paper's Table 2 layout as markdown: a header (Model | Family F1 macro | weighted | Instrument F1
+// macro | weighted | mAP macro | weighted), the row of `model_name`, and the two chance rows, three
+// decimals.
+std::string retrieval_markdown(const RetrievalEvaluation& e, const std::string& model_name);
+
+// One JSON line per mixture: {"item", "mix", "truth", "predicted", "truth_families",
+// "predicted_families", "scores"} (label indices; scores = the n_labels mAP scores), after a first
+// line {"labels": ids, "families": names, "family_of": indices, "m": M}. `mixes[i]` names item i.
+std::string retrieval_dump_jsonl(const RetrievalEvaluation& e, const std::vector<std::string>& mixes,
+                                 const std::vector<std::string>& label_ids, const std::vector<std::string>& group_names,
+                                 const std::vector<int64_t>& group_of);
+
+}  // namespace instret

@@ -1,0 +1,118 @@
+#include "instret/eval/eer_tool.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <iostream>
+
+#include "instret/core/cli.h"
+#include "instret/core/device.h"
+#include "instret/core/error.h"
+#include "instret/core/fs.h"
+#include "instret/data/nlakh_dataset.h"
+#include "instret/eval/eer_evaluation.h"
+#include "instret/eval/eval_encoders.h"
+#include "instret/train/embed_clips.h"
+
+namespace instret {
+
+namespace {
+
+// Keys a user may set with --config / --set (the flags cover the rest).
+Json eer_tool_defaults() {
+  MelStatsConfig baseline;
+  return {{"batch_size", 32}, {"workers", 2}, {"baseline", {{"n_mfcc", baseline.n_mfcc}, {"mel", baseline.mel}}}};
+}
+
+}  // namespace
+
+int run_eval_eer_tool(int argc, char** argv) {
+  CLI::App app{"EER of single-instrument embeddings on a split's instruments: enrollment = mean of `enroll` clips, "
+               "`targets` target and `non-targets` non-target trials per instrument, cosine scores, repeated per seed",
+               "eval-eer"};
+  CommonOptions options;
+  add_common_flags(app, options);
+  std::string single, baseline, data, split = "valid", json_out, dump, device = "auto";
+  std::vector<uint64_t> seeds{0, 1, 2, 3, 4};
+  EerProtocol protocol;
+  int threads = 0;
+  int64_t cap = 0;
+  auto* single_opt = app.add_option("--single", single, "Single-encoder checkpoint (train-single)");
+  auto* baseline_opt = app.add_option("--baseline", baseline, "Non-learned baseline instead: mfcc or logmel")
+                           ->check(CLI::IsMember({"mfcc", "logmel"}));
+  single_opt->excludes(baseline_opt);
+  app.add_option("--data", data, "render-nlakh output folder")->required();
+  app.add_option("--split", split, "Split whose instruments are evaluated (default valid)");
+  app.add_option("--seeds", seeds, "Protocol repetitions, e.g. 0,1,2,3,4")->delimiter(',');
+  app.add_option("--enroll", protocol.enroll, "Clips averaged into an enrollment (default 5)")->check(CLI::Range(1, 100000));
+  app.add_option("--targets", protocol.targets, "Target trials per instrument (default 20)")->check(CLI::Range(1, 100000));
+  app.add_option("--non-targets", protocol.non_targets, "Non-target trials per instrument (default 20)")
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--clips-per-instrument", cap, "Use only each instrument's first N clips (0 = all)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  app.add_option("--json", json_out, "Also write the JSON report to this file (atomically)");
+  app.add_option("--dump-trials", dump, "Write every trial as CSV: seed,instrument,instrument_id,target,score");
+  app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
+  app.add_option("-j,--threads", threads, "Intra-op threads, 0 = LibTorch's default")->check(CLI::Range(0, 1024));
+  return run_tool(app, argc, argv, options, [&] {
+    if (single.empty() == baseline.empty()) throw UsageError("give --single CKPT or --baseline mfcc|logmel");
+    if (seeds.empty()) throw UsageError("--seeds: give at least one seed");
+    const Json config = tool_config(eer_tool_defaults(), options);
+    const int64_t batch = config["batch_size"].get<int64_t>();
+    const int workers = config["workers"].get<int>();
+    if (batch < 1 || workers < 0) throw UsageError("batch_size must be >= 1 and workers >= 0");
+    MelStatsConfig baseline_config;
+    baseline_config.kind = baseline.empty() ? "mfcc" : baseline;
+    baseline_config.n_mfcc = config["baseline"]["n_mfcc"].get<int>();
+    from_json(config["baseline"]["mel"], baseline_config.mel);
+    if (threads > 0) torch::set_num_threads(threads);
+    const torch::Device dev = resolve_device(device);
+
+    require_split(data, split);
+    const NlakhSingle dataset = NlakhSingle::open(data, split);
+    ClipEmbedder embedder = single.empty() ? ClipEmbedder::baseline(baseline_config, dev) : ClipEmbedder::single(single, dev);
+    std::vector<int64_t> clips, clip_instrument;
+    int64_t without_clips = 0;
+    for (size_t k = 0; k < dataset.clips_by_instrument().size(); ++k) {
+      const auto& list = dataset.clips_by_instrument()[k];
+      without_clips += list.empty();
+      const size_t n = cap > 0 ? std::min(list.size(), size_t(cap)) : list.size();
+      for (size_t i = 0; i < n; ++i) {
+        clips.push_back(list[i]);
+        clip_instrument.push_back(int64_t(k));
+      }
+    }
+    std::string seed_list;
+    for (uint64_t s : seeds) seed_list += (seed_list.empty() ? "" : ",") + std::to_string(s);
+    spdlog::info("eval-eer: {} {} clips of {} instruments ({} without clips), seeds {}", clips.size(), split,
+                 dataset.instruments().size() - size_t(without_clips), without_clips, seed_list);
+    const torch::Tensor emb = embed_clips(
+        int64_t(clips.size()), dataset.clip_samples(),
+        [&](int64_t i, float* out) { dataset.read(clips[size_t(i)], out); },
+        [&](const torch::Tensor& audio) { return embedder.embed(audio); }, batch, std::max(1, workers),
+        split + " clips").contiguous();
+    const std::vector<float> flat(emb.data_ptr<float>(), emb.data_ptr<float>() + emb.numel());
+    const EerEvaluation result = evaluate_eer(flat, embedder.dim(), clip_instrument, protocol, seeds);
+
+    std::vector<std::string> ids;
+    for (const auto& inst : dataset.instruments()) ids.push_back(inst.id);
+    Json report = {{"tool", "eval-eer"}, {"encoder", embedder.describe()}, {"data", data}, {"split", split}};
+    report.update(eer_evaluation_json(result, ids));
+    report["counts"]["instruments_in_split"] = dataset.instruments().size();
+    report["counts"]["instruments_without_clips"] = without_clips;
+    report["clips_per_instrument_cap"] = cap;
+    if (!dump.empty()) {
+      write_file_atomically(dump, eer_trials_csv(result, ids));
+      spdlog::info("wrote {} trials to {}", report["counts"]["trials"].get<int64_t>(), dump);
+    }
+    const std::string text = report.dump(2) + "\n";
+    if (!json_out.empty()) write_file_atomically(json_out, text);
+    std::cout << text << std::flush;
+    spdlog::info("EER pooled {:.4f} +- {:.4f}, per-instrument mean {:.4f}, ROCCH {:.4f} ({} instruments, {} skipped)",
+                 result.pooled.mean, result.pooled.std, result.per_instrument_mean.mean, result.rocch.mean,
+                 result.used.size(), result.skipped.size());
+  });
+}
+
+}  // namespace instret

@@ -1,0 +1,128 @@
+#include "instret/eval/retrieval_evaluation.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+
+#include "instret/core/error.h"
+
+namespace instret {
+
+RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t m, int64_t n_labels,
+                                       const std::vector<LabelSet>& truth, const LabelGroups& groups,
+                                       const ChanceSettings& chance) {
+  if (m < 1 || n_labels < 1)
+    throw UsageError("retrieval evaluation: need m >= 1 and n_labels >= 1, got " + std::to_string(m) + " and " +
+                     std::to_string(n_labels));
+  if (truth.empty()) throw UsageError("retrieval evaluation: no mixtures");
+  const int64_t per_item = m * n_labels;
+  if (int64_t(sims.size()) != int64_t(truth.size()) * per_item)
+    throw UsageError("retrieval evaluation: " + std::to_string(sims.size()) + " similarities but " +
+                     std::to_string(truth.size()) + " items x " + std::to_string(m) + " slots x " +
+                     std::to_string(n_labels) + " labels");
+  if (groups.n_groups < 1 || int64_t(groups.group_of.size()) != n_labels)
+    throw UsageError("retrieval evaluation: the family table has " + std::to_string(groups.group_of.size()) +
+                     " entries for " + std::to_string(n_labels) + " labels");
+  RetrievalEvaluation e;
+  e.n_items = int64_t(truth.size());
+  e.m = m;
+  e.n_labels = n_labels;
+  e.n_groups = groups.n_groups;
+  for (const LabelSet& t : truth) {
+    LabelSet u = t;
+    std::sort(u.begin(), u.end());
+    u.erase(std::unique(u.begin(), u.end()), u.end());
+    e.truth.push_back(std::move(u));
+  }
+  for (int64_t i = 0; i < e.n_items; ++i) {
+    const std::vector<double> item(sims.begin() + i * per_item, sims.begin() + (i + 1) * per_item);
+    e.predicted.push_back(predict_set_argmax(item, m, n_labels));
+    const auto best = max_over_slots(item, m, n_labels);
+    e.scores.insert(e.scores.end(), best.begin(), best.end());
+  }
+  e.truth_groups = map_labels(e.truth, groups.group_of, groups.n_groups);
+  e.predicted_groups = map_labels(e.predicted, groups.group_of, groups.n_groups);
+  e.f1 = f1_scores(e.truth, e.predicted, n_labels);
+  e.family_f1 = f1_scores(e.truth_groups, e.predicted_groups, groups.n_groups);
+  e.map = map_scores(e.scores, e.truth, n_labels);
+  if (chance.repeats > 0) {
+    e.chance_true_size = chance_level(e.truth, n_labels, chance.repeats, chance.seed, groups);
+    const int64_t hi = std::min(chance.max_size, n_labels), lo = std::min(chance.min_size, hi);
+    e.chance_uniform_size = chance_level_uniform_size(e.truth, n_labels, lo, hi, chance.repeats, chance.seed, groups);
+  }
+  return e;
+}
+
+namespace {
+
+Json six(const AveragedScore& f1, const AveragedScore& family_f1, const AveragedScore& map) {
+  return {{"f1_macro", f1.macro},
+          {"f1_weighted", f1.weighted},
+          {"family_f1_macro", family_f1.macro},
+          {"family_f1_weighted", family_f1.weighted},
+          {"map_macro", map.macro},
+          {"map_weighted", map.weighted}};
+}
+
+std::string row(const std::string& name, const AveragedScore& fam, const AveragedScore& f1, const AveragedScore* map) {
+  char buf[256];
+  if (map)
+    std::snprintf(buf, sizeof buf, "| %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", fam.macro, fam.weighted, f1.macro,
+                  f1.weighted, map->macro, map->weighted);
+  else
+    std::snprintf(buf, sizeof buf, "| %.3f | %.3f | %.3f | %.3f | - | - |\n", fam.macro, fam.weighted, f1.macro,
+                  f1.weighted);
+  std::string n = name;
+  std::replace(n.begin(), n.end(), '|', '/');
+  return "| " + n + " " + buf;
+}
+
+}  // namespace
+
+Json retrieval_evaluation_json(const RetrievalEvaluation& e, const ChanceSettings& chance) {
+  Json j = six(e.f1, e.family_f1, e.map);
+  Json uniform = six(e.chance_uniform_size.f1, e.chance_uniform_size.family_f1, e.chance_uniform_size.map);
+  uniform["min_size"] = std::min(chance.min_size, std::min(chance.max_size, e.n_labels));
+  uniform["max_size"] = std::min(chance.max_size, e.n_labels);
+  j["chance"] = {{"true_size", six(e.chance_true_size.f1, e.chance_true_size.family_f1, e.chance_true_size.map)},
+                 {"uniform_size", uniform},
+                 {"repeats", chance.repeats},
+                 {"seed", chance.seed}};
+  j["counts"] = {{"mixtures", e.n_items}, {"slots", e.m}, {"instruments", e.n_labels}, {"families", e.n_groups}};
+  return j;
+}
+
+std::string retrieval_markdown(const RetrievalEvaluation& e, const std::string& model_name) {
+  std::string out =
+      "| Model | Family F1 macro | Family F1 weighted | Instrument F1 macro | Instrument F1 weighted | mAP macro | mAP "
+      "weighted |\n|---|---|---|---|---|---|---|\n";
+  out += row("Chance (uniform size, reference)", e.chance_uniform_size.family_f1, e.chance_uniform_size.f1, nullptr);
+  out += row("Chance (true size)", e.chance_true_size.family_f1, e.chance_true_size.f1, &e.chance_true_size.map);
+  out += row(model_name, e.family_f1, e.f1, &e.map);
+  return out;
+}
+
+std::string retrieval_dump_jsonl(const RetrievalEvaluation& e, const std::vector<std::string>& mixes,
+                                 const std::vector<std::string>& label_ids, const std::vector<std::string>& group_names,
+                                 const std::vector<int64_t>& group_of) {
+  if (int64_t(mixes.size()) != e.n_items || int64_t(label_ids.size()) != e.n_labels)
+    throw UsageError("retrieval dump: " + std::to_string(mixes.size()) + " mixture names and " +
+                     std::to_string(label_ids.size()) + " label ids for " + std::to_string(e.n_items) + " items and " +
+                     std::to_string(e.n_labels) + " labels");
+  std::string out = Json({{"labels", label_ids}, {"families", group_names}, {"family_of", group_of}, {"m", e.m}}).dump() + "\n";
+  for (int64_t i = 0; i < e.n_items; ++i) {
+    const std::vector<double> scores(e.scores.begin() + i * e.n_labels, e.scores.begin() + (i + 1) * e.n_labels);
+    out += Json({{"item", i},
+                 {"mix", mixes[size_t(i)]},
+                 {"truth", e.truth[size_t(i)]},
+                 {"predicted", e.predicted[size_t(i)]},
+                 {"truth_families", e.truth_groups[size_t(i)]},
+                 {"predicted_families", e.predicted_groups[size_t(i)]},
+                 {"scores", scores}})
+               .dump() +
+           "\n";
+  }
+  return out;
+}
+
+}  // namespace instret

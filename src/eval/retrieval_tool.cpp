@@ -1,0 +1,155 @@
+#include "instret/eval/retrieval_tool.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "instret/core/cli.h"
+#include "instret/core/device.h"
+#include "instret/core/error.h"
+#include "instret/core/fs.h"
+#include "instret/data/nlakh_dataset.h"
+#include "instret/eval/eval_encoders.h"
+#include "instret/eval/family_table.h"
+#include "instret/eval/instrument_library.h"
+#include "instret/eval/retrieval_evaluation.h"
+#include "instret/train/embed_clips.h"
+
+namespace instret {
+
+namespace {
+
+Json retrieval_tool_defaults() {
+  MelStatsConfig baseline;
+  return {{"batch_size", 32}, {"workers", 2}, {"baseline", {{"n_mfcc", baseline.n_mfcc}, {"mel", baseline.mel}}}};
+}
+
+}  // namespace
+
+int run_eval_retrieval_tool(int argc, char** argv) {
+  CLI::App app{"Instrument retrieval from a split's mixtures (the paper's Table 2): per mixture, each output slot of the "
+               "multi encoder picks its most similar library instrument; instrument and family F1, mAP, chance levels",
+               "eval-retrieval"};
+  CommonOptions options;
+  add_common_flags(app, options);
+  std::string multi, single, baseline, data, split = "valid", json_out, dump, device = "auto", name;
+  int64_t library_k = 1, max_mixtures = 0;
+  bool markdown = false;
+  int threads = 0;
+  ChanceSettings chance;
+  auto* multi_opt = app.add_option("--multi", multi, "Multi-encoder checkpoint (train-multi or import-weights)");
+  auto* single_opt = app.add_option("--single", single, "Single-encoder checkpoint that makes the library");
+  auto* baseline_opt = app.add_option("--baseline", baseline, "Non-learned baseline for both sides instead: mfcc or logmel")
+                           ->check(CLI::IsMember({"mfcc", "logmel"}));
+  baseline_opt->excludes(multi_opt)->excludes(single_opt);
+  app.add_option("--data", data, "render-nlakh output folder")->required();
+  app.add_option("--split", split, "Split whose mixtures and instruments are used (default valid)");
+  app.add_option("--library-clips", library_k, "Library embedding = mean of each instrument's first K clips (default 1, as the paper)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 40));
+  app.add_option("--max-mixtures", max_mixtures, "Use only the first N mixtures (0 = all)")
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 40));
+  app.add_option("--chance-repeats", chance.repeats, "Random draws averaged for the chance levels (default 100)")
+      ->check(CLI::Range(1, 1000000));
+  app.add_option("--chance-seed", chance.seed, "Seed of the chance levels (default 0)");
+  app.add_option("--json", json_out, "Also write the JSON report to this file (atomically)");
+  app.add_flag("--markdown", markdown, "Print the paper's Table 2 rows as markdown on stdout instead of the JSON");
+  app.add_option("--name", name, "Model name in the markdown row (default: the model kind and checkpoint)");
+  app.add_option("--dump-scores", dump, "Write per-mixture scores, true and predicted sets as JSONL");
+  app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
+  app.add_option("-j,--threads", threads, "Intra-op threads, 0 = LibTorch's default")->check(CLI::Range(0, 1024));
+  return run_tool(app, argc, argv, options, [&] {
+    if (baseline.empty() && (multi.empty() || single.empty()))
+      throw UsageError("give --multi CKPT and --single CKPT, or --baseline mfcc|logmel");
+    const Json config = tool_config(retrieval_tool_defaults(), options);
+    const int64_t batch = config["batch_size"].get<int64_t>();
+    const int workers = config["workers"].get<int>();
+    if (batch < 1 || workers < 0) throw UsageError("batch_size must be >= 1 and workers >= 0");
+    MelStatsConfig baseline_config;
+    baseline_config.kind = baseline.empty() ? "mfcc" : baseline;
+    baseline_config.n_mfcc = config["baseline"]["n_mfcc"].get<int>();
+    from_json(config["baseline"]["mel"], baseline_config.mel);
+    if (threads > 0) torch::set_num_threads(threads);
+    const torch::Device dev = resolve_device(device);
+
+    require_split(data, split);
+    const NlakhSingle singles = NlakhSingle::open(data, split);
+    const NlakhMulti mixtures = NlakhMulti::open(data, split);
+    const bool learned = baseline.empty();
+    MixtureEmbedder mix_embedder =
+        learned ? MixtureEmbedder::multi(multi, dev) : MixtureEmbedder::baseline(baseline_config, dev);
+    ClipEmbedder clip_embedder = learned ? ClipEmbedder::single(single, dev) : ClipEmbedder::baseline(baseline_config, dev);
+    if (mix_embedder.dim() != clip_embedder.dim())
+      throw UsageError("the multi encoder " + multi + " gives " + std::to_string(mix_embedder.dim()) +
+                       "-d embeddings but the single encoder " + single + " gives " + std::to_string(clip_embedder.dim()) +
+                       "-d ones: they were not trained together");
+
+    // The library: the mean of each instrument's first K clips.
+    const int64_t n_labels = int64_t(singles.instruments().size());
+    const auto lib_clips = library_clips(singles.clips_by_instrument(), library_k);
+    std::vector<int64_t> row_instrument;
+    for (const auto& p : lib_clips) row_instrument.push_back(p.second);
+    const torch::Tensor lib_emb = embed_clips(
+        int64_t(lib_clips.size()), singles.clip_samples(),
+        [&](int64_t i, float* out) { singles.read(lib_clips[size_t(i)].first, out); },
+        [&](const torch::Tensor& audio) { return clip_embedder.embed(audio); }, batch, std::max(1, workers),
+        "library clips");
+    const torch::Tensor library = instrument_library(lib_emb, row_instrument, n_labels);
+    const int64_t without_clips = library.norm(2, 1).eq(0).sum().item<int64_t>();
+    if (without_clips > 0)
+      spdlog::warn("{} of {} {} instruments have no clip (or a silent one) and cannot be retrieved", without_clips,
+                   n_labels, split);
+
+    // The mixtures and their output slots.
+    int64_t n_items = int64_t(mixtures.items().size());
+    if (max_mixtures > 0) n_items = std::min(n_items, max_mixtures);
+    const torch::Tensor outputs = embed_clips(
+        n_items, mixtures.clip_samples(), [&](int64_t i, float* out) { mixtures.read_mix(i, out); },
+        [&](const torch::Tensor& audio) { return mix_embedder.embed(audio); }, batch, std::max(1, workers),
+        split + " mixtures");
+    const torch::Tensor sims = slot_library_cosines(outputs, library);
+    std::vector<LabelSet> truth;
+    std::vector<std::string> mix_names;
+    for (int64_t i = 0; i < n_items; ++i) {
+      const MultiItem& item = mixtures.items()[size_t(i)];
+      LabelSet t;
+      for (const MultiStem& s : item.stems) t.push_back(s.instrument);
+      truth.push_back(t);
+      mix_names.push_back(item.mix.string());
+    }
+    const FamilyTable families = family_table(singles.instruments());
+    const LabelGroups groups{families.group_of, int64_t(families.names.size())};
+    const std::vector<double> flat(sims.data_ptr<double>(), sims.data_ptr<double>() + sims.numel());
+    const RetrievalEvaluation result =
+        evaluate_retrieval(flat, mix_embedder.n_outputs(), n_labels, truth, groups, chance);
+
+    Json report = {{"tool", "eval-retrieval"},
+                   {"multi", mix_embedder.describe()},
+                   {"library", clip_embedder.describe()},
+                   {"data", data},
+                   {"split", split},
+                   {"library_clips", library_k}};
+    report.update(retrieval_evaluation_json(result, chance));
+    report["counts"]["instruments_without_clips"] = without_clips;
+    report["families"] = families.names;
+    const std::string md = retrieval_markdown(result, name.empty() ? mix_embedder.name() : name);
+    report["markdown"] = md;
+    if (!dump.empty()) {
+      std::vector<std::string> ids;
+      for (const auto& inst : singles.instruments()) ids.push_back(inst.id);
+      write_file_atomically(dump, retrieval_dump_jsonl(result, mix_names, ids, families.names, families.group_of));
+      spdlog::info("wrote the scores of {} mixtures to {}", n_items, dump);
+    }
+    const std::string text = report.dump(2) + "\n";
+    if (!json_out.empty()) write_file_atomically(json_out, text);
+    std::cout << (markdown ? md : text) << std::flush;
+    spdlog::info("instrument F1 macro {:.3f} weighted {:.3f}; family F1 macro {:.3f} weighted {:.3f}; mAP macro {:.3f} "
+                 "weighted {:.3f} ({} mixtures, {} instruments, {} families)",
+                 result.f1.macro, result.f1.weighted, result.family_f1.macro, result.family_f1.weighted,
+                 result.map.macro, result.map.weighted, n_items, n_labels, families.names.size());
+  });
+}
+
+}  // namespace instret
