@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   CommonOptions common;
   add_common_flags(app, common, false);
   app.require_subcommand(1);
+  app.fallthrough();  // -v / -q also after the subcommand
 
   // retrieve index
   CLI::App* index = app.add_subcommand("index", "Embed instruments with a single encoder into a library file");
