@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <sstream>
@@ -76,6 +77,8 @@ QueryResult run_query(const fs::path& file, MultiEncoderRunner& encoder, const V
   const int64_t m = encoder.n_outputs();
   const int64_t k = std::min(options.candidates, search.size());
   std::map<int64_t, RankedInstrument> ranked;
+  using Clock = std::chrono::steady_clock;
+  double forward_s = 0, search_s = 0;
   for (size_t first = 0; first < starts.size(); first += size_t(options.batch)) {
     const size_t n = std::min(starts.size() - first, size_t(options.batch));
     torch::Tensor batch = torch::empty({int64_t(n), samples}, torch::kFloat32);
@@ -83,9 +86,13 @@ QueryResult run_query(const fs::path& file, MultiEncoderRunner& encoder, const V
       const std::vector<float> x = excerpt(audio, std::llround(starts[first + w] * kSampleRate), samples);
       std::copy(x.begin(), x.end(), batch[int64_t(w)].data_ptr<float>());
     }
+    auto t0 = Clock::now();
     const torch::Tensor out = encoder.embed(batch).to(torch::kCPU, torch::kFloat32).contiguous();
+    forward_s += std::chrono::duration<double>(Clock::now() - t0).count();
     for (size_t w = 0; w < n; ++w) {
+      t0 = Clock::now();
       const SearchResult found = search.search(out[int64_t(w)].data_ptr<float>(), m, k);
+      search_s += std::chrono::duration<double>(Clock::now() - t0).count();
       WindowResult wr;
       wr.start_s = starts[first + w];
       wr.end_s = wr.start_s + window_s;
@@ -102,6 +109,9 @@ QueryResult run_query(const fs::path& file, MultiEncoderRunner& encoder, const V
       result.windows.push_back(std::move(wr));
     }
   }
+  spdlog::info("{}: {:.1f} s, {} windows; encoder {:.1f} ms/window, search {:.2f} ms/window", file.string(),
+               result.duration_s, starts.size(), 1e3 * forward_s / double(starts.size()),
+               1e3 * search_s / double(starts.size()));
   for (auto& [id, r] : ranked) result.ranking.push_back(r);
   std::stable_sort(result.ranking.begin(), result.ranking.end(),
                    [](const RankedInstrument& a, const RankedInstrument& b) { return a.score > b.score; });
