@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     t0 = Clock::now();
     const auto exact = make_search(SearchKind::exact, base);
     const double build = since(t0);
-    time_queries(*exact, q, m, k, &exact_found);  // warm-up
+    time_queries(*exact, q.narrow(0, 0, std::min<int64_t>(3, queries) * m), m, k, &exact_found);  // warm-up
     const Timing t = time_queries(*exact, q, m, k, &exact_found);
     char line[256];
     std::snprintf(line, sizeof line, "| %lld | exact | %.2f | %.2f | %.2f | %.2f | 1.000 |\n", (long long)n, build,
@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
     const auto s = make_search(kind, base, so);
     const double build = since(t0);
     SearchResult found;
-    time_queries(*s, q, m, k, &found);
+    time_queries(*s, q.narrow(0, 0, std::min<int64_t>(3, queries) * m), m, k, &found);  // warm-up
     const Timing t = time_queries(*s, q, m, k, &found);
     const double recall = recall_at_k(found, exact_found, k);
     char line[256];

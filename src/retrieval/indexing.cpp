@@ -228,7 +228,7 @@ IndexStats index_into(Library& library, SingleEncoder& encoder, const IndexPlan&
     const ReadClip read = [&](int64_t i, float* out) {
       try {
         todo[size_t(i)]->read(out);
-      } catch (const Error& e) {
+      } catch (const std::exception& e) {  // a bad file (or a codec's own exception): skip it
         failed[size_t(i)] = 1;
         std::fill(out, out + samples, 0.f);
         std::lock_guard<std::mutex> lock(log_mutex);
