@@ -65,3 +65,18 @@ if(TORCH_CUDA_LIBRARIES OR CUDA_FOUND)
     message(STATUS "c10d NCCL: ${INSTRET_NCCL_INCLUDE}")
   endif()
 endif()
+
+# FAISS (Debian's libfaiss-dev: a static libfaiss.a built with OpenMP over the system BLAS/LAPACK) for
+# the approximate nearest-neighbour indexes of `retrieve query --index hnsw|ivf`.
+find_package(OpenMP REQUIRED)
+find_package(BLAS REQUIRED)
+find_package(LAPACK REQUIRED)
+# Its headers live in /usr/include (a default search path): nothing to add to the compile flags.
+find_path(INSTRET_FAISS_INCLUDE faiss/IndexHNSW.h)
+find_library(INSTRET_FAISS_LIBRARY faiss)
+if(NOT INSTRET_FAISS_INCLUDE OR NOT INSTRET_FAISS_LIBRARY)
+  message(FATAL_ERROR "FAISS not found: install libfaiss-dev (scripts/setup.sh does)")
+endif()
+message(STATUS "FAISS: ${INSTRET_FAISS_LIBRARY}")
+# The OpenMP runtime only (not OpenMP::OpenMP_CXX, whose -fopenmp would change every compile command).
+set(INSTRET_FAISS_LIBRARIES ${INSTRET_FAISS_LIBRARY} ${OpenMP_CXX_LIBRARIES} ${LAPACK_LIBRARIES} ${BLAS_LIBRARIES})

@@ -11,6 +11,7 @@ pkgs=(libsndfile1-dev libsndfile1 libsoxr-dev libsoxr0 libfluidsynth-dev libflui
       libcli11-dev nlohmann-json3-dev libspdlog-dev libspdlog1.10 libfmt-dev libfmt9
       libgtest-dev libgmock-dev libflac12 libogg0 libvorbis0a libvorbisenc2 libopus0 libmpg123-0
       libmp3lame0 libinstpatch-1.0-2 libglib2.0-0 libgomp1 libreadline8 libsdl2-2.0-0 libpipewire-0.3-0
-      libpulse0 libjack-jackd2-0 libasound2 libsystemd0 libportaudio2)
+      libpulse0 libjack-jackd2-0 libasound2 libsystemd0 libportaudio2
+      libfaiss-dev libblas3 libblas-dev liblapack3 liblapack-dev libgfortran5)
 apt-get download "${pkgs[@]}"
 ls -1 "$dir"

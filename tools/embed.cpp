@@ -1,36 +1,78 @@
-// embed: features of audio files as one .npy array. Mode --mel: log-mel (N, n_mels, frames).
+// embed: features or embeddings of audio files as one .npy array. Modes: --mel (log-mel
+// (N, n_mels, frames)), --single CKPT (single-encoder embeddings (N, D)), --multi CKPT (multi-encoder
+// output embeddings (N, M, D)). Each file gives one clip: clip_seconds from --offset, zero-padded.
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
 #include "instret/audio/features.h"
+#include "instret/audio/io.h"
 #include "instret/core/cli.h"
+#include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/npy.h"
+#include "instret/train/embed_clips.h"
+#include "instret/train/single_encoder.h"
 
 int main(int argc, char** argv) {
   using namespace instret;
-  CLI::App app{"Features of audio files (first clip_seconds from --offset, zero-padded) as one .npy array", "embed"};
+  CLI::App app{"Features or embeddings of audio files (first clip_seconds from --offset, zero-padded) as one .npy array",
+               "embed"};
   CommonOptions common;
   add_common_flags(app, common);
   bool mel_mode = false;
+  std::string single, multi;
   std::vector<std::string> files;
   std::string output;
   double offset = 0.0;
   std::string device = "cpu";
   int64_t batch = 32;
-  app.add_flag("--mel", mel_mode, "Write log-mel features (N, n_mels, frames), float32");
+  int workers = 2;
+  auto* o_mel = app.add_flag("--mel", mel_mode, "Write log-mel features (N, n_mels, frames), float32");
+  auto* o_single = app.add_option("--single", single, "Write single-encoder embeddings (N, D) of this checkpoint");
+  auto* o_multi = app.add_option("--multi", multi, "Write multi-encoder output embeddings (N, M, D) of this checkpoint");
+  o_mel->excludes(o_single)->excludes(o_multi);
+  o_single->excludes(o_multi);
   app.add_option("files", files, "Audio files (any format libsndfile reads)")->required();
   app.add_option("-o,--output", output, "Output .npy file")->required();
   app.add_option("--offset", offset, "Start of the clip in each file, seconds")->check(CLI::NonNegativeNumber);
-  app.add_option("--device", device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
   app.add_option("--batch", batch, "Clips per batch")->check(CLI::PositiveNumber);
+  app.add_option("-j,--workers", workers, "Decoding threads (model modes)")->check(CLI::Range(1, 64));
   return run_tool(app, argc, argv, common, [&] {
-    if (!mel_mode) throw UsageError("choose a mode: --mel");
-    const Json config = tool_config(Json(ClipFeatureConfig()), common);
-    const ClipFeatureConfig features = config.get<ClipFeatureConfig>();
     const std::vector<std::filesystem::path> paths(files.begin(), files.end());
-    const torch::Tensor mel = log_mel_files(paths, features, offset, torch::Device(device), batch);
-    write_npy(output, mel);
-    spdlog::info("wrote {} log-mel clips of {} x {} to {}", mel.size(0), mel.size(1), mel.size(2), output);
+    if (mel_mode) {
+      const Json config = tool_config(Json(ClipFeatureConfig()), common);
+      const ClipFeatureConfig features = config.get<ClipFeatureConfig>();
+      const torch::Tensor mel = log_mel_files(paths, features, offset, resolve_device(device), batch);
+      write_npy(output, mel);
+      spdlog::info("wrote {} log-mel clips of {} x {} to {}", mel.size(0), mel.size(1), mel.size(2), output);
+      return;
+    }
+    if (single.empty() && multi.empty()) throw UsageError("choose a mode: --mel, --single CKPT or --multi CKPT");
+    if (!common.config_file.empty() || !common.overrides.empty())
+      throw UsageError("--config/--set apply to --mel; the model modes take their settings from the checkpoint");
+    for (const auto& p : paths)
+      if (!std::filesystem::exists(p)) throw IoError("cannot read " + p.string() + ": no such file");
+    const torch::Device dev = resolve_device(device);
+    const double clip_seconds = 5.0;
+    const int64_t samples = std::llround(clip_seconds * kSampleRate);
+    const ReadClip read = [&](int64_t i, float* out) {
+      const std::vector<float> clip = read_clip(paths[size_t(i)], offset, clip_seconds, kSampleRate);
+      std::copy(clip.begin(), clip.end(), out);
+    };
+    torch::Tensor emb;
+    if (!single.empty()) {
+      SingleEncoder encoder(single, dev);
+      emb = embed_clips(int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); },
+                        batch, workers, "embed");
+    } else {
+      MultiEncoderRunner encoder(multi, dev);
+      emb = embed_clips(int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); },
+                        batch, workers, "embed");
+    }
+    write_npy(output, emb);
+    std::string shape;
+    for (int64_t d = 1; d < emb.dim(); ++d) shape += (d > 1 ? " x " : "") + std::to_string(emb.size(d));
+    spdlog::info("wrote {} embeddings of {} to {}", emb.size(0), shape, output);
   });
 }

@@ -1,0 +1,165 @@
+#include "instret/retrieval/search.h"
+
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "instret/core/error.h"
+
+namespace instret {
+
+SearchKind parse_search_kind(const std::string& name) {
+  if (name == "exact") return SearchKind::exact;
+  if (name == "hnsw") return SearchKind::hnsw;
+  if (name == "ivf") return SearchKind::ivf;
+  throw UsageError("unknown search index '" + name + "' (exact, hnsw or ivf)");
+}
+
+std::string to_string(SearchKind kind) {
+  switch (kind) {
+    case SearchKind::exact: return "exact";
+    case SearchKind::hnsw: return "hnsw";
+    case SearchKind::ivf: return "ivf";
+  }
+  return "?";
+}
+
+torch::Tensor normalize_rows(const torch::Tensor& x) {
+  const torch::Tensor norm = x.norm(2, 1, true).clamp_min(1e-12);
+  return (x / norm).contiguous();
+}
+
+namespace {
+
+class ExactSearch : public VectorSearch {
+ public:
+  explicit ExactSearch(const torch::Tensor& base) : base_(normalize_rows(base.to(torch::kFloat32))) {}
+  SearchResult search(const float* queries, int64_t nq, int64_t k) const override {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor q =
+        normalize_rows(torch::from_blob(const_cast<float*>(queries), {nq, dim()}, torch::kFloat32));
+    const int64_t kk = std::min(k, size());
+    const torch::Tensor sims = torch::mm(q, base_.t());
+    const auto [values, indices] = sims.topk(kk, 1, true, true);
+    SearchResult r;
+    r.k = k;
+    r.scores.assign(size_t(nq * k), -INFINITY);
+    r.ids.assign(size_t(nq * k), -1);
+    const auto v = values.accessor<float, 2>();
+    const auto ix = indices.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < nq; ++i)
+      for (int64_t j = 0; j < kk; ++j) {
+        r.scores[size_t(i * k + j)] = v[i][j];
+        r.ids[size_t(i * k + j)] = ix[i][j];
+      }
+    return r;
+  }
+  int64_t size() const override { return base_.size(0); }
+  int64_t dim() const override { return base_.size(1); }
+  std::string describe() const override { return "exact (" + std::to_string(size()) + " entries)"; }
+
+ private:
+  torch::Tensor base_;
+};
+
+class FaissSearch : public VectorSearch {
+ public:
+  FaissSearch(SearchKind kind, const torch::Tensor& base, const SearchOptions& o) : kind_(kind) {
+    const torch::Tensor x = base.to(torch::kFloat32);
+    const int64_t n = x.size(0), d = x.size(1);
+    if (kind == SearchKind::hnsw) {
+      if (o.hnsw_m < 2 || o.hnsw_ef_construction < 1 || o.hnsw_ef_search < 1) throw UsageError("bad HNSW options");
+      auto index = std::make_unique<faiss::IndexHNSWFlat>(int(d), o.hnsw_m, faiss::METRIC_INNER_PRODUCT);
+      index->hnsw.efConstruction = o.hnsw_ef_construction;
+      index->hnsw.efSearch = o.hnsw_ef_search;
+      detail_ = "hnsw (M " + std::to_string(o.hnsw_m) + ", efConstruction " + std::to_string(o.hnsw_ef_construction) +
+                ", efSearch " + std::to_string(o.hnsw_ef_search) + ")";
+      index_ = std::move(index);
+    } else {
+      int64_t lists = o.ivf_lists > 0 ? o.ivf_lists : int64_t(std::llround(4.0 * std::sqrt(double(n))));
+      lists = std::max<int64_t>(1, std::min<int64_t>(lists, std::max<int64_t>(1, n / 39)));
+      if (o.ivf_nprobe < 1 || o.ivf_train_max < 1) throw UsageError("bad IVF options");
+      quantizer_ = std::make_unique<faiss::IndexFlatIP>(int(d));
+      auto index = std::make_unique<faiss::IndexIVFFlat>(quantizer_.get(), int(d), size_t(lists), faiss::METRIC_INNER_PRODUCT);
+      index->cp.seed = 1234;
+      index->cp.niter = 10;
+      // Train on a fixed-seed sample of at most ivf_train_max rows.
+      const int64_t n_train = std::min<int64_t>(n, std::max<int64_t>(o.ivf_train_max, lists));
+      torch::Tensor sample;
+      if (n_train < n) {
+        torch::Generator gen = at::detail::createCPUGenerator(1234);
+        sample = normalize_rows(x.index_select(0, torch::randperm(n, gen, torch::kLong).narrow(0, 0, n_train)));
+      } else {
+        sample = normalize_rows(x);
+      }
+      index->train(n_train, sample.data_ptr<float>());
+      index->nprobe = size_t(std::min<int64_t>(o.ivf_nprobe, lists));
+      detail_ = "ivf (" + std::to_string(lists) + " lists, nprobe " + std::to_string(index->nprobe) + ")";
+      index_ = std::move(index);
+    }
+    // Normalised rows go in by blocks, so that no normalised copy of a large library is ever whole.
+    const int64_t block = 65536;
+    for (int64_t first = 0; first < n; first += block) {
+      const torch::Tensor rows = normalize_rows(x.narrow(0, first, std::min(block, n - first)));
+      index_->add(rows.size(0), rows.data_ptr<float>());
+    }
+  }
+  SearchResult search(const float* queries, int64_t nq, int64_t k) const override {
+    const torch::Tensor q = normalize_rows(torch::from_blob(const_cast<float*>(queries), {nq, dim()}, torch::kFloat32));
+    SearchResult r;
+    r.k = k;
+    r.scores.resize(size_t(nq * k));
+    r.ids.resize(size_t(nq * k));
+    std::vector<faiss::Index::idx_t> labels(size_t(nq * k));
+    index_->search(nq, q.data_ptr<float>(), k, r.scores.data(), labels.data());
+    for (size_t i = 0; i < labels.size(); ++i) {
+      r.ids[i] = labels[i];
+      if (labels[i] < 0) r.scores[i] = -INFINITY;
+    }
+    return r;
+  }
+  int64_t size() const override { return index_->ntotal; }
+  int64_t dim() const override { return index_->d; }
+  std::string describe() const override { return detail_ + ", " + std::to_string(size()) + " entries"; }
+
+ private:
+  SearchKind kind_;
+  std::unique_ptr<faiss::IndexFlatIP> quantizer_;  // owned here, used by the IVF index
+  std::unique_ptr<faiss::Index> index_;
+  std::string detail_;
+};
+
+}  // namespace
+
+std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& base, const SearchOptions& options) {
+  if (base.dim() != 2 || base.size(0) < 1 || base.size(1) < 1)
+    throw UsageError("search: the library is empty (need a (n, dim) matrix with n >= 1)");
+  const torch::Tensor b = base.contiguous();
+  if (kind == SearchKind::exact) return std::make_unique<ExactSearch>(b);
+  return std::make_unique<FaissSearch>(kind, b, options);
+}
+
+double recall_at_k(const SearchResult& approx, const SearchResult& exact, int64_t k) {
+  if (approx.k < k || exact.k < k || approx.ids.size() / size_t(approx.k) != exact.ids.size() / size_t(exact.k))
+    throw UsageError("recall_at_k: results of different queries or k");
+  const size_t nq = exact.ids.size() / size_t(exact.k);
+  if (nq == 0) return 0.0;
+  double total = 0;
+  for (size_t q = 0; q < nq; ++q) {
+    std::set<int64_t> truth;
+    for (int64_t j = 0; j < k; ++j)
+      if (exact.ids[q * size_t(exact.k) + size_t(j)] >= 0) truth.insert(exact.ids[q * size_t(exact.k) + size_t(j)]);
+    if (truth.empty()) continue;
+    int64_t hit = 0;
+    for (int64_t j = 0; j < k; ++j) hit += truth.count(approx.ids[q * size_t(approx.k) + size_t(j)]);
+    total += double(hit) / double(truth.size());
+  }
+  return total / double(nq);
+}
+
+}  // namespace instret

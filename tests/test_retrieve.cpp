@@ -1,0 +1,498 @@
+// Retrieval: the library format, index sources (a folder of odd audio files, a Nlakh split, a
+// SoundFont), --add, query windows, set rules and output, the encoder check, exact and FAISS search,
+// `embed` with models, and the failures the tools must report with one line and exit 1 or 2.
+#include <gtest/gtest.h>
+#include <sndfile.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "instret/audio/io.h"
+#include "instret/core/config.h"
+#include "instret/core/fs.h"
+#include "instret/core/npy.h"
+#include "instret/data/nlakh.h"
+#include "instret/data/nlakh_dataset.h"
+#include "instret/eval/cosine.h"
+#include "instret/retrieval/indexing.h"
+#include "instret/retrieval/library.h"
+#include "instret/retrieval/query.h"
+#include "instret/retrieval/search.h"
+#include "instret/train/single_encoder.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using namespace instret;
+
+namespace {
+
+const fs::path kScratch = test::scratch_dir("retrieve", true);
+
+test::CommandResult tool(const std::string& name, const std::string& args) {
+  return test::run_command(std::string(INSTRET_BIN_DIR) + "/" + name + " " + args + " 2>&1");
+}
+
+test::CommandResult tool_stdout(const std::string& name, const std::string& args) {
+  return test::run_command(std::string(INSTRET_BIN_DIR) + "/" + name + " " + args + " 2>/dev/null");
+}
+
+// The lines of a tool's output that report an error.
+int error_lines(const std::string& output) {
+  int n = 0;
+  size_t pos = 0;
+  while ((pos = output.find("[error]", pos)) != std::string::npos) ++n, ++pos;
+  return n;
+}
+
+const fs::path& tiny_data() {
+  static const fs::path root = [] {
+    const fs::path out = kScratch / "nlakh";
+    Json config = load_config(nlakh_default_config(), std::string(INSTRET_SOURCE_DIR) + "/configs/nlakh_tiny.json",
+                              {"single.clips_per_instrument=3", "multi.train=4", "multi.valid=4", "threads=2"});
+    config["output"] = out.string();
+    render_nlakh(config);
+    return out;
+  }();
+  return root;
+}
+
+const std::string kTinySingle =
+    " --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]' --set batch_size=4 --set log_every=1"
+    " --set valid.every=1000 -j 1 -q";
+const std::string kTinyMulti =
+    " --set model.kind=large --set model.emb_dim=16 --set 'model.convnext.depths=[1,1,1,1]'"
+    " --set 'model.convnext.dims=[8,8,16,16]' --set model.convnext.drop_path=0 --set batch_size=4 --set log_every=1"
+    " --set data.kind=random --set data.mixes_per_epoch=8 --set valid.every=1000 -j 1 -q";
+
+fs::path train_single(const std::string& name, int steps) {
+  const fs::path run = kScratch / name;
+  const auto r = tool("train-single", "--data " + tiny_data().string() + " --run " + run.string() + kTinySingle +
+                                          " --set steps=" + std::to_string(steps));
+  EXPECT_EQ(r.code, 0) << r.output;
+  return run / "checkpoints" / "last.pt";
+}
+
+const fs::path& single_ckpt() {
+  static const fs::path p = train_single("single", 2);
+  return p;
+}
+// Another single encoder (other weights, so another hash).
+const fs::path& other_single_ckpt() {
+  static const fs::path p = train_single("single_other", 3);
+  return p;
+}
+
+fs::path train_multi(const std::string& name, const fs::path& single) {
+  const fs::path run = kScratch / name;
+  const auto r = tool("train-multi", "--data " + tiny_data().string() + " --single " + single.string() + " --run " +
+                                         run.string() + kTinyMulti + " --set steps=1");
+  EXPECT_EQ(r.code, 0) << r.output;
+  return run / "checkpoints" / "last.pt";
+}
+
+const fs::path& multi_ckpt() {
+  static const fs::path p = train_multi("multi", single_ckpt());
+  return p;
+}
+
+// Writes `seconds` of a two-tone signal with libsndfile in any container / rate / channel count.
+void write_audio(const fs::path& path, double seconds, int rate, int channels, int format, double f0 = 220.0) {
+  fs::create_directories(path.parent_path());
+  SF_INFO info{};
+  info.samplerate = rate;
+  info.channels = channels;
+  info.format = format;
+  SNDFILE* f = sf_open(path.c_str(), SFM_WRITE, &info);
+  ASSERT_NE(f, nullptr) << sf_strerror(nullptr);
+  const int64_t n = int64_t(seconds * rate);
+  std::vector<float> data(size_t(n * channels));
+  for (int64_t i = 0; i < n; ++i)
+    for (int c = 0; c < channels; ++c)
+      data[size_t(i * channels + c)] =
+          float(0.3 * std::sin(2 * M_PI * f0 * double(i) / rate) + 0.2 * std::sin(2 * M_PI * 2.5 * f0 * double(i) / rate + c));
+  sf_writef_float(f, data.data(), n);
+  sf_close(f);
+}
+
+constexpr int kWav = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+constexpr int kFlac = SF_FORMAT_FLAC | SF_FORMAT_PCM_16;
+
+// A folder of three instruments in odd files (see docs/retrieval.md for the rule).
+fs::path odd_folder(const std::string& name) {
+  const fs::path dir = kScratch / name;
+  fs::remove_all(dir);
+  write_audio(dir / "violin" / "long.flac", 12.0, 44100, 2, kFlac, 440);  // windows at 0 and 5 s (2 s tail dropped)
+  write_audio(dir / "violin" / "take" / "short.wav", 3.0, 22050, 1, kWav, 660);  // one padded window
+  write_audio(dir / "flute_01.wav", 2.0, 8000, 1, kWav, 880);
+  write_audio(dir / "guitar_acoustic-a.flac", 6.0, 48000, 2, kFlac, 110);
+  std::ofstream(dir / "notes.txt") << "not audio";
+  return dir;
+}
+
+std::string bytes_of(const fs::path& p) { return read_file(p); }
+
+}  // namespace
+
+TEST(RetrieveUnits, WindowRules) {
+  EXPECT_EQ(query_window_starts(12.0, 5.0, 2.5), (std::vector<double>{0, 2.5, 5, 7.5}));
+  EXPECT_EQ(query_window_starts(3.0, 5.0, 2.5), (std::vector<double>{0}));
+  EXPECT_EQ(query_window_starts(5.0, 5.0, 2.5), (std::vector<double>{0}));
+  EXPECT_EQ(query_window_starts(10.0, 5.0, 5.0), (std::vector<double>{0, 5}));
+  EXPECT_THROW(query_window_starts(10.0, 5.0, 0.0), UsageError);
+  EXPECT_EQ(index_window_starts(12.0, 5.0), (std::vector<double>{0, 5}));
+  EXPECT_EQ(index_window_starts(13.0, 5.0), (std::vector<double>{0, 5, 10}));
+  EXPECT_EQ(index_window_starts(1.0, 5.0), (std::vector<double>{0}));
+  EXPECT_EQ(family_from_name("guitar_acoustic"), "guitar");
+  EXPECT_EQ(family_from_name("Flute-2"), "flute");
+  EXPECT_EQ(family_from_name("violin"), "unknown");
+}
+
+TEST(RetrieveUnits, LibraryRoundTripAndDamage) {
+  Library lib;
+  lib.dim = 3;
+  lib.encoder_hash = "0123456789abcdef";
+  lib.encoder_checkpoint = "x.pt";
+  const int64_t a = lib.add_instrument({"a", "flute", "folder:/x"});
+  const int64_t b = lib.add_instrument({"b", "unknown", "folder:/x"});
+  lib.add_instrument({"empty", "unknown", "folder:/x"});
+  const float e1[3] = {1, 0, 0}, e2[3] = {0, 1, 0}, e3[3] = {0, 0, 2};
+  lib.add_clip({a, "/x/a1.wav", 0}, e1);
+  lib.add_clip({a, "/x/a1.wav", 5}, e2);
+  lib.add_clip({b, "/x/b.wav", 0}, e3);
+  lib.finish();
+  ASSERT_EQ(lib.instruments.size(), 2u);  // the instrument without clips is dropped
+  EXPECT_EQ(lib.means, (std::vector<float>{0.5f, 0.5f, 0, 0, 0, 2}));
+  EXPECT_TRUE(lib.has_clip("/x/a1.wav@5"));
+  const fs::path path = kScratch / "unit.lib";
+  save_library(path, lib);
+  const Library back = load_library(path);
+  EXPECT_EQ(back.encoder_hash, lib.encoder_hash);
+  EXPECT_EQ(back.means, lib.means);
+  EXPECT_EQ(back.clip_embeddings, lib.clip_embeddings);
+  ASSERT_EQ(back.clips.size(), 3u);
+  EXPECT_EQ(back.clips[1].start_s, 5.0);
+  EXPECT_EQ(back.instruments[1].name, "b");
+  // Truncated, not a library, missing.
+  const std::string bytes = read_file(path);
+  write_file_atomically(kScratch / "cut.lib", bytes.substr(0, bytes.size() - 4));
+  EXPECT_THROW(load_library(kScratch / "cut.lib"), FormatError);
+  write_file_atomically(kScratch / "text.lib", "hello, I am not a library");
+  EXPECT_THROW(load_library(kScratch / "text.lib"), FormatError);
+  EXPECT_THROW(load_library(kScratch / "absent.lib"), IoError);
+}
+
+TEST(RetrieveSearch, ExactMatchesBruteForceAndFaissRecallIsHigh) {
+  torch::manual_seed(3);
+  const int64_t n = 3000, d = 32, nq = 40, k = 10;
+  const torch::Tensor centres = torch::randn({30, d});
+  const torch::Tensor base = centres.index_select(0, torch::randint(30, {n}, torch::kLong)) + 0.7 * torch::randn({n, d});
+  const torch::Tensor q = (base.narrow(0, 0, nq) + 0.3 * torch::randn({nq, d})).contiguous();
+  const auto exact = make_search(SearchKind::exact, base);
+  const SearchResult truth = exact->search(q.data_ptr<float>(), nq, k);
+  // Exact = brute-force cosine.
+  const std::vector<float> bv(base.data_ptr<float>(), base.data_ptr<float>() + n * d);
+  const std::vector<float> qv(q.data_ptr<float>(), q.data_ptr<float>() + nq * d);
+  const std::vector<double> cos = cosine_matrix(qv, bv, d);
+  for (int64_t i = 0; i < nq; ++i) {
+    int64_t best = 0;
+    for (int64_t j = 1; j < n; ++j)
+      if (cos[size_t(i * n + j)] > cos[size_t(i * n + best)]) best = j;
+    EXPECT_EQ(truth.ids[size_t(i * k)], best);
+    EXPECT_NEAR(truth.scores[size_t(i * k)], cos[size_t(i * n + best)], 1e-5);
+  }
+  for (SearchKind kind : {SearchKind::hnsw, SearchKind::ivf}) {
+    const auto s = make_search(kind, base);
+    EXPECT_EQ(s->size(), n);
+    const SearchResult found = s->search(q.data_ptr<float>(), nq, k);
+    const double recall = recall_at_k(found, truth, k);
+    EXPECT_GE(recall, 0.9) << s->describe();
+    EXPECT_NEAR(found.scores[0], truth.scores[0], 1e-4) << s->describe();
+  }
+  // k larger than the library: the missing ranks are -1.
+  const auto small = make_search(SearchKind::exact, base.narrow(0, 0, 3));
+  const SearchResult r = small->search(q.data_ptr<float>(), 1, 5);
+  EXPECT_EQ(r.ids[3], -1);
+  EXPECT_THROW(make_search(SearchKind::exact, torch::zeros({0, d})), UsageError);
+}
+
+TEST(RetrieveIndex, FolderOfOddFilesAddAndOtherEncoder) {
+  const fs::path dir = odd_folder("odd");
+  const fs::path lib = kScratch / "odd.lib";
+  auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " +
+                                lib.string() + " --device cpu");
+  ASSERT_EQ(r.code, 0) << r.output;
+  Library l = load_library(lib);
+  ASSERT_EQ(l.instruments.size(), 3u);
+  EXPECT_EQ(l.instruments[0].name, "flute");
+  EXPECT_EQ(l.instruments[0].family, "flute");
+  EXPECT_EQ(l.instruments[1].name, "guitar_acoustic");
+  EXPECT_EQ(l.instruments[1].family, "guitar");
+  EXPECT_EQ(l.instruments[2].name, "violin");
+  EXPECT_EQ(l.instruments[2].family, "unknown");
+  EXPECT_EQ(l.clips.size(), 5u);  // violin: 2 + 1 windows, flute 1, guitar 1
+  EXPECT_EQ(l.clip_counts(), (std::vector<int64_t>{1, 1, 3}));
+  EXPECT_EQ(l.encoder_hash, file_hash(single_ckpt()));
+  EXPECT_EQ(l.dim, 16);
+  // The mean is the mean of the clips.
+  for (int64_t d = 0; d < l.dim; ++d) {
+    double s = 0;
+    for (size_t c = 0; c < l.clips.size(); ++c)
+      if (l.clips[c].instrument == 2) s += l.clip_embeddings[c * 16 + size_t(d)];
+    EXPECT_NEAR(l.means[2 * 16 + size_t(d)], s / 3, 1e-5);
+  }
+  // The same embeddings as `embed --single` on the first window of each file.
+  r = tool("embed", "--single " + single_ckpt().string() + " " + (dir / "flute_01.wav").string() + " -o " +
+                        (kScratch / "flute.npy").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const torch::Tensor e = read_npy(kScratch / "flute.npy");
+  ASSERT_EQ(e.sizes(), torch::IntArrayRef({1, 16}));
+  for (int64_t d = 0; d < 16; ++d) EXPECT_NEAR(e[0][d].item<float>(), l.clip_embeddings[size_t(d)], 1e-4);
+
+  // --add of the same folder recomputes nothing and changes nothing.
+  const std::string before = bytes_of(lib);
+  r = tool("retrieve", "index --add --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " +
+                           lib.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("0 embedded now, 5 already there"), std::string::npos) << r.output;
+  EXPECT_EQ(bytes_of(lib), before);
+  // A new file: only it is embedded.
+  write_audio(dir / "flute_02.flac", 4.0, 16000, 1, kFlac, 990);
+  r = tool("retrieve", "index --add --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " +
+                           lib.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("1 embedded now, 5 already there"), std::string::npos) << r.output;
+  l = load_library(lib);
+  EXPECT_EQ(l.clip_counts(), (std::vector<int64_t>{2, 1, 3}));
+  // Another encoder: refused, naming both hashes; the library is untouched.
+  const std::string kept = bytes_of(lib);
+  r = tool("retrieve", "index --add --single " + other_single_ckpt().string() + " --folder " + dir.string() + " -o " +
+                           lib.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(error_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find(file_hash(single_ckpt())), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(file_hash(other_single_ckpt())), std::string::npos) << r.output;
+  EXPECT_EQ(bytes_of(lib), kept);
+}
+
+TEST(RetrieveIndex, BadAudioIsSkippedAndEmptyInputsFail) {
+  const fs::path dir = kScratch / "bad";
+  fs::remove_all(dir);
+  write_audio(dir / "cello" / "ok.wav", 5.0, 16000, 1, kWav);
+  fs::create_directories(dir / "cello");
+  std::ofstream(dir / "cello" / "zero.wav").close();                          // 0 bytes
+  std::ofstream(dir / "cello" / "junk.flac") << std::string(4000, 'x');        // not audio
+  std::ofstream(dir / "oboe_1.wav") << "RIFF nonsense";                        // the only file of oboe
+  const fs::path lib = kScratch / "bad.lib";
+  auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " + lib.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("3 bad files skipped"), std::string::npos) << r.output;
+  const Library l = load_library(lib);
+  ASSERT_EQ(l.instruments.size(), 1u);
+  EXPECT_EQ(l.instruments[0].name, "cello");
+
+  // Nothing usable: exit 1, one line, and the existing library is not overwritten.
+  const std::string before = bytes_of(lib);
+  const fs::path junk = kScratch / "junk_only";
+  fs::create_directories(junk);
+  std::ofstream(junk / "x_1.wav") << "junk";
+  r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + junk.string() + " -o " + lib.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("no instrument left"), std::string::npos) << r.output;
+  EXPECT_EQ(error_lines(r.output), 1) << r.output;
+  EXPECT_EQ(bytes_of(lib), before);
+  const fs::path empty = kScratch / "empty";
+  fs::create_directories(empty);
+  r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + empty.string() + " -o " + lib.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("holds no audio file"), std::string::npos) << r.output;
+  EXPECT_EQ(bytes_of(lib), before);
+  // Usage errors: no source, two sources, a missing folder.
+  r = tool("retrieve", "index --single " + single_ckpt().string() + " -o " + lib.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + dir.string() + " --nlakh " +
+                           tiny_data().string() + " -o " + lib.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + (kScratch / "nope").string() +
+                           " -o " + lib.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  // A multi-encoder checkpoint is not a single encoder.
+  r = tool("retrieve", "index --single " + multi_ckpt().string() + " --folder " + dir.string() + " -o " + lib.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(error_lines(r.output), 1) << r.output;
+  EXPECT_EQ(bytes_of(lib), before);
+}
+
+TEST(RetrieveIndex, NlakhAndSoundFontSources) {
+  const fs::path lib = kScratch / "nlakh.lib";
+  auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --nlakh " + tiny_data().string() +
+                                " --split valid -o " + lib.string() + " -j 2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Library l = load_library(lib);
+  const auto instruments = split_instruments(tiny_data(), "valid");
+  EXPECT_EQ(l.instruments.size(), instruments.size());
+  for (const auto& inst : instruments) {
+    const int64_t i = l.find(inst.id);
+    ASSERT_GE(i, 0) << inst.id;
+    EXPECT_EQ(l.instruments[size_t(i)].family, inst.family);
+  }
+  // SoundFont presets, four phrases each.
+  const std::string sf2 = "/usr/share/sounds/sf2/TimGM6mb.sf2";
+  if (!fs::exists(sf2)) GTEST_SKIP() << "no " << sf2;
+  const fs::path sflib = kScratch / "sf.lib";
+  r = tool("retrieve", "index --single " + single_ckpt().string() + " --soundfont " + sf2 + " --programs 0 40 -o " +
+                           sflib.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Library s = load_library(sflib);
+  ASSERT_GE(s.instruments.size(), 2u);
+  for (int64_t c : s.clip_counts()) EXPECT_EQ(c, 4);
+  EXPECT_EQ(s.instruments[0].family, "keyboard");
+}
+
+TEST(RetrieveQuery, WindowsRankingTableJsonAndRules) {
+  const fs::path lib = kScratch / "q.lib";
+  auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --nlakh " + tiny_data().string() +
+                                " --split valid -o " + lib.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Library l = load_library(lib);
+  const fs::path twelve = kScratch / "mix12.flac", one = kScratch / "mix1.wav", silence = kScratch / "silence.wav";
+  write_audio(twelve, 12.0, 44100, 2, kFlac);
+  write_audio(one, 1.0, 22050, 1, kWav);
+  write_wav16(silence, std::vector<float>(16000 * 3, 0.f));
+  const std::string base = "query --multi " + multi_ckpt().string() + " --library " + lib.string() + " ";
+  r = tool_stdout("retrieve", base + twelve.string() + " " + one.string() + " " + silence.string() + " --json --top-k 3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Json j = Json::parse(r.output);
+  ASSERT_EQ(j["results"].size(), 3u);
+  const Json& first = j["results"][0];
+  ASSERT_EQ(first["windows"].size(), 4u);
+  for (size_t w = 0; w < 4; ++w) EXPECT_DOUBLE_EQ(first["windows"][w]["start_s"].get<double>(), 2.5 * double(w));
+  EXPECT_NEAR(first["duration_s"].get<double>(), 12.0, 1e-3);
+  ASSERT_EQ(first["ranking"].size(), 3u);
+  // Scores decrease; each ranked instrument's score is its best window score; windows listed are real.
+  for (size_t i = 0; i < 3; ++i) {
+    const Json& e = first["ranking"][i];
+    EXPECT_EQ(e["rank"], i + 1);
+    if (i) {
+      EXPECT_LE(e["score"].get<double>(), first["ranking"][i - 1]["score"].get<double>());
+    }
+    for (const auto& w : e["windows"]) {
+      bool found = false;
+      for (const auto& x : first["windows"][w.get<size_t>()]["instruments"]) found |= x["name"] == e["instrument"];
+      EXPECT_TRUE(found);
+    }
+    EXPECT_GE(l.find(e["instrument"].get<std::string>()), 0);
+  }
+  // The paper's rule: at most M = 9 instruments per window, at least one.
+  for (const auto& w : first["windows"]) {
+    EXPECT_GE(w["instruments"].size(), 1u);
+    EXPECT_LE(w["instruments"].size(), 9u);
+  }
+  EXPECT_EQ(j["results"][1]["windows"].size(), 1u);  // 1 s: one zero-padded window
+  EXPECT_EQ(j["results"][2]["windows"].size(), 1u);
+
+  // Threshold -1: every instrument in every window; above 1: only the best one.
+  r = tool_stdout("retrieve", base + twelve.string() + " --json --rule threshold --threshold -1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  Json t = Json::parse(r.output);
+  for (const auto& w : t["results"][0]["windows"]) EXPECT_EQ(w["instruments"].size(), l.instruments.size());
+  r = tool_stdout("retrieve", base + twelve.string() + " --json --rule threshold --threshold 1.5 --hop 5");
+  ASSERT_EQ(r.code, 0) << r.output;
+  t = Json::parse(r.output);
+  ASSERT_EQ(t["results"][0]["windows"].size(), 3u);  // hop 5: 0-5, 5-10, 10-15 s (zero-padded past 12 s)
+  for (const auto& w : t["results"][0]["windows"]) EXPECT_EQ(w["instruments"].size(), 1u);
+  r = tool("retrieve", base + twelve.string() + " --rule threshold");
+  EXPECT_EQ(r.code, 2) << r.output;
+
+  // The table.
+  r = tool_stdout("retrieve", base + twelve.string() + " --top-k 2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("rank"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("window 3  7.5-12.5 s"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(first["ranking"][0]["instrument"].get<std::string>()), std::string::npos) << r.output;
+
+  // FAISS indexes give the same top instrument on this tiny library.
+  for (const char* kind : {"hnsw", "ivf"}) {
+    r = tool_stdout("retrieve", base + twelve.string() + " --json --top-k 3 --index " + kind);
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_EQ(Json::parse(r.output)["results"][0]["ranking"][0]["instrument"], first["ranking"][0]["instrument"]) << kind;
+  }
+}
+
+TEST(RetrieveQuery, EncoderChecksAndBadInputs) {
+  const fs::path mix = kScratch / "mix5.wav";
+  write_audio(mix, 5.0, 16000, 1, kWav);
+  // A library of another single encoder than the one the multi encoder was trained against.
+  const fs::path other = kScratch / "other.lib";
+  auto r = tool("retrieve", "index --single " + other_single_ckpt().string() + " --nlakh " + tiny_data().string() +
+                                " -o " + other.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = tool("retrieve", "query --multi " + multi_ckpt().string() + " --library " + other.string() + " " + mix.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(error_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find(file_hash(other_single_ckpt())), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(file_hash(single_ckpt())), std::string::npos) << r.output;
+  // A multi encoder whose single encoder is gone: a warning, and the query runs.
+  const fs::path copy = kScratch / "single_copy.pt";
+  fs::copy_file(other_single_ckpt(), copy, fs::copy_options::overwrite_existing);
+  const fs::path orphan = train_multi("multi_orphan", copy);
+  fs::remove(copy);
+  r = tool("retrieve", "query --multi " + orphan.string() + " --library " + other.string() + " " + mix.string());
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("no longer there"), std::string::npos) << r.output;
+  // Missing audio, a non-library file, a single checkpoint as --multi, a missing library.
+  const fs::path lib = kScratch / "ok.lib";
+  r = tool("retrieve", "index --single " + single_ckpt().string() + " --nlakh " + tiny_data().string() + " -o " + lib.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::string q = "query --multi " + multi_ckpt().string() + " --library ";
+  r = tool("retrieve", q + lib.string() + " " + (kScratch / "missing.wav").string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(error_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("missing.wav"), std::string::npos) << r.output;
+  const fs::path corrupt = kScratch / "corrupt.wav";
+  std::ofstream(corrupt) << "RIFF....WAVEjunk";
+  r = tool("retrieve", q + lib.string() + " " + corrupt.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(error_lines(r.output), 1) << r.output;
+  r = tool("retrieve", q + mix.string() + " " + mix.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("is not an instret library"), std::string::npos) << r.output;
+  EXPECT_EQ(error_lines(r.output), 1) << r.output;
+  r = tool("retrieve", "query --multi " + single_ckpt().string() + " --library " + lib.string() + " " + mix.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_EQ(error_lines(r.output), 1) << r.output;
+  r = tool("retrieve", q + (kScratch / "nolib.lib").string() + " " + mix.string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  r = tool("retrieve", "query --library " + lib.string() + " " + mix.string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = tool("retrieve", "");
+  EXPECT_EQ(r.code, 2) << r.output;
+}
+
+TEST(EmbedModels, SingleAndMultiShapes) {
+  const fs::path a = kScratch / "e1.flac", b = kScratch / "e2.wav";
+  write_audio(a, 7.0, 44100, 2, kFlac);
+  write_audio(b, 1.0, 8000, 1, kWav);
+  auto r = tool("embed", "--single " + single_ckpt().string() + " " + a.string() + " " + b.string() + " -o " +
+                             (kScratch / "s.npy").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_npy(kScratch / "s.npy").sizes(), torch::IntArrayRef({2, 16}));
+  r = tool("embed", "--multi " + multi_ckpt().string() + " " + a.string() + " " + b.string() + " -o " +
+                        (kScratch / "m.npy").string() + " --device cpu");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const torch::Tensor m = read_npy(kScratch / "m.npy");
+  ASSERT_EQ(m.dim(), 3);
+  EXPECT_EQ(m.size(0), 2);
+  EXPECT_EQ(m.size(1), 9);
+  EXPECT_EQ(m.size(2), 16);
+  r = tool("embed", "--single " + single_ckpt().string() + " --multi " + multi_ckpt().string() + " " + a.string() +
+                        " -o " + (kScratch / "x.npy").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  r = tool("embed", "--multi " + single_ckpt().string() + " " + a.string() + " -o " + (kScratch / "x.npy").string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  r = tool("embed", "--single " + single_ckpt().string() + " " + (kScratch / "gone.wav").string() + " -o " +
+                        (kScratch / "x.npy").string());
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_FALSE(fs::exists(kScratch / "x.npy"));
+}
