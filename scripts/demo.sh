@@ -1,35 +1,83 @@
 #!/usr/bin/env bash
 # The main job, end to end, on the embedded default data (Debian SoundFonts and MIDI files):
-#   1. render a small Nlakh (single clips + mixtures with stems) with render-nlakh,
-#   2. compute log-mel features of rendered clips with embed --mel,
-#   3. build the paper's encoders and print their exact sizes.
-# Installs what it needs and builds first (scripts/setup.sh). Output: $DEMO_DIR (default out/demo).
+#   1. render a small Nlakh (single clips of every instrument, valid mixtures with stems),
+#   2. train the single-instrument encoder (CPU preset: a narrow Han CNN),
+#   3. train the multi-instrument encoder (Small, random mixing, CPU preset) against it,
+#   4. evaluate on the valid split's unseen instruments: EER; instrument/family F1 and mAP, beside
+#      chance and beside a non-learned MFCC baseline,
+#   5. index the valid instruments and ask `retrieve query` which of them play in a few valid
+#      mixtures, true and retrieved side by side,
+#   6. plot the training curves and print a results table.
+# Installs what it needs and builds first (scripts/setup.sh). Everything lands in one folder:
+# $DEMO_DIR (default out/demo). `scripts/demo.sh --long` (or DEMO_LONG=1) runs a bigger, better
+# version (more clips and steps: about an hour on 2 cores).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 out="${DEMO_DIR:-$root/out/demo}"
+long="${DEMO_LONG:-0}"
+[ "${1:-}" = "--long" ] && long=1
 "$root/scripts/setup.sh"
 bin="$build/bin"
 cd "$root"
 
-step() { printf '\n== %s\n' "$*"; }
+if [ "$long" = 1 ]; then
+  clips=40 valid_mixtures=400 single_steps=3000 multi_steps=3000
+else
+  clips=12 valid_mixtures=150 single_steps=450 multi_steps=450
+fi
+start=$(date +%s)
+step() { printf '\n== [%ss] %s\n' "$(($(date +%s) - start))" "$*"; }
+mkdir -p "$out"
 
-step "1. Render Nlakh from the embedded default recipe (configs/nlakh_default.json, small counts)"
-"$bin/render-nlakh" -c configs/nlakh_default.json -o "$out/nlakh" \
-  --set single.clips_per_instrument=2 --set multi.train=40 --set multi.valid=20
-echo "instruments: $(grep -c '"id"' "$out/nlakh/instruments.json") in $out/nlakh/instruments.json"
-for f in single_train single_valid multi_train multi_valid; do
-  echo "$f.jsonl: $(wc -l < "$out/nlakh/$f.jsonl") lines"
+step "1. Render Nlakh from the embedded default recipe ($clips clips per instrument, $valid_mixtures valid mixtures)"
+"$bin/render-nlakh" -c configs/nlakh_default.json -o "$out/nlakh" -j 0 \
+  --set single.clips_per_instrument="$clips" --set multi.train=20 --set multi.valid="$valid_mixtures"
+
+step "2. Train the single-instrument encoder (configs/cpu_single.json, $single_steps steps)"
+if [ -f "$out/single/checkpoints/last.pt" ]; then
+  "$bin/train-single" --continue "$out/single" --set steps="$single_steps"
+else
+  "$bin/train-single" -c configs/cpu_single.json --data "$out/nlakh" --run "$out/single" --set steps="$single_steps" \
+    --set valid.every=150
+fi
+single="$out/single/checkpoints/best.pt"
+
+step "3. Train the multi-instrument encoder, Small on random mixes (configs/cpu_multi_small_random.json, $multi_steps steps)"
+if [ -f "$out/multi/checkpoints/last.pt" ]; then
+  "$bin/train-multi" --continue "$out/multi" --set steps="$multi_steps"
+else
+  "$bin/train-multi" -c configs/cpu_multi_small_random.json --data "$out/nlakh" --single "$single" \
+    --run "$out/multi" --set steps="$multi_steps" --set valid.every=150
+fi
+multi="$out/multi/checkpoints/best.pt"
+
+step "4. Evaluate on the valid split's unseen instruments"
+"$bin/eval-eer" --single "$single" --data "$out/nlakh" --seeds 0 1 2 --json "$out/eer.json" -q > /dev/null
+"$bin/eval-eer" --baseline mfcc --data "$out/nlakh" --seeds 0 1 2 --json "$out/eer_baseline.json" -q > /dev/null
+"$bin/eval-retrieval" --multi "$multi" --single "$single" --data "$out/nlakh" --json "$out/retrieval.json" \
+  --dump-scores "$out/retrieval_scores.jsonl" --name "Small-Random (demo)" --markdown -q > "$out/retrieval.md"
+"$bin/eval-retrieval" --baseline mfcc --data "$out/nlakh" --json "$out/retrieval_baseline.json" \
+  --name "MFCC baseline" --markdown -q > "$out/retrieval_baseline.md"
+
+step "5. Index the valid instruments, then query a few valid mixtures"
+"$bin/retrieve" index --single "$single" --nlakh "$out/nlakh" --split valid -o "$out/library.bin" -q
+mapfile -t mixes < <(head -n 3 "$out/nlakh/multi_valid.jsonl" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    print(json.loads(line)["path"])')
+for m in "${mixes[@]}"; do
+  echo "-- $m"
+  echo "   true: $(grep -F "\"path\":\"$m\"" "$out/nlakh/multi_valid.jsonl" | python3 -c '
+import json, sys
+names = {i["id"]: i["name"] for i in json.load(open(sys.argv[1]))}
+rec = json.loads(sys.stdin.readline())
+print(", ".join(sorted(names[s["instrument"]] + " (" + s["family"] + ")" for s in rec["stems"])))' "$out/nlakh/instruments.json")"
+  "$bin/retrieve" query --multi "$multi" --library "$out/library.bin" "$out/nlakh/$m" --top-k 6 -q
 done
 
-step "2. Log-mel features (librosa 0.9.2 parameters) of the valid single clips and mixtures"
-mapfile -t singles < <(find "$out/nlakh/single/valid" -name '*.wav' | sort | head -n 64)
-"$bin/embed" --mel "${singles[@]}" -o "$out/mel_single_valid.npy"
-mapfile -t mixes < <(find "$out/nlakh/multi/valid" -name 'mix.wav' | sort)
-"$bin/embed" --mel "${mixes[@]}" -o "$out/mel_multi_valid.npy"
+step "6. Plots and results"
+python3 scripts/plot_run.py "$out/single" "$out/multi" -o "$out/training_curves.png"
+python3 scripts/demo_results.py "$out" | tee "$out/results.md"
 
-step "3. The paper's encoders (exact parameter counts)"
-"$bin/train-single" --print-model --set model.n_classes="$(grep -c '"split": "train"' "$out/nlakh/instruments.json")" | tail -n 3
-"$bin/train-multi" --print-model -c configs/model_large.json | tail -n 3
-
-step "Done: outputs in $out"
+step "Done in $(($(date +%s) - start)) s: everything is in $out"

@@ -9,6 +9,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libtorch-dev libopenblas0-pthread libsndfile1-dev libsoxr-dev libfluidsynth-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libgloo-dev libfaiss-dev
+  python3-matplotlib  # the demo's plots (scripts/plot_run.py)
   # The embedded default dataset: SoundFonts and General MIDI files from Debian.
   fluid-soundfont-gm timgm6mb-soundfont csound-soundfont musescore-general-soundfont-small
   openttd-openmsx simutrans-data planetblupi-music-midi freedink-data mma
