@@ -60,7 +60,7 @@ const fs::path& tiny_data() {
 
 const std::string kTinySingle =
     " --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]' --set batch_size=4 --set log_every=1"
-    " --set valid.every=1000 -j 1 -q";
+    " --set valid.every=1000 --set valid.enroll=1 --set valid.targets=2 --set valid.non_targets=2 -j 1 -q";
 const std::string kTinyMulti =
     " --set model.kind=large --set model.emb_dim=16 --set 'model.convnext.depths=[1,1,1,1]'"
     " --set 'model.convnext.dims=[8,8,16,16]' --set model.convnext.drop_path=0 --set batch_size=4 --set log_every=1"

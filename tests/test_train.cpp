@@ -200,6 +200,10 @@ TEST(TrainSingle, RefusesBadInputsWithOneClearLine) {
   auto r = tool("train-single", data + " --run " + (kScratch / "bad1").string() + " --set optim.lrr=1");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("optim.lrr"), std::string::npos) << r.output;
+  // Too few valid clips for the EER protocol: refused before training, not at the first validation.
+  r = tool("train-single", data + " --run " + (kScratch / "bad_eer").string() + kTinySingle + " --set valid.targets=20");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("valid.enroll"), std::string::npos) << r.output;
   // No dataset there.
   r = tool("train-single", "--data " + (kScratch / "nowhere").string() + " --run " + (kScratch / "bad2").string());
   EXPECT_NE(r.code, 0);

@@ -51,6 +51,14 @@ SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const D
   for (const auto& clips : valid_->clips_by_instrument())
     for (size_t i = 0; i < clips.size() && (cap == 0 || int64_t(i) < cap); ++i) valid_clips_.push_back(clips[i]);
   std::sort(valid_clips_.begin(), valid_clips_.end());
+  // The EER protocol needs enroll + targets clips of an instrument: fail now, not at the first validation.
+  std::vector<int64_t> per_instrument(valid_->instruments().size());
+  for (int64_t c : valid_clips_) ++per_instrument[size_t(valid_->clips()[size_t(c)].instrument)];
+  const int64_t need = config.valid.enroll + config.valid.targets;
+  if (std::count_if(per_instrument.begin(), per_instrument.end(), [&](int64_t n) { return n >= need; }) < 2)
+    throw UsageError("the valid split has fewer than 2 instruments with valid.enroll + valid.targets = " +
+                     std::to_string(need) + " clips, which the EER needs: render more clips per instrument or "
+                     "lower valid.enroll / valid.targets");
   spdlog::info("train-single: {} train instruments, {} training clips, {} held out; {} valid instruments, {} valid clips",
                n_classes, train_clips_.size(), heldout_clips_.size(), valid_->instruments().size(), valid_clips_.size());
 
