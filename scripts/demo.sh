@@ -24,7 +24,7 @@ cd "$root"
 if [ "$long" = 1 ]; then
   clips=40 valid_mixtures=400 single_steps=3000 multi_steps=3000
 else
-  clips=12 valid_mixtures=150 single_steps=450 multi_steps=450
+  clips=25 valid_mixtures=150 single_steps=450 multi_steps=450
 fi
 start=$(date +%s)
 step() { printf '\n== [%ss] %s\n' "$(($(date +%s) - start))" "$*"; }

@@ -1,5 +1,7 @@
 #include "instret/train/distributed.h"
 
+#include <torch/cuda.h>
+
 #include <cstdlib>
 #include <string>
 
@@ -52,6 +54,12 @@ std::unique_ptr<Distributed> Distributed::from_environment(const torch::Device& 
   d->local_rank_ = env_int("LOCAL_RANK", 0, 0, 1 << 20);
   d->device_ = device;
   if (d->world_size_ == 1) return d;
+  if (device.is_cuda()) {
+    if (d->local_rank_ >= int(torch::cuda::device_count()))
+      throw UsageError("LOCAL_RANK=" + std::to_string(d->local_rank_) + " but this machine has " +
+                       std::to_string(torch::cuda::device_count()) + " CUDA device(s)");
+    d->device_ = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(d->local_rank_));
+  }
 #if defined(INSTRET_HAVE_GLOO)
   const char* addr_env = std::getenv("MASTER_ADDR");
   const std::string addr = addr_env && *addr_env ? addr_env : "127.0.0.1";
@@ -73,7 +81,13 @@ std::unique_ptr<Distributed> Distributed::from_environment(const torch::Device& 
 #endif
     } else {
       auto options = c10d::ProcessGroupGloo::Options::create();
-      options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(addr));
+      // Loopback rendezvous: bind to it; otherwise each rank uses its own default interface
+      // (GLOO_SOCKET_IFNAME picks one), never the master's address.
+      const char* ifname = std::getenv("GLOO_SOCKET_IFNAME");
+      if (ifname && *ifname) options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+      else if (addr == "127.0.0.1" || addr == "localhost")
+        options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(addr));
+      else options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
       options->timeout = std::chrono::minutes(30);
       d->backend_->group =
           c10::make_intrusive<c10d::ProcessGroupGloo>(d->backend_->store, d->rank_, d->world_size_, options);

@@ -46,6 +46,12 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
         throw UsageError(root + ": a mixture has " + std::to_string(item.stems.size()) + " stems, more than model.n_outputs (" +
                          std::to_string(config.model.n_outputs) + ")");
   }
+  if (!random_) {
+    const int64_t n = int64_t(multi_train_->items().size());
+    if (config.batch_size > n || config.data.mixes_per_epoch > n)
+      throw UsageError(root + " has " + std::to_string(n) + " train mixtures: batch_size and data.mixes_per_epoch "
+                       "cannot exceed that with data.kind nlakh (mixtures would repeat)");
+  }
   const int64_t cap = config.valid.max_mixtures;
   for (int64_t i = 0; i < int64_t(multi_valid_->items().size()) && (cap == 0 || i < cap); ++i) valid_items_.push_back(i);
 

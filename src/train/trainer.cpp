@@ -10,9 +10,11 @@
 #include <cmath>
 #include <csignal>
 #include <iostream>
+#include <limits>
 #include <optional>
 
 #include "instret/core/error.h"
+#include "instret/data/sampling.h"
 #include "instret/train/checkpoint.h"
 #include "instret/train/lr_schedule.h"
 
@@ -158,6 +160,12 @@ class Loop {
                           "from its weights");
       restore_generators(extras, device_, run_.continue_from);
       step_ = info.step;
+      // Only rank 0's generators are saved; the others continue on streams of their own.
+      if (!dist_.is_main()) torch::manual_seed(stream_seed(config_.seed, {uint64_t(dist_.rank()), uint64_t(step_)}));
+      // The run folder changes only once the checkpoint proved loadable: metrics past its step go
+      // now, config.json (with any new overrides) with the first checkpoint this run saves.
+      if (dist_.is_main() && run_.run) run_.run->truncate_metrics(step_);
+      config_pending_ = true;
       if (extras.state.is_object() && extras.state.contains("best") && extras.state["best"].is_number()) {
         best_ = extras.state["best"].get<double>();
         best_step_ = extras.state.value("best_step", int64_t(0));
@@ -202,14 +210,18 @@ class Loop {
       loss.backward();
       recycle_batch(std::move(*batch));
       sync_gradients();
-      if (config_.optim.grad_clip > 0) torch::nn::utils::clip_grad_norm_(params_, config_.optim.grad_clip);
+      // The global gradient norm (clipped when configured): a finite loss can still have
+      // non-finite gradients, which must never reach the weights.
+      const double norm = torch::nn::utils::clip_grad_norm_(
+          params_, config_.optim.grad_clip > 0 ? config_.optim.grad_clip : std::numeric_limits<double>::infinity());
+      if (!std::isfinite(norm)) fail_non_finite(norm, step_ + 1, "gradient norm");
       optimizer_.step();
       ++step_;
       ++interval_steps;
       if (check_each_step) {
         auto sums = dist_.all_reduce_sum({loss.item<double>(), double(signals.received() != 0)});
         const double mean_loss = sums[0] / dist_.world_size();
-        if (!std::isfinite(mean_loss)) fail_non_finite(mean_loss);
+        if (!std::isfinite(mean_loss)) fail_non_finite(mean_loss, step_);
         interval_loss += mean_loss;
         if (sums[1] > 0) stop = signals.received() ? signals.received() : SIGTERM;
       } else {
@@ -221,7 +233,7 @@ class Loop {
         if (!check_each_step) {
           interval_loss = device_loss.item<double>();
           device_loss.zero_();
-          if (!std::isfinite(interval_loss)) fail_non_finite(interval_loss);
+          if (!std::isfinite(interval_loss)) fail_non_finite(interval_loss, step_);
         }
         const double elapsed = seconds_since(interval_start);
         const double rate = interval_steps * config_.batch_size / std::max(elapsed, 1e-9);
@@ -252,7 +264,7 @@ class Loop {
       // Nothing is saved from a model that a non-finite loss may have reached.
       if (!check_each_step) {
         const double pending = device_loss.item<double>();
-        if (!std::isfinite(pending)) fail_non_finite(pending);
+        if (!std::isfinite(pending)) fail_non_finite(pending, step_);
       }
       if (validate_now && !validate()) {
         stop = g_stop_signal.load() ? g_stop_signal.load() : SIGTERM;
@@ -330,17 +342,18 @@ class Loop {
     dist_.all_reduce_mean(grads);
   }
 
-  [[noreturn]] void fail_non_finite(double value) {
+  // `step` is the 1-based step whose loss or gradients were not finite.
+  [[noreturn]] void fail_non_finite(double value, int64_t step, const char* what = "training loss") {
     const std::string kept = last_good_.empty() ? "no checkpoint was written yet"
                                                 : "the last good checkpoint is " + last_good_;
-    throw Error(fmt::format("the training loss became {} by step {}: stopping ({}); lower optim.lr or set "
+    throw Error(fmt::format("the {} became {} at step {}: stopping ({}); lower optim.lr or set "
                             "optim.grad_clip",
-                            std::isnan(value) ? "NaN" : "infinite", step_, kept));
+                            what, std::isnan(value) ? "NaN" : "infinite", step, kept));
   }
 
   // Returns false when a stop signal interrupted it (nothing is recorded then); every rank agrees.
   bool validate() {
-    bool interrupted = false;
+    bool interrupted = false, new_best = false;
     if (dist_.is_main()) try {
       const auto t0 = Clock::now();
       Json metrics = task_.validate();
@@ -357,7 +370,7 @@ class Loop {
         if (std::isfinite(value) && (!best_ || (higher ? value > *best_ : value < *best_))) {
           best_ = value;
           best_step_ = step_;
-          save("best");
+          new_best = true;
           spdlog::info("new best {} {:.4f} at step {}", name, value, step_);
         }
       }
@@ -367,7 +380,10 @@ class Loop {
     }
     // The other ranks wait here for rank 0, and learn whether it was interrupted.
     if (dist_.all_reduce_sum({interrupted ? 1.0 : 0.0})[0] > 0) return false;
+    // last.pt (which records the best value) first: a failure between the two never leaves a
+    // best.pt better than what last.pt remembers.
     save("last");
+    if (new_best) save("best");
     return true;
   }
 
@@ -378,6 +394,10 @@ class Loop {
     if (best_) extras.state["best"] = *best_, extras.state["best_step"] = best_step_;
     const auto path = run_.run->checkpoint(name);
     save_checkpoint(path, task_.model(), config_.model, &optimizer_, step_, config_.json, &extras);
+    if (config_pending_) {
+      run_.run->save_config(config_.json);
+      config_pending_ = false;
+    }
     if (name == "last") last_good_ = path.string();
   }
 
@@ -396,6 +416,7 @@ class Loop {
   std::optional<double> best_;
   int64_t best_step_ = 0;
   std::string last_good_;
+  bool config_pending_ = false;  // a continued run's config.json waits for its first checkpoint
 };
 
 }  // namespace

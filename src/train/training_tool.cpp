@@ -8,6 +8,8 @@
 #include "instret/core/cli.h"
 #include "instret/core/device.h"
 #include "instret/core/error.h"
+#include "instret/core/hash.h"
+#include "instret/data/sampling.h"
 #include "instret/models/print_model.h"
 #include "instret/train/checkpoint.h"
 #include "instret/train/multi_task.h"
@@ -88,13 +90,16 @@ int run_training_tool(int argc, char** argv, bool multi) {
     if (train_config.bf16 && !device.is_cuda()) spdlog::warn("bf16 autocast applies to CUDA only; training in float32");
     if (train_config.threads > 0) torch::set_num_threads(train_config.threads);
     auto dist = Distributed::from_environment(device);
-    if (device.is_cuda() && dist->world_size() > 1) device = torch::Device(torch::kCUDA, dist->local_rank());
+    device = dist->device();
     if (!benchmark && flags.continue_run.empty()) RunDir::prepare(flags.run, dist->is_main());
     // Every rank starts from the same seed, so the initial weights agree without a broadcast.
     torch::manual_seed(train_config.seed);
     std::unique_ptr<TrainTask> task;
     if (multi) task = std::make_unique<MultiTask>(train_config, device, *dist);
     else task = std::make_unique<SingleTask>(train_config, device, *dist);
+    // From here on each rank draws its own dropout and stochastic-depth masks, as one process
+    // would for the different items of its batch.
+    torch::manual_seed(stream_seed(train_config.seed, {fnv1a("training"), uint64_t(dist->rank())}));
     std::optional<RunDir> run;
     TrainRun spec;
     spec.init_from = flags.init;
@@ -103,11 +108,7 @@ int run_training_tool(int argc, char** argv, bool multi) {
       if (!flags.continue_run.empty()) {
         run.emplace(RunDir::open(flags.continue_run));
         spec.continue_from = run->checkpoint("last").string();
-        if (dist->is_main()) {
-          run->save_config(train_config.json);
-          const auto info = read_checkpoint_info(spec.continue_from);
-          run->truncate_metrics(info.step);
-        }
+
       } else {
         run.emplace(RunDir::create(flags.run, train_config.json, dist->is_main()));
       }

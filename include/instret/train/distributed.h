@@ -21,6 +21,8 @@ class Distributed {
   int world_size() const { return world_size_; }
   int local_rank() const { return local_rank_; }
   bool is_main() const { return rank_ == 0; }
+  // The device this rank trains on: the requested one, or cuda:LOCAL_RANK for CUDA with several ranks.
+  const torch::Device& device() const { return device_; }
 
   // Averages the tensors over all ranks, in place (one flattened all-reduce per call).
   void all_reduce_mean(const std::vector<torch::Tensor>& tensors);
