@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -447,4 +448,51 @@ TEST(RetrievalEvaluation, HandWorkedCase) {
   const std::string md = retrieval_markdown(e, "toy");
   EXPECT_NE(md.find("| toy | 0.333 | 0.333 | 0.556 | 0.556 | 1.000 | 1.000 |"), std::string::npos) << md;
   EXPECT_THROW(evaluate_retrieval(sims, 2, 3, {{0}}, fam, c), UsageError);
+}
+
+// The dumps of a whole evaluation recompute to its report with scikit-learn (the committed
+// scripts/golden/check_eval_dumps.py, run when the reference Python environment ~/pyref exists).
+TEST(EvalDumps, RecomputeWithScikitLearn) {
+  const char* home = std::getenv("HOME");
+  const std::string py = std::string(home ? home : "/root") + "/pyref/bin/python";
+  if (!std::ifstream(py)) GTEST_SKIP() << "no " << py;
+  const std::string dir = ::testing::TempDir();
+  StableRng rng(5);
+  const int n_inst = 12, dim = 6;
+  std::vector<float> emb;
+  std::vector<int64_t> inst;
+  std::vector<std::string> ids;
+  for (int i = 0; i < n_inst; ++i) ids.push_back("inst" + std::to_string(i));
+  for (int i = 0; i < n_inst; ++i)
+    for (int c = 0; c < (i == 3 ? 2 : 9); ++c) {  // instrument 3 is skipped
+      inst.push_back(i);
+      for (int d = 0; d < dim; ++d) emb.push_back(float((d == i % dim) * 0.8 + rng.uniform()));
+    }
+  EerProtocol p;
+  p.enroll = 3;
+  p.targets = 4;
+  p.non_targets = 5;
+  const EerEvaluation e = evaluate_eer(emb, dim, inst, p, {0, 1, 7});
+  std::ofstream(dir + "eer.json") << eer_evaluation_json(e, ids).dump(2);
+  std::ofstream(dir + "eer.csv") << eer_trials_csv(e, ids);
+  // Retrieval: 30 items, 3 slots, 10 labels in 4 families, similarities on a 0.05 grid (ties).
+  const int n = 30, m = 3, n_labels = 10;
+  std::vector<LabelSet> truth;
+  std::vector<double> sims;
+  std::vector<std::string> mixes;
+  for (int i = 0; i < n; ++i) {
+    truth.push_back(rng.sample_without_replacement(n_labels, 1 + int64_t(rng.below(4))));
+    mixes.push_back("mix" + std::to_string(i));
+    for (int k = 0; k < m * n_labels; ++k) sims.push_back(std::round(rng.uniform() * 20) / 20);
+  }
+  const LabelGroups groups{{0, 0, 1, 1, 1, 2, 2, 3, 3, 0}, 4};
+  ChanceSettings c;
+  c.repeats = 5;
+  const RetrievalEvaluation r = evaluate_retrieval(sims, m, n_labels, truth, groups, c);
+  std::ofstream(dir + "ret.json") << retrieval_evaluation_json(r, c).dump(2);
+  std::ofstream(dir + "ret.jsonl") << retrieval_dump_jsonl(r, mixes, std::vector<std::string>(ids.begin(), ids.begin() + n_labels),
+                                                           {"a", "b", "c", "d"}, groups.group_of);
+  const std::string script = std::string(INSTRET_SOURCE_DIR) + "/scripts/golden/check_eval_dumps.py";
+  EXPECT_EQ(std::system((py + " " + script + " eer " + dir + "eer.json " + dir + "eer.csv").c_str()), 0);
+  EXPECT_EQ(std::system((py + " " + script + " retrieval " + dir + "ret.json " + dir + "ret.jsonl").c_str()), 0);
 }
