@@ -3,7 +3,9 @@
 // EER trial protocol and the chance level; plus hand-worked cases and properties.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -14,6 +16,8 @@
 #include "instret/core/stable_rng.h"
 #include "instret/eval/cosine.h"
 #include "instret/eval/eer.h"
+#include "instret/eval/eer_evaluation.h"
+#include "instret/eval/retrieval_evaluation.h"
 #include "instret/eval/retrieval_metrics.h"
 
 using namespace instret;
@@ -371,4 +375,124 @@ TEST(Cosine, MatrixAndNormalisation) {
   EXPECT_EQ(n[2], 0.0f);
   EXPECT_THROW(cosine_matrix(a, {1, 2, 3}, 2), UsageError);
   EXPECT_THROW(normalize_rows(n, 0), UsageError);
+}
+
+// ---------------------------------------------------------------- whole evaluations (hand-worked)
+
+namespace {
+int count_lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+}  // namespace
+
+TEST(EerEvaluation, SeedStatIsNumpyMeanAndStd) {
+  const SeedStat s = seed_stat({0.1, 0.3});
+  EXPECT_DOUBLE_EQ(s.mean, 0.2);
+  EXPECT_NEAR(s.std, 0.1, 1e-15);
+  EXPECT_TRUE(std::isnan(seed_stat({NAN}).mean));
+  EXPECT_DOUBLE_EQ(seed_stat({0.5, NAN}).mean, 0.5);
+}
+
+TEST(EerEvaluation, PerfectEmbeddingsGiveZeroAndCountsAreRight) {
+  // 3 instruments with 4 clips (one-hot embeddings), one with 1 clip (skipped, still a non-target source).
+  std::vector<float> emb;
+  std::vector<int64_t> inst;
+  for (int i = 0; i < 4; ++i)
+    for (int c = 0; c < (i == 3 ? 1 : 4); ++c) {
+      inst.push_back(i);
+      for (int d = 0; d < 4; ++d) emb.push_back(d == i ? 1.f : 0.f);
+    }
+  EerProtocol p;
+  p.enroll = 2;
+  p.targets = 2;
+  p.non_targets = 3;
+  const EerEvaluation e = evaluate_eer(emb, 4, inst, p, {0, 1});
+  EXPECT_EQ(e.pooled.mean, 0.0);
+  EXPECT_EQ(e.rocch.mean, 0.0);
+  EXPECT_EQ(e.used, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(e.skipped, (std::vector<int64_t>{3}));
+  ASSERT_EQ(e.trials.size(), 2u);
+  EXPECT_EQ(e.trials[0].size(), 3u * (2 + 3));
+  const Json j = eer_evaluation_json(e, {"a", "b", "c", "d"});
+  EXPECT_EQ(j["counts"]["skipped_ids"], Json::array({"d"}));
+  EXPECT_EQ(j["counts"]["trials"], 30);
+  const std::string csv = eer_trials_csv(e, {"a", "b", "c", "d,e"});
+  EXPECT_EQ(count_lines(csv), 31);
+  EXPECT_EQ(csv.rfind("seed,instrument,instrument_id,target,score\n", 0), 0u);
+  EXPECT_THROW(evaluate_eer(emb, 4, inst, p, {}), UsageError);
+}
+
+TEST(RetrievalEvaluation, HandWorkedCase) {
+  // Item 0: truth {0, 1}; slots pick 0 and 1. Item 1: truth {2}; both slots pick 0.
+  const std::vector<double> sims = {0.9, 0.1, 0.2, 0.3, 0.8, 0.1,   // item 0, slots 0 and 1
+                                    0.7, 0.2, 0.1, 0.6, 0.1, 0.5};  // item 1
+  const LabelGroups fam{{0, 0, 1}, 2};
+  ChanceSettings c;
+  c.repeats = 3;
+  const RetrievalEvaluation e = evaluate_retrieval(sims, 2, 3, {{1, 0}, {2}}, fam, c);
+  EXPECT_EQ(e.predicted, (std::vector<LabelSet>{{0, 1}, {0}}));
+  EXPECT_EQ(e.scores, (std::vector<double>{0.9, 0.8, 0.2, 0.7, 0.2, 0.5}));
+  // F1 per label: 2/3 (tp 1, fp 1), 1, 0 (a miss); supports 1, 1, 1.
+  EXPECT_NEAR(e.f1.macro, (2.0 / 3 + 1) / 3, 1e-12);
+  EXPECT_NEAR(e.f1.weighted, (2.0 / 3 + 1) / 3, 1e-12);
+  // Families: truth {0}, {1}; predicted {0}, {0}: F1 2/3 and 0.
+  EXPECT_NEAR(e.family_f1.macro, 1.0 / 3, 1e-12);
+  EXPECT_NEAR(e.family_f1.weighted, 1.0 / 3, 1e-12);
+  // Every label's positive outscores its negative: AP 1.
+  EXPECT_DOUBLE_EQ(e.map.macro, 1.0);
+  const Json j = retrieval_evaluation_json(e, c);
+  for (const char* k : {"f1_macro", "f1_weighted", "family_f1_macro", "family_f1_weighted", "map_macro", "map_weighted"}) {
+    EXPECT_TRUE(j.contains(k)) << k;
+    EXPECT_TRUE(j["chance"]["true_size"].contains(k)) << k;
+    EXPECT_TRUE(j["chance"]["uniform_size"].contains(k)) << k;
+  }
+  EXPECT_EQ(j["chance"]["uniform_size"]["max_size"], 3);  // the reference's 9, clamped to the 3 labels
+  const std::string md = retrieval_markdown(e, "toy");
+  EXPECT_NE(md.find("| toy | 0.333 | 0.333 | 0.556 | 0.556 | 1.000 | 1.000 |"), std::string::npos) << md;
+  EXPECT_THROW(evaluate_retrieval(sims, 2, 3, {{0}}, fam, c), UsageError);
+}
+
+// The dumps of a whole evaluation recompute to its report with scikit-learn (the committed
+// scripts/golden/check_eval_dumps.py, run when the reference Python environment ~/pyref exists).
+TEST(EvalDumps, RecomputeWithScikitLearn) {
+  const char* home = std::getenv("HOME");
+  const std::string py = std::string(home ? home : "/root") + "/pyref/bin/python";
+  if (!std::ifstream(py)) GTEST_SKIP() << "no " << py;
+  const std::string dir = ::testing::TempDir();
+  StableRng rng(5);
+  const int n_inst = 12, dim = 6;
+  std::vector<float> emb;
+  std::vector<int64_t> inst;
+  std::vector<std::string> ids;
+  for (int i = 0; i < n_inst; ++i) ids.push_back("inst" + std::to_string(i));
+  for (int i = 0; i < n_inst; ++i)
+    for (int c = 0; c < (i == 3 ? 2 : 9); ++c) {  // instrument 3 is skipped
+      inst.push_back(i);
+      for (int d = 0; d < dim; ++d) emb.push_back(float((d == i % dim) * 0.8 + rng.uniform()));
+    }
+  EerProtocol p;
+  p.enroll = 3;
+  p.targets = 4;
+  p.non_targets = 5;
+  const EerEvaluation e = evaluate_eer(emb, dim, inst, p, {0, 1, 7});
+  std::ofstream(dir + "eer.json") << eer_evaluation_json(e, ids).dump(2);
+  std::ofstream(dir + "eer.csv") << eer_trials_csv(e, ids);
+  // Retrieval: 30 items, 3 slots, 10 labels in 4 families, similarities on a 0.05 grid (ties).
+  const int n = 30, m = 3, n_labels = 10;
+  std::vector<LabelSet> truth;
+  std::vector<double> sims;
+  std::vector<std::string> mixes;
+  for (int i = 0; i < n; ++i) {
+    truth.push_back(rng.sample_without_replacement(n_labels, 1 + int64_t(rng.below(4))));
+    mixes.push_back("mix" + std::to_string(i));
+    for (int k = 0; k < m * n_labels; ++k) sims.push_back(std::round(rng.uniform() * 20) / 20);
+  }
+  const LabelGroups groups{{0, 0, 1, 1, 1, 2, 2, 3, 3, 0}, 4};
+  ChanceSettings c;
+  c.repeats = 5;
+  const RetrievalEvaluation r = evaluate_retrieval(sims, m, n_labels, truth, groups, c);
+  std::ofstream(dir + "ret.json") << retrieval_evaluation_json(r, c).dump(2);
+  std::ofstream(dir + "ret.jsonl") << retrieval_dump_jsonl(r, mixes, std::vector<std::string>(ids.begin(), ids.begin() + n_labels),
+                                                           {"a", "b", "c", "d"}, groups.group_of);
+  const std::string script = std::string(INSTRET_SOURCE_DIR) + "/scripts/golden/check_eval_dumps.py";
+  EXPECT_EQ(std::system((py + " " + script + " eer " + dir + "eer.json " + dir + "eer.csv").c_str()), 0);
+  EXPECT_EQ(std::system((py + " " + script + " retrieval " + dir + "ret.json " + dir + "ret.jsonl").c_str()), 0);
 }
