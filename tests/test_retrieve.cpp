@@ -147,6 +147,8 @@ TEST(RetrieveUnits, WindowRules) {
   EXPECT_EQ(family_from_name("guitar_acoustic"), "guitar");
   EXPECT_EQ(family_from_name("Flute-2"), "flute");
   EXPECT_EQ(family_from_name("violin"), "unknown");
+  EXPECT_EQ(family_from_name("synth_lead_3"), "synth_lead");
+  EXPECT_EQ(family_from_name("bassoon"), "unknown");
 }
 
 TEST(RetrieveUnits, LibraryRoundTripAndDamage) {

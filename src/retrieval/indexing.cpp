@@ -80,12 +80,17 @@ std::vector<std::vector<Note>> soundfont_phrases(double clip_s) {
 }  // namespace
 
 std::string family_from_name(const std::string& name) {
-  std::string word;
-  for (char c : name) {
-    if (c == '_' || c == '-' || c == ' ' || c == '.') break;
-    word += char(std::tolower(static_cast<unsigned char>(c)));
+  std::string lower;
+  for (char c : name) lower += char(std::tolower(static_cast<unsigned char>(c)));
+  // The longest family name that is the whole name or its first word(s) ("synth_lead_3" -> synth_lead).
+  std::string best = "unknown";
+  size_t best_len = 0;
+  for (const auto& family : family_names()) {
+    if (lower.compare(0, family.size(), family) != 0 || family.size() <= best_len) continue;
+    const char next = lower.size() > family.size() ? lower[family.size()] : '\0';
+    if (next == '\0' || next == '_' || next == '-' || next == ' ' || next == '.') best = family, best_len = family.size();
   }
-  return family_index(word) >= 0 ? word : "unknown";
+  return best;
 }
 
 std::vector<double> index_window_starts(double duration_s, double clip_s) {
