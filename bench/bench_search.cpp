@@ -6,10 +6,10 @@
 // Synthetic data: C = clamp(n / 1000, 16, 1000) cluster centres ~ N(0, I); entry = centre + N(0, I)
 // (entries of one cluster have cosine ~0.5, of different ones ~0); a query vector = a random entry +
 // N(0, 0.5^2 I), so each query has a clear nearest entry and a crowd of near-ties behind it.
-#include <CLI/CLI.hpp>
 #include <omp.h>
 #include <torch/torch.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -47,7 +47,8 @@ Timing time_queries(const VectorSearch& s, const torch::Tensor& queries, int64_t
   std::sort(sorted.begin(), sorted.end());
   double sum = 0;
   for (double v : ms) sum += v;
-  return {sorted[sorted.size() / 2], sum / double(ms.size()), sorted[std::min(sorted.size() - 1, size_t(0.95 * double(sorted.size())))]};
+  return {sorted[sorted.size() / 2], sum / double(ms.size()),
+          sorted[std::min(sorted.size() - 1, size_t(0.95 * double(sorted.size())))]};
 }
 
 }  // namespace

@@ -110,8 +110,8 @@ void write_audio(const fs::path& path, double seconds, int rate, int channels, i
   std::vector<float> data(size_t(n * channels));
   for (int64_t i = 0; i < n; ++i)
     for (int c = 0; c < channels; ++c)
-      data[size_t(i * channels + c)] =
-          float(0.3 * std::sin(2 * M_PI * f0 * double(i) / rate) + 0.2 * std::sin(2 * M_PI * 2.5 * f0 * double(i) / rate + c));
+      data[size_t(i * channels + c)] = float(0.3 * std::sin(2 * M_PI * f0 * double(i) / rate) +
+                                             0.2 * std::sin(2 * M_PI * 2.5 * f0 * double(i) / rate + c));
   sf_writef_float(f, data.data(), n);
   sf_close(f);
 }
@@ -147,6 +147,8 @@ TEST(RetrieveUnits, WindowRules) {
   EXPECT_EQ(family_from_name("guitar_acoustic"), "guitar");
   EXPECT_EQ(family_from_name("Flute-2"), "flute");
   EXPECT_EQ(family_from_name("violin"), "unknown");
+  EXPECT_EQ(family_from_name("synth_lead_3"), "synth_lead");
+  EXPECT_EQ(family_from_name("bassoon"), "unknown");
 }
 
 TEST(RetrieveUnits, LibraryRoundTripAndDamage) {
@@ -187,7 +189,8 @@ TEST(RetrieveSearch, ExactMatchesBruteForceAndFaissRecallIsHigh) {
   torch::manual_seed(3);
   const int64_t n = 3000, d = 32, nq = 40, k = 10;
   const torch::Tensor centres = torch::randn({30, d});
-  const torch::Tensor base = centres.index_select(0, torch::randint(30, {n}, torch::kLong)) + 0.7 * torch::randn({n, d});
+  const torch::Tensor base =
+      centres.index_select(0, torch::randint(30, {n}, torch::kLong)) + 0.7 * torch::randn({n, d});
   const torch::Tensor q = (base.narrow(0, 0, nq) + 0.3 * torch::randn({nq, d})).contiguous();
   const auto exact = make_search(SearchKind::exact, base);
   const SearchResult truth = exact->search(q.data_ptr<float>(), nq, k);
@@ -252,15 +255,15 @@ TEST(RetrieveIndex, FolderOfOddFilesAddAndOtherEncoder) {
 
   // --add of the same folder recomputes nothing and changes nothing.
   const std::string before = bytes_of(lib);
-  r = tool("retrieve", "index --add --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " +
-                           lib.string());
+  r = tool("retrieve",
+           "index --add --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " + lib.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("0 embedded now, 5 already there"), std::string::npos) << r.output;
   EXPECT_EQ(bytes_of(lib), before);
   // A new file: only it is embedded.
   write_audio(dir / "flute_02.flac", 4.0, 16000, 1, kFlac, 990);
-  r = tool("retrieve", "index --add --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " +
-                           lib.string());
+  r = tool("retrieve",
+           "index --add --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " + lib.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("1 embedded now, 5 already there"), std::string::npos) << r.output;
   l = load_library(lib);
@@ -281,11 +284,12 @@ TEST(RetrieveIndex, BadAudioIsSkippedAndEmptyInputsFail) {
   fs::remove_all(dir);
   write_audio(dir / "cello" / "ok.wav", 5.0, 16000, 1, kWav);
   fs::create_directories(dir / "cello");
-  std::ofstream(dir / "cello" / "zero.wav").close();                          // 0 bytes
-  std::ofstream(dir / "cello" / "junk.flac") << std::string(4000, 'x');        // not audio
-  std::ofstream(dir / "oboe_1.wav") << "RIFF nonsense";                        // the only file of oboe
+  std::ofstream(dir / "cello" / "zero.wav").close();                     // 0 bytes
+  std::ofstream(dir / "cello" / "junk.flac") << std::string(4000, 'x');  // not audio
+  std::ofstream(dir / "oboe_1.wav") << "RIFF nonsense";                  // the only file of oboe
   const fs::path lib = kScratch / "bad.lib";
-  auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " + lib.string());
+  auto r = tool("retrieve",
+                "index --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " + lib.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("3 bad files skipped"), std::string::npos) << r.output;
   const Library l = load_library(lib);
@@ -297,14 +301,16 @@ TEST(RetrieveIndex, BadAudioIsSkippedAndEmptyInputsFail) {
   const fs::path junk = kScratch / "junk_only";
   fs::create_directories(junk);
   std::ofstream(junk / "x_1.wav") << "junk";
-  r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + junk.string() + " -o " + lib.string());
+  r = tool("retrieve",
+           "index --single " + single_ckpt().string() + " --folder " + junk.string() + " -o " + lib.string());
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("no instrument left"), std::string::npos) << r.output;
   EXPECT_EQ(error_lines(r.output), 1) << r.output;
   EXPECT_EQ(bytes_of(lib), before);
   const fs::path empty = kScratch / "empty";
   fs::create_directories(empty);
-  r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + empty.string() + " -o " + lib.string());
+  r = tool("retrieve",
+           "index --single " + single_ckpt().string() + " --folder " + empty.string() + " -o " + lib.string());
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("holds no audio file"), std::string::npos) << r.output;
   EXPECT_EQ(bytes_of(lib), before);
@@ -361,7 +367,8 @@ TEST(RetrieveQuery, WindowsRankingTableJsonAndRules) {
   write_audio(one, 1.0, 22050, 1, kWav);
   write_wav16(silence, std::vector<float>(16000 * 3, 0.f));
   const std::string base = "query --multi " + multi_ckpt().string() + " --library " + lib.string() + " ";
-  r = tool_stdout("retrieve", base + twelve.string() + " " + one.string() + " " + silence.string() + " --json --top-k 3");
+  r = tool_stdout("retrieve",
+                  base + twelve.string() + " " + one.string() + " " + silence.string() + " --json --top-k 3");
   ASSERT_EQ(r.code, 0) << r.output;
   const Json j = Json::parse(r.output);
   ASSERT_EQ(j["results"].size(), 3u);
@@ -416,7 +423,8 @@ TEST(RetrieveQuery, WindowsRankingTableJsonAndRules) {
   for (const char* kind : {"hnsw", "ivf"}) {
     r = tool_stdout("retrieve", base + twelve.string() + " --json --top-k 3 --index " + kind);
     ASSERT_EQ(r.code, 0) << r.output;
-    EXPECT_EQ(Json::parse(r.output)["results"][0]["ranking"][0]["instrument"], first["ranking"][0]["instrument"]) << kind;
+    EXPECT_EQ(Json::parse(r.output)["results"][0]["ranking"][0]["instrument"], first["ranking"][0]["instrument"])
+        << kind;
   }
 }
 
@@ -443,7 +451,8 @@ TEST(RetrieveQuery, EncoderChecksAndBadInputs) {
   EXPECT_NE(r.output.find("no longer there"), std::string::npos) << r.output;
   // Missing audio, a non-library file, a single checkpoint as --multi, a missing library.
   const fs::path lib = kScratch / "ok.lib";
-  r = tool("retrieve", "index --single " + single_ckpt().string() + " --nlakh " + tiny_data().string() + " -o " + lib.string());
+  r = tool("retrieve",
+           "index --single " + single_ckpt().string() + " --nlakh " + tiny_data().string() + " -o " + lib.string());
   ASSERT_EQ(r.code, 0) << r.output;
   const std::string q = "query --multi " + multi_ckpt().string() + " --library ";
   r = tool("retrieve", q + lib.string() + " " + (kScratch / "missing.wav").string());

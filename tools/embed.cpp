@@ -1,8 +1,9 @@
 // embed: features or embeddings of audio files as one .npy array. Modes: --mel (log-mel
 // (N, n_mels, frames)), --single CKPT (single-encoder embeddings (N, D)), --multi CKPT (multi-encoder
 // output embeddings (N, M, D)). Each file gives one clip: clip_seconds from --offset, zero-padded.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
 
 #include "instret/audio/features.h"
 #include "instret/audio/io.h"
@@ -15,8 +16,9 @@
 
 int main(int argc, char** argv) {
   using namespace instret;
-  CLI::App app{"Features or embeddings of audio files (first clip_seconds from --offset, zero-padded) as one .npy array",
-               "embed"};
+  CLI::App app{
+      "Features or embeddings of audio files (first clip_seconds from --offset, zero-padded) as one .npy array",
+      "embed"};
   CommonOptions common;
   add_common_flags(app, common);
   bool mel_mode = false;
@@ -29,7 +31,8 @@ int main(int argc, char** argv) {
   int workers = 2;
   auto* o_mel = app.add_flag("--mel", mel_mode, "Write log-mel features (N, n_mels, frames), float32");
   auto* o_single = app.add_option("--single", single, "Write single-encoder embeddings (N, D) of this checkpoint");
-  auto* o_multi = app.add_option("--multi", multi, "Write multi-encoder output embeddings (N, M, D) of this checkpoint");
+  auto* o_multi =
+      app.add_option("--multi", multi, "Write multi-encoder output embeddings (N, M, D) of this checkpoint");
   o_mel->excludes(o_single)->excludes(o_multi);
   o_single->excludes(o_multi);
   app.add_option("files", files, "Audio files (any format libsndfile reads)")->required();
@@ -63,12 +66,14 @@ int main(int argc, char** argv) {
     torch::Tensor emb;
     if (!single.empty()) {
       SingleEncoder encoder(single, dev);
-      emb = embed_clips(int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); },
-                        batch, workers, "embed");
+      emb = embed_clips(
+          int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); }, batch,
+          workers, "embed");
     } else {
       MultiEncoderRunner encoder(multi, dev);
-      emb = embed_clips(int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); },
-                        batch, workers, "embed");
+      emb = embed_clips(
+          int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); }, batch,
+          workers, "embed");
     }
     write_npy(output, emb);
     std::string shape;

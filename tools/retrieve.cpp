@@ -1,8 +1,8 @@
 // retrieve: build an instrument library with the single encoder (`retrieve index`) and find the
 // instruments of mixture audio in it with the multi encoder (`retrieve query`). docs/retrieval.md.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -36,10 +36,12 @@ int main(int argc, char** argv) {
   index->add_option("--single", single, "Single-encoder checkpoint (train-single)")->required();
   index->add_option("-o,--output", output, "Library file to write")->required();
   index->add_flag("--add", add, "Extend the library in --output (same encoder) instead of replacing it");
-  auto* o_folder = index->add_option("--folder", folder, "Folder of audio files: one subfolder or file-name prefix per instrument");
+  auto* o_folder =
+      index->add_option("--folder", folder, "Folder of audio files: one subfolder or file-name prefix per instrument");
   auto* o_nlakh = index->add_option("--nlakh", nlakh, "Rendered Nlakh dataset (render-nlakh output)");
   index->add_option("--split", split, "Nlakh split for --nlakh")->check(CLI::IsMember({"train", "valid", "test"}));
-  auto* o_sf = index->add_option("--soundfont", soundfont, "SoundFont (.sf2/.sf3): every melodic preset, fixed phrases");
+  auto* o_sf =
+      index->add_option("--soundfont", soundfont, "SoundFont (.sf2/.sf3): every melodic preset, fixed phrases");
   index->add_option("--programs", programs, "Only these SoundFont preset numbers")->needs(o_sf);
   o_folder->excludes(o_nlakh)->excludes(o_sf);
   o_nlakh->excludes(o_sf);
@@ -85,14 +87,16 @@ int main(int argc, char** argv) {
                             "): --add needs the same single encoder");
         spdlog::info("{}: {} instruments, {} clips", output, library.instruments.size(), library.clips.size());
       }
-      IndexPlan plan = !folder.empty() ? plan_folder(folder, library.clip_seconds)
+      IndexPlan plan = !folder.empty()  ? plan_folder(folder, library.clip_seconds)
                        : !nlakh.empty() ? plan_nlakh(nlakh, split)
                                         : plan_soundfont(soundfont, programs, library.clip_seconds);
       const IndexStats stats = index_into(library, encoder, plan, batch, workers);
       save_library(output, library);
-      spdlog::info("wrote {}: {} instruments, {} clips ({} embedded now, {} already there, {} bad files skipped)", output,
-                   library.instruments.size(), library.clips.size(), stats.embedded, stats.kept, stats.bad_files);
-      if (stats.bad_files > 0) spdlog::warn("{} bad audio files were skipped (see the warnings above)", stats.bad_files);
+      spdlog::info("wrote {}: {} instruments, {} clips ({} embedded now, {} already there, {} bad files skipped)",
+                   output, library.instruments.size(), library.clips.size(), stats.embedded, stats.kept,
+                   stats.bad_files);
+      if (stats.bad_files > 0)
+        spdlog::warn("{} bad audio files were skipped (see the warnings above)", stats.bad_files);
       return;
     }
     if (rule == "threshold" && query->count("--threshold") == 0)
@@ -106,9 +110,8 @@ int main(int argc, char** argv) {
     MultiEncoderRunner encoder(multi, resolve_device(qdevice));
     check_library_encoder(library, library_path, encoder);
     const auto t0 = std::chrono::steady_clock::now();
-    const torch::Tensor means =
-        torch::from_blob(const_cast<float*>(library.means.data()), {int64_t(library.instruments.size()), library.dim},
-                         torch::kFloat32);
+    const torch::Tensor means = torch::from_blob(const_cast<float*>(library.means.data()),
+                                                 {int64_t(library.instruments.size()), library.dim}, torch::kFloat32);
     const auto search = make_search(parse_search_kind(index_kind), means, so);
     spdlog::info("search: {} built in {:.2f} s", search->describe(),
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
@@ -121,8 +124,11 @@ int main(int argc, char** argv) {
         std::cout << query_result_table(result, library) << std::flush;
     }
     if (json)
-      std::cout << Json{{"library", library_path}, {"encoder", library.encoder_hash}, {"rule", rule},
-                        {"search", search->describe()}, {"results", all}}
+      std::cout << Json{{"library", library_path},
+                        {"encoder", library.encoder_hash},
+                        {"rule", rule},
+                        {"search", search->describe()},
+                        {"results", all}}
                        .dump(2)
                 << "\n";
   });

@@ -1,6 +1,7 @@
 #include "instret/retrieval/indexing.h"
 
 #include <spdlog/spdlog.h>
+#include <torch/torch.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10,7 +11,6 @@
 #include <map>
 #include <mutex>
 #include <set>
-#include <torch/torch.h>
 
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
@@ -27,8 +27,8 @@ namespace instret {
 namespace {
 
 bool is_audio_file(const fs::path& p) {
-  static const std::set<std::string> kExtensions = {".wav", ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff",
-                                                    ".aifc", ".au", ".snd", ".caf", ".w64", ".mp3", ".rf64"};
+  static const std::set<std::string> kExtensions = {".wav",  ".flac", ".ogg", ".oga", ".opus", ".aif", ".aiff",
+                                                    ".aifc", ".au",   ".snd", ".caf", ".w64",  ".mp3", ".rf64"};
   std::string ext = p.extension().string();
   for (auto& c : ext) c = char(std::tolower(static_cast<unsigned char>(c)));
   const std::string name = p.filename().string();
@@ -80,12 +80,18 @@ std::vector<std::vector<Note>> soundfont_phrases(double clip_s) {
 }  // namespace
 
 std::string family_from_name(const std::string& name) {
-  std::string word;
-  for (char c : name) {
-    if (c == '_' || c == '-' || c == ' ' || c == '.') break;
-    word += char(std::tolower(static_cast<unsigned char>(c)));
+  std::string lower;
+  for (char c : name) lower += char(std::tolower(static_cast<unsigned char>(c)));
+  // The longest family name that is the whole name or its first word(s) ("synth_lead_3" -> synth_lead).
+  std::string best = "unknown";
+  size_t best_len = 0;
+  for (const auto& family : family_names()) {
+    if (lower.compare(0, family.size(), family) != 0 || family.size() <= best_len) continue;
+    const char next = lower.size() > family.size() ? lower[family.size()] : '\0';
+    if (next == '\0' || next == '_' || next == '-' || next == ' ' || next == '.')
+      best = family, best_len = family.size();
   }
-  return family_index(word) >= 0 ? word : "unknown";
+  return best;
 }
 
 std::vector<double> index_window_starts(double duration_s, double clip_s) {
@@ -116,7 +122,8 @@ IndexPlan plan_folder(const fs::path& dir, double clip_s) {
       files[inst].push_back(fs::absolute(entry.path()));
     }
   }
-  if (files.empty()) throw FormatError("--folder " + dir.string() + " holds no audio file (see docs/retrieval.md for the layout)");
+  if (files.empty())
+    throw FormatError("--folder " + dir.string() + " holds no audio file (see docs/retrieval.md for the layout)");
   IndexPlan plan;
   auto cache = std::make_shared<DecodeCache>();
   const int64_t clip_samples = std::llround(clip_s * kSampleRate);
@@ -155,8 +162,8 @@ IndexPlan plan_nlakh(const fs::path& root, const std::string& split) {
   const std::string source = "nlakh:" + fs::absolute(root).lexically_normal().string() + "#" + split;
   for (size_t c = 0; c < data->clips().size(); ++c) {
     const auto& inst = data->instruments()[size_t(data->clips()[c].instrument)];
-    IndexClip clip{{inst.id, inst.family.empty() ? "unknown" : inst.family, source}, data->clips()[c].path.string(), 0.0,
-                   nullptr};
+    IndexClip clip{
+        {inst.id, inst.family.empty() ? "unknown" : inst.family, source}, data->clips()[c].path.string(), 0.0, nullptr};
     clip.read = [data, c](float* out) { data->read(int64_t(c), out); };
     plan.clips.push_back(std::move(clip));
   }
@@ -176,10 +183,11 @@ IndexPlan plan_soundfont(const fs::path& sf2, const std::vector<int>& programs, 
   for (size_t i = 0; i < bank->instruments().size(); ++i) {
     const Instrument& inst = bank->instruments()[i];
     for (size_t p = 0; p < phrases->size(); ++p) {
-      IndexClip clip{{inst.id, inst.family, "soundfont:" + file + " (" + inst.name + ")"},
-                     file + "#" + std::to_string(inst.bank) + ":" + std::to_string(inst.program) + "/phrase" +
-                         std::to_string(p),
-                     0.0, nullptr};
+      IndexClip clip{
+          {inst.id, inst.family, "soundfont:" + file + " (" + inst.name + ")"},
+          file + "#" + std::to_string(inst.bank) + ":" + std::to_string(inst.program) + "/phrase" + std::to_string(p),
+          0.0,
+          nullptr};
       clip.read = [bank, phrases, i, p, clip_samples](float* out) {
         // Notes the preset cannot play move by octaves to the nearest playable key, else are dropped.
         std::vector<Note> notes;
@@ -192,7 +200,8 @@ IndexPlan plan_soundfont(const fs::path& sf2, const std::vector<int>& programs, 
             }
           }
         }
-        if (notes.empty()) throw FormatError("preset " + bank->instruments()[i].id + " plays none of phrase " + std::to_string(p));
+        if (notes.empty())
+          throw FormatError("preset " + bank->instruments()[i].id + " plays none of phrase " + std::to_string(p));
         bank->render(i, notes, out, clip_samples);
       };
       plan.clips.push_back(std::move(clip));
@@ -235,10 +244,10 @@ IndexStats index_into(Library& library, SingleEncoder& encoder, const IndexPlan&
         if (bad_origins.insert(todo[size_t(i)]->origin).second) spdlog::warn("skipping {}", e.what());
       }
     };
-    const torch::Tensor emb =
-        embed_clips(int64_t(todo.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); }, batch,
-                    workers, "index")
-            .contiguous();
+    const torch::Tensor emb = embed_clips(
+                                  int64_t(todo.size()), samples, read,
+                                  [&](const torch::Tensor& a) { return encoder.embed(a); }, batch, workers, "index")
+                                  .contiguous();
     const float* e = emb.data_ptr<float>();
     for (size_t i = 0; i < todo.size(); ++i) {
       if (failed[i]) continue;

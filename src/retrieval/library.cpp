@@ -92,7 +92,8 @@ void Library::finish() {
   }
   means.assign(sum.size(), 0.f);
   for (size_t i = 0; i < instruments.size(); ++i)
-    for (int64_t d = 0; d < dim; ++d) means[i * size_t(dim) + size_t(d)] = float(sum[i * size_t(dim) + size_t(d)] / double(n[i]));
+    for (int64_t d = 0; d < dim; ++d)
+      means[i * size_t(dim) + size_t(d)] = float(sum[i * size_t(dim) + size_t(d)] / double(n[i]));
   reindex();
 }
 
@@ -114,7 +115,8 @@ void save_library(const std::filesystem::path& path, const Library& library) {
   Json clips = Json::array();
   for (const auto& c : library.clips) clips.push_back({c.instrument, c.origin, c.start_s});
   header["clips"] = std::move(clips);
-  header["layout"] = "float32 little-endian: clip embeddings (n_clips x dim), then instrument means (n_instruments x dim)";
+  header["layout"] =
+      "float32 little-endian: clip embeddings (n_clips x dim), then instrument means (n_instruments x dim)";
   const std::string text = header.dump();
   write_atomically(path, [&](const std::filesystem::path& tmp) {
     std::ofstream out(tmp, std::ios::binary);
@@ -130,7 +132,8 @@ void save_library(const std::filesystem::path& path, const Library& library) {
     out.write(pad.data(), std::streamsize(pad.size()));
     out.write(reinterpret_cast<const char*>(library.clip_embeddings.data()),
               std::streamsize(library.clip_embeddings.size() * sizeof(float)));
-    out.write(reinterpret_cast<const char*>(library.means.data()), std::streamsize(library.means.size() * sizeof(float)));
+    out.write(reinterpret_cast<const char*>(library.means.data()),
+              std::streamsize(library.means.size() * sizeof(float)));
     out.close();
     if (!out) throw IoError("cannot write " + tmp.string() + " (disk full?)");
   });
@@ -138,14 +141,16 @@ void save_library(const std::filesystem::path& path, const Library& library) {
 
 Library load_library(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) throw IoError("cannot read library " + path.string() + ": no such file");
+  if (!std::filesystem::is_regular_file(path, ec))
+    throw IoError("cannot read library " + path.string() + ": no such file");
   const uint64_t size = std::filesystem::file_size(path, ec);
   std::ifstream in(path, std::ios::binary);
   if (!in || ec) throw IoError("cannot read library " + path.string());
   const std::string what = path.string() + " is not an instret library (make one with `retrieve index`)";
   char magic[8] = {};
   unsigned char len[8] = {};
-  if (size < 16 || !in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0 || !in.read(reinterpret_cast<char*>(len), 8))
+  if (size < 16 || !in.read(magic, 8) || std::memcmp(magic, kMagic, 8) != 0 ||
+      !in.read(reinterpret_cast<char*>(len), 8))
     throw FormatError(what);
   uint64_t h = 0;
   for (int b = 0; b < 8; ++b) h |= uint64_t(len[b]) << (8 * b);
@@ -166,8 +171,8 @@ Library load_library(const std::filesystem::path& path) {
     lib.clip_seconds = enc.at("clip_seconds").get<double>();
     if (lib.dim <= 0) throw FormatError(path.string() + ": library embedding size " + std::to_string(lib.dim));
     for (const auto& i : header.at("instruments"))
-      lib.instruments.push_back({i.at("name").get<std::string>(), i.at("family").get<std::string>(),
-                                 i.at("source").get<std::string>()});
+      lib.instruments.push_back(
+          {i.at("name").get<std::string>(), i.at("family").get<std::string>(), i.at("source").get<std::string>()});
     for (const auto& c : header.at("clips")) {
       LibraryClip clip{c.at(0).get<int64_t>(), c.at(1).get<std::string>(), c.at(2).get<double>()};
       if (clip.instrument < 0 || clip.instrument >= int64_t(lib.instruments.size()))
@@ -186,7 +191,8 @@ Library load_library(const std::filesystem::path& path) {
   in.seekg(std::streamoff(start));
   lib.clip_embeddings.resize(lib.clips.size() * size_t(lib.dim));
   lib.means.resize(lib.instruments.size() * size_t(lib.dim));
-  in.read(reinterpret_cast<char*>(lib.clip_embeddings.data()), std::streamsize(lib.clip_embeddings.size() * sizeof(float)));
+  in.read(reinterpret_cast<char*>(lib.clip_embeddings.data()),
+          std::streamsize(lib.clip_embeddings.size() * sizeof(float)));
   in.read(reinterpret_cast<char*>(lib.means.data()), std::streamsize(lib.means.size() * sizeof(float)));
   if (!in) throw IoError("cannot read library " + path.string());
   for (float v : lib.means)

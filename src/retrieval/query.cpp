@@ -66,7 +66,8 @@ std::vector<int64_t> window_set(const SearchResult& found, int64_t m, SetRule ru
 
 QueryResult run_query(const fs::path& file, MultiEncoderRunner& encoder, const VectorSearch& search,
                       const QueryOptions& options) {
-  if (options.top_k < 1 || options.candidates < 1 || options.batch < 1) throw UsageError("top-k, candidates and batch must be positive");
+  if (options.top_k < 1 || options.candidates < 1 || options.batch < 1)
+    throw UsageError("top-k, candidates and batch must be positive");
   const std::vector<float> audio = read_audio(file, kSampleRate);
   QueryResult result;
   result.file = file.string();
@@ -138,7 +139,9 @@ Json query_result_json(const QueryResult& result, const Library& library) {
                        {"source", inst.source},
                        {"windows", r.windows}});
   }
-  return {{"file", result.file}, {"duration_s", result.duration_s}, {"windows", std::move(windows)},
+  return {{"file", result.file},
+          {"duration_s", result.duration_s},
+          {"windows", std::move(windows)},
           {"ranking", std::move(ranking)}};
 }
 
@@ -152,7 +155,9 @@ std::string fixed(double v, int digits) {
   return o.str();
 }
 
-std::string pad(const std::string& s, size_t width) { return s.size() >= width ? s : s + std::string(width - s.size(), ' '); }
+std::string pad(const std::string& s, size_t width) {
+  return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
+}
 
 }  // namespace
 
@@ -196,16 +201,18 @@ void check_library_encoder(const Library& library, const fs::path& library_path,
   if (run.is_object() && run.contains("single_encoder") && run["single_encoder"].is_string())
     single = run["single_encoder"].get<std::string>();
   if (single.empty()) {
-    spdlog::warn("{} does not record its single encoder (imported weights?): cannot check that library {} (encoder {}) "
-                 "matches it",
-                 encoder.path().string(), library_path.string(), library.encoder_hash);
+    spdlog::warn(
+        "{} does not record its single encoder (imported weights?): cannot check that library {} (encoder {}) "
+        "matches it",
+        encoder.path().string(), library_path.string(), library.encoder_hash);
     return;
   }
   std::error_code ec;
   if (!fs::is_regular_file(single, ec)) {
-    spdlog::warn("{} was trained against single encoder {}, which is no longer there: cannot check that library {} "
-                 "(encoder {}) matches it",
-                 encoder.path().string(), single, library_path.string(), library.encoder_hash);
+    spdlog::warn(
+        "{} was trained against single encoder {}, which is no longer there: cannot check that library {} "
+        "(encoder {}) matches it",
+        encoder.path().string(), single, library_path.string(), library.encoder_hash);
     return;
   }
   const std::string hash = file_hash(single);

@@ -22,9 +22,12 @@ SearchKind parse_search_kind(const std::string& name) {
 
 std::string to_string(SearchKind kind) {
   switch (kind) {
-    case SearchKind::exact: return "exact";
-    case SearchKind::hnsw: return "hnsw";
-    case SearchKind::ivf: return "ivf";
+    case SearchKind::exact:
+      return "exact";
+    case SearchKind::hnsw:
+      return "hnsw";
+    case SearchKind::ivf:
+      return "ivf";
   }
   return "?";
 }
@@ -41,8 +44,7 @@ class ExactSearch : public VectorSearch {
   explicit ExactSearch(const torch::Tensor& base) : base_(normalize_rows(base.to(torch::kFloat32))) {}
   SearchResult search(const float* queries, int64_t nq, int64_t k) const override {
     torch::NoGradGuard no_grad;
-    const torch::Tensor q =
-        normalize_rows(torch::from_blob(const_cast<float*>(queries), {nq, dim()}, torch::kFloat32));
+    const torch::Tensor q = normalize_rows(torch::from_blob(const_cast<float*>(queries), {nq, dim()}, torch::kFloat32));
     const int64_t kk = std::min(k, size());
     const torch::Tensor sims = torch::mm(q, base_.t());
     const auto [values, indices] = sims.topk(kk, 1, true, true);
@@ -85,7 +87,8 @@ class FaissSearch : public VectorSearch {
       lists = std::max<int64_t>(1, std::min<int64_t>(lists, std::max<int64_t>(1, n / 39)));
       if (o.ivf_nprobe < 1 || o.ivf_train_max < 1) throw UsageError("bad IVF options");
       quantizer_ = std::make_unique<faiss::IndexFlatIP>(int(d));
-      auto index = std::make_unique<faiss::IndexIVFFlat>(quantizer_.get(), int(d), size_t(lists), faiss::METRIC_INNER_PRODUCT);
+      auto index =
+          std::make_unique<faiss::IndexIVFFlat>(quantizer_.get(), int(d), size_t(lists), faiss::METRIC_INNER_PRODUCT);
       index->cp.seed = 1234;
       index->cp.niter = 10;
       // Train on a fixed-seed sample of at most ivf_train_max rows.

@@ -29,8 +29,9 @@ struct IndexPlan {
   int64_t bad_files = 0;  // files skipped while planning (unreadable headers), each logged
 };
 
-// The family of an instrument named `name`: the NSynth family its first word names ("guitar_acoustic",
-// "Flute-2", "brass section"), else "unknown".
+// The family of an instrument named `name`: the NSynth family that its first word(s) name, case aside
+// ("guitar_acoustic" -> guitar, "Flute-2" -> flute, "synth_lead_3" -> synth_lead; "bassoon" -> unknown),
+// else "unknown".
 std::string family_from_name(const std::string& name);
 
 // Windows of a file of `duration_s` seconds for indexing: starts 0, clip_s, 2 clip_s, ... (no

@@ -23,18 +23,18 @@ std::vector<double> query_window_starts(double duration_s, double window_s, doub
 enum class SetRule { argmax, threshold };
 
 struct QueryOptions {
-  int64_t top_k = 10;          // rows of the ranking
+  int64_t top_k = 10;  // rows of the ranking
   double hop_s = 2.5;
   SetRule rule = SetRule::argmax;
-  double threshold = 0.5;      // SetRule::threshold: cosine an instrument's best slot must reach
-  int64_t candidates = 64;     // nearest library entries searched per output vector
-  int64_t batch = 8;           // windows per forward
+  double threshold = 0.5;   // SetRule::threshold: cosine an instrument's best slot must reach
+  int64_t candidates = 64;  // nearest library entries searched per output vector
+  int64_t batch = 8;        // windows per forward
 };
 
 struct WindowResult {
   double start_s = 0, end_s = 0;
-  std::vector<int64_t> set;     // library instruments, best score first
-  std::vector<double> scores;   // their scores in this window (max over the slots)
+  std::vector<int64_t> set;    // library instruments, best score first
+  std::vector<double> scores;  // their scores in this window (max over the slots)
 };
 
 struct RankedInstrument {

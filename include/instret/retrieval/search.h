@@ -18,12 +18,12 @@ SearchKind parse_search_kind(const std::string& name);
 std::string to_string(SearchKind kind);
 
 struct SearchOptions {
-  int hnsw_m = 32;              // HNSW graph degree
+  int hnsw_m = 32;  // HNSW graph degree
   int hnsw_ef_construction = 64;
-  int hnsw_ef_search = 128;     // HNSW beam width at query time
-  int ivf_lists = 0;            // IVF cells; 0: about 4 sqrt(n), at most n / 39
-  int ivf_nprobe = 16;          // IVF cells visited per query
-  int ivf_train_max = 50000;    // at most this many vectors train the IVF quantizer (a fixed-seed sample)
+  int hnsw_ef_search = 128;   // HNSW beam width at query time
+  int ivf_lists = 0;          // IVF cells; 0: about 4 sqrt(n), at most n / 39
+  int ivf_nprobe = 16;        // IVF cells visited per query
+  int ivf_train_max = 50000;  // at most this many vectors train the IVF quantizer (a fixed-seed sample)
 };
 
 struct SearchResult {
@@ -44,7 +44,8 @@ class VectorSearch {
 
 // Builds a search over the rows of `base` (n x dim float32 CPU; rows are normalised into the index,
 // `base` is not modified). UsageError for an empty base or bad options.
-std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& base, const SearchOptions& options = {});
+std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& base,
+                                          const SearchOptions& options = {});
 
 // Recall@k of `approx` against `exact` (same queries): the mean over queries of |approx_k ∩ exact_k| / k.
 double recall_at_k(const SearchResult& approx, const SearchResult& exact, int64_t k);
