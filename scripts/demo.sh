@@ -72,12 +72,12 @@ for m in "${mixes[@]}"; do
 import json, sys
 names = {i["id"]: i["name"] for i in json.load(open(sys.argv[1]))}
 rec = json.loads(sys.stdin.readline())
-print(", ".join(sorted(names[s["instrument"]] + " (" + s["family"] + ")" for s in rec["stems"])))' "$out/nlakh/instruments.json")"
+print(", ".join(sorted(s["instrument"] + " " + names[s["instrument"]] + " (" + s["family"] + ")" for s in rec["stems"])))' "$out/nlakh/instruments.json")"
   "$bin/retrieve" query --multi "$multi" --library "$out/library.bin" "$out/nlakh/$m" --top-k 6 -q
 done
 
 step "6. Plots and results"
-python3 scripts/plot_run.py "$out/single" "$out/multi" -o "$out/training_curves.png"
-python3 scripts/demo_results.py "$out" | tee "$out/results.md"
+/usr/bin/python3 scripts/plot_run.py "$out/single" "$out/multi" -o "$out/training_curves.png"
+/usr/bin/python3 scripts/demo_results.py "$out" | tee "$out/results.md"
 
 step "Done in $(($(date +%s) - start)) s: everything is in $out"

@@ -2,7 +2,7 @@
 """Training curves of one or more run folders (their metrics.jsonl) in one PNG: the training loss
 per logged step, and each numeric validation metric per validation.
 
-Usage: python3 scripts/plot_run.py RUN [RUN ...] -o curves.png
+Usage: /usr/bin/python3 scripts/plot_run.py RUN [RUN ...] -o curves.png
 Needs matplotlib (Debian: python3-matplotlib, installed by scripts/setup.sh).
 """
 import argparse
