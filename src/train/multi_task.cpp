@@ -130,13 +130,7 @@ Batch MultiTask::make_batch(int64_t step) const {
 }
 
 Batch MultiTask::synthetic_batch(int64_t step) const {
-  Batch b;
-  b.step = step;
-  b.size = config_.batch_size / world_;
-  b.samples = single_valid_->clip_samples();
-  StableRng rng(stream_seed(config_.seed, {fnv1a("synthetic"), uint64_t(step)}));
-  b.audio.resize(size_t(b.size * b.samples));
-  for (float& v : b.audio) v = float(rng.uniform() * 2 - 1) * 0.5f;
+  auto [b, rng] = synthetic_audio_batch(step, config_.batch_size / world_, single_valid_->clip_samples(), config_.seed);
   const int64_t rows = on_the_fly_ ? 0 : train_targets_.size(0);
   b.target_offsets.push_back(0);
   for (int64_t i = 0; i < b.size; ++i) {

@@ -91,13 +91,7 @@ Batch SingleTask::make_batch(int64_t step) const {
 }
 
 Batch SingleTask::synthetic_batch(int64_t step) const {
-  Batch b;
-  b.step = step;
-  b.size = config_.batch_size / world_;
-  b.samples = train_->clip_samples();
-  StableRng rng(stream_seed(config_.seed, {fnv1a("synthetic"), uint64_t(step)}));
-  b.audio.resize(size_t(b.size * b.samples));
-  for (float& v : b.audio) v = float(rng.uniform() * 2 - 1) * 0.5f;
+  auto [b, rng] = synthetic_audio_batch(step, config_.batch_size / world_, train_->clip_samples(), config_.seed);
   for (int64_t i = 0; i < b.size; ++i) b.labels.push_back(int64_t(rng.below(uint64_t(config_.model.n_classes))));
   return b;
 }

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "instret/core/error.h"
+#include "instret/core/hash.h"
 #include "instret/data/sampling.h"
 #include "instret/train/checkpoint.h"
 #include "instret/train/lr_schedule.h"
@@ -423,6 +424,17 @@ class Loop {
 }  // namespace
 
 bool stop_requested() { return g_stop_signal.load() != 0; }
+
+std::pair<Batch, StableRng> synthetic_audio_batch(int64_t step, int64_t size, int64_t samples, uint64_t seed) {
+  Batch b;
+  b.step = step;
+  b.size = size;
+  b.samples = samples;
+  StableRng rng(stream_seed(seed, {fnv1a("synthetic"), uint64_t(step)}));
+  b.audio.resize(size_t(size * samples));
+  for (float& v : b.audio) v = float(rng.uniform() * 2 - 1) * 0.5f;
+  return {std::move(b), rng};
+}
 
 void train(TrainTask& task, const TrainConfig& config, const torch::Device& device, Distributed& dist,
            const TrainRun& run) {

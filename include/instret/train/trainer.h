@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "instret/core/stable_rng.h"
 #include "instret/data/prefetch_loader.h"
 #include "instret/train/distributed.h"
 #include "instret/train/run_dir.h"
@@ -39,6 +40,10 @@ class TrainTask {
 // and throws Interrupted, so a stop never waits for a whole validation. A second signal ends the
 // process at once.
 bool stop_requested();
+
+// The start of a benchmark batch: `size` items of uniform noise in [-0.5, 0.5) of `samples` samples,
+// drawn from (seed, step), and the generator that drew them for the task's labels or targets.
+std::pair<Batch, StableRng> synthetic_audio_batch(int64_t step, int64_t size, int64_t samples, uint64_t seed);
 
 struct TrainRun {
   RunDir* run = nullptr;          // null for a benchmark
