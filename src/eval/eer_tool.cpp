@@ -17,16 +17,6 @@
 
 namespace instret {
 
-namespace {
-
-// Keys a user may set with --config / --set (the flags cover the rest).
-Json eer_tool_defaults() {
-  MelStatsConfig baseline;
-  return {{"batch_size", 32}, {"workers", 2}, {"baseline", {{"n_mfcc", baseline.n_mfcc}, {"mel", baseline.mel}}}};
-}
-
-}  // namespace
-
 int run_eval_eer_tool(int argc, char** argv) {
   CLI::App app{"EER of single-instrument embeddings on a split's instruments: enrollment = mean of `enroll` clips, "
                "`targets` target and `non-targets` non-target trials per instrument, cosine scores, repeated per seed",
@@ -58,7 +48,7 @@ int run_eval_eer_tool(int argc, char** argv) {
   return run_tool(app, argc, argv, options, [&] {
     if (single.empty() == baseline.empty()) throw UsageError("give --single CKPT or --baseline mfcc|logmel");
     if (seeds.empty()) throw UsageError("--seeds: give at least one seed");
-    const Json config = tool_config(eer_tool_defaults(), options);
+    const Json config = tool_config(eval_tool_defaults(), options);
     const int64_t batch = config["batch_size"].get<int64_t>();
     const int workers = config["workers"].get<int>();
     if (batch < 1 || workers < 0) throw UsageError("batch_size must be >= 1 and workers >= 0");

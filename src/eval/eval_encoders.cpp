@@ -90,4 +90,9 @@ void require_split(const fs::path& root, const std::string& split) {
                    (names.empty() ? "(none)" : names));
 }
 
+Json eval_tool_defaults() {
+  MelStatsConfig baseline;
+  return {{"batch_size", 32}, {"workers", 2}, {"baseline", {{"n_mfcc", baseline.n_mfcc}, {"mel", baseline.mel}}}};
+}
+
 }  // namespace instret

@@ -20,15 +20,6 @@
 
 namespace instret {
 
-namespace {
-
-Json retrieval_tool_defaults() {
-  MelStatsConfig baseline;
-  return {{"batch_size", 32}, {"workers", 2}, {"baseline", {{"n_mfcc", baseline.n_mfcc}, {"mel", baseline.mel}}}};
-}
-
-}  // namespace
-
 int run_eval_retrieval_tool(int argc, char** argv) {
   CLI::App app{"Instrument retrieval from a split's mixtures (the paper's Table 2): per mixture, each output slot of the "
                "multi encoder picks its most similar library instrument; instrument and family F1, mAP, chance levels",
@@ -63,7 +54,7 @@ int run_eval_retrieval_tool(int argc, char** argv) {
   return run_tool(app, argc, argv, options, [&] {
     if (baseline.empty() && (multi.empty() || single.empty()))
       throw UsageError("give --multi CKPT and --single CKPT, or --baseline mfcc|logmel");
-    const Json config = tool_config(retrieval_tool_defaults(), options);
+    const Json config = tool_config(eval_tool_defaults(), options);
     const int64_t batch = config["batch_size"].get<int64_t>();
     const int workers = config["workers"].get<int>();
     if (batch < 1 || workers < 0) throw UsageError("batch_size must be >= 1 and workers >= 0");

@@ -56,4 +56,8 @@ class MixtureEmbedder {
 // which say what is missing.
 void require_split(const std::filesystem::path& root, const std::string& split);
 
+// The config keys eval-eer and eval-retrieval take with --config / --set (their flags cover the
+// rest): batch_size, workers and the baseline's settings.
+Json eval_tool_defaults();
+
 }  // namespace instret
