@@ -29,6 +29,22 @@ std::string file_hash(const fs::path& path) {
   return fmt::format("{:016x}", h);
 }
 
+namespace {
+
+// Loads the weights, moves model and frontend to the device, freezes the model in eval mode; returns
+// the checkpoint's content hash.
+std::string freeze(const fs::path& checkpoint, torch::nn::Module& model, const ModelConfig& config, LogMelImpl& frontend,
+                   const torch::Device& device) {
+  load_checkpoint(checkpoint, model, config);
+  model.to(device);
+  model.eval();
+  for (auto& p : model.parameters()) p.requires_grad_(false);
+  frontend.to(device);
+  return file_hash(checkpoint);
+}
+
+}  // namespace
+
 MelConfig checkpoint_mel(const Json& run_config, const fs::path& checkpoint) {
   MelConfig mel;
   if (run_config.is_object() && run_config.contains("mel")) {
@@ -51,13 +67,8 @@ SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& de
   config_ = info.model;
   mel_ = checkpoint_mel(info.run_config, checkpoint);
   model_ = HanCnn(config_.han, config_.emb_dim, config_.n_classes);
-  load_checkpoint(checkpoint, *model_, config_);
-  model_->to(device_);
-  model_->eval();
-  for (auto& p : model_->parameters()) p.requires_grad_(false);
   frontend_ = LogMel(mel_);
-  frontend_->to(device_);
-  hash_ = file_hash(checkpoint);
+  hash_ = freeze(checkpoint, *model_, config_, *frontend_, device_);
 }
 
 MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::Device& device)
@@ -71,13 +82,8 @@ MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::
   config_ = info.model;
   mel_ = checkpoint_mel(info.run_config, checkpoint);
   model_ = MultiEncoder(config_);
-  load_checkpoint(checkpoint, *model_, config_);
-  model_->to(device_);
-  model_->eval();
-  for (auto& p : model_->parameters()) p.requires_grad_(false);
   frontend_ = LogMel(mel_);
-  frontend_->to(device_);
-  hash_ = file_hash(checkpoint);
+  hash_ = freeze(checkpoint, *model_, config_, *frontend_, device_);
 }
 
 torch::Tensor MultiEncoderRunner::embed(const torch::Tensor& audio) {
