@@ -20,6 +20,7 @@
 #include "instret/retrieval/library.h"
 #include "instret/retrieval/query.h"
 #include "instret/retrieval/search.h"
+#include "instret/retrieval/search_cache.h"
 #include "instret/train/single_encoder.h"
 #include "test_support.h"
 
@@ -218,6 +219,69 @@ TEST(RetrieveSearch, ExactMatchesBruteForceAndFaissRecallIsHigh) {
   const SearchResult r = small->search(q.data_ptr<float>(), 1, 5);
   EXPECT_EQ(r.ids[3], -1);
   EXPECT_THROW(make_search(SearchKind::exact, torch::zeros({0, d})), UsageError);
+}
+
+TEST(RetrieveSearch, StoredIndexIsReusedOnlyWhenItsKeyMatches) {
+  torch::manual_seed(5);
+  const int64_t n = 2000, d = 16, nq = 20, k = 10;
+  const torch::Tensor base = torch::randn({n, d});
+  const torch::Tensor q = (base.narrow(0, 0, nq) + 0.2 * torch::randn({nq, d})).contiguous();
+  const fs::path dir = kScratch / "stored_index";
+  fs::create_directories(dir);
+  const fs::path lib = dir / "lib.bin";
+  write_file_atomically(lib, "library bytes v1");
+  for (SearchKind kind : {SearchKind::ivf, SearchKind::hnsw}) {
+    SCOPED_TRACE(to_string(kind));
+    const fs::path stored = search_index_path(lib, kind);
+    bool reused = true;
+    const auto built = open_search(kind, base, {}, lib, &reused);
+    EXPECT_FALSE(reused);
+    ASSERT_TRUE(fs::exists(stored));
+    const SearchResult a = built->search(q.data_ptr<float>(), nq, k);
+    // Read back: the same answers.
+    const auto again = open_search(kind, base, {}, lib, &reused);
+    EXPECT_TRUE(reused);
+    const SearchResult b = again->search(q.data_ptr<float>(), nq, k);
+    EXPECT_EQ(a.ids, b.ids);
+    EXPECT_EQ(a.scores, b.scores);
+    // Query-time options apply to a stored index; build options are part of its key.
+    SearchOptions wide;
+    wide.ivf_nprobe = 1;
+    wide.hnsw_ef_search = 16;
+    open_search(kind, base, wide, lib, &reused);
+    EXPECT_TRUE(reused);
+    SearchOptions other;
+    other.ivf_lists = 8;
+    other.hnsw_m = 8;
+    open_search(kind, base, other, lib, &reused);
+    EXPECT_FALSE(reused);
+    open_search(kind, base, {}, lib, &reused);  // back to the default build
+    EXPECT_FALSE(reused);
+    // A damaged index file (its hash no longer matches) is rebuilt, not read.
+    {
+      std::string bytes = read_file(stored);
+      bytes[bytes.size() / 2] ^= 0x5a;
+      std::ofstream(stored, std::ios::binary) << bytes;
+    }
+    const auto repaired = open_search(kind, base, {}, lib, &reused);
+    EXPECT_FALSE(reused);
+    EXPECT_EQ(repaired->search(q.data_ptr<float>(), nq, k).ids, a.ids);
+    // Garbage under a matching key: load_search refuses it with FormatError, open_search rebuilds.
+    write_file_atomically(stored, "not a faiss index");
+    EXPECT_THROW(load_search(kind, stored), FormatError);
+    write_file_atomically(fs::path(stored.string() + ".json"), "{not json");
+    open_search(kind, base, {}, lib, &reused);
+    EXPECT_FALSE(reused);
+    // An index of the other kind is refused by kind.
+    const SearchKind other_kind = kind == SearchKind::ivf ? SearchKind::hnsw : SearchKind::ivf;
+    EXPECT_THROW(load_search(other_kind, stored), FormatError);
+  }
+  // A changed library never reuses the old index.
+  write_file_atomically(lib, "library bytes v2");
+  bool reused = true;
+  open_search(SearchKind::ivf, base, {}, lib, &reused);
+  EXPECT_FALSE(reused);
+  EXPECT_THROW(load_search(SearchKind::exact, lib), UsageError);
 }
 
 TEST(RetrieveIndex, FolderOfOddFilesAddAndOtherEncoder) {

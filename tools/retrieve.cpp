@@ -14,6 +14,7 @@
 #include "instret/retrieval/library.h"
 #include "instret/retrieval/query.h"
 #include "instret/retrieval/search.h"
+#include "instret/retrieval/search_cache.h"
 #include "instret/train/single_encoder.h"
 
 namespace fs = std::filesystem;
@@ -28,7 +29,7 @@ int main(int argc, char** argv) {
 
   // retrieve index
   CLI::App* index = app.add_subcommand("index", "Embed instruments with a single encoder into a library file");
-  std::string single, output, folder, nlakh, split = "valid", soundfont, device = "auto";
+  std::string single, output, folder, nlakh, split = "valid", soundfont, device = "auto", prebuild = "exact";
   std::vector<int> programs;
   bool add = false;
   int workers = 2;
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
   index->add_option("--device", device, "auto, cpu, cuda or cuda:N");
   index->add_option("-j,--workers", workers, "Decoding / rendering threads")->check(CLI::Range(1, 64));
   index->add_option("--batch", batch, "Clips per forward")->check(CLI::PositiveNumber);
+  index->add_option("--index", prebuild, "Also build and store this approximate index beside the library (hnsw or ivf)")
+      ->check(CLI::IsMember({"exact", "hnsw", "ivf"}));
 
   // retrieve query
   CLI::App* query = app.add_subcommand("query", "Find the instruments of mixture audio files in a library");
@@ -97,6 +100,13 @@ int main(int argc, char** argv) {
                    stats.bad_files);
       if (stats.bad_files > 0)
         spdlog::warn("{} bad audio files were skipped (see the warnings above)", stats.bad_files);
+      if (prebuild != "exact") {
+        const torch::Tensor means = torch::from_blob(library.means.data(), {int64_t(library.instruments.size()), library.dim},
+                                                     torch::kFloat32);
+        const auto search = open_search(parse_search_kind(prebuild), means, SearchOptions{}, output);
+        spdlog::info("stored {} beside it: {}", search_index_path(output, parse_search_kind(prebuild)).string(),
+                     search->describe());
+      }
       return;
     }
     if (rule == "threshold" && query->count("--threshold") == 0)
@@ -112,8 +122,9 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     const torch::Tensor means = torch::from_blob(const_cast<float*>(library.means.data()),
                                                  {int64_t(library.instruments.size()), library.dim}, torch::kFloat32);
-    const auto search = make_search(parse_search_kind(index_kind), means, so);
-    spdlog::info("search: {} built in {:.2f} s", search->describe(),
+    bool reused = false;
+    const auto search = open_search(parse_search_kind(index_kind), means, so, library_path, &reused);
+    spdlog::info("search: {} {} in {:.2f} s", search->describe(), reused ? "read" : "built",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     Json all = Json::array();
     for (const auto& f : files) {

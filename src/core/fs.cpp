@@ -9,6 +9,8 @@
 #include <atomic>
 #include <fstream>
 #include <sstream>
+#include <vector>
+#include <cstdio>
 
 #include "instret/core/error.h"
 
@@ -77,6 +79,24 @@ std::string read_file(const fs::path& path) {
   ss << in.rdbuf();
   if (in.bad()) throw IoError(path.string() + ": read failed");
   return ss.str();
+}
+
+std::string file_hash(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError(path.string() + ": cannot open for reading");
+  uint64_t h = 1469598103934665603ull;
+  std::vector<char> buf(1 << 16);
+  while (in) {
+    in.read(buf.data(), std::streamsize(buf.size()));
+    for (std::streamsize i = 0; i < in.gcount(); ++i) {
+      h ^= static_cast<unsigned char>(buf[size_t(i)]);
+      h *= 1099511628211ull;
+    }
+  }
+  if (in.bad()) throw IoError(path.string() + ": read failed");
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
 }
 
 }  // namespace instret

@@ -3,6 +3,8 @@
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/index_io.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -64,6 +66,9 @@ class ExactSearch : public VectorSearch {
   int64_t size() const override { return base_.size(0); }
   int64_t dim() const override { return base_.size(1); }
   std::string describe() const override { return "exact (" + std::to_string(size()) + " entries)"; }
+  void save(const std::filesystem::path&) const override {
+    throw UsageError("exact search has no index to store");
+  }
 
  private:
   torch::Tensor base_;
@@ -71,6 +76,24 @@ class ExactSearch : public VectorSearch {
 
 class FaissSearch : public VectorSearch {
  public:
+  // An index read back from a file (it owns its IVF quantizer).
+  FaissSearch(SearchKind kind, std::unique_ptr<faiss::Index> index, const SearchOptions& o) : kind_(kind) {
+    if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(index.get()); h && kind == SearchKind::hnsw) {
+      if (o.hnsw_ef_search < 1) throw UsageError("bad HNSW options");
+      h->hnsw.efSearch = o.hnsw_ef_search;
+      detail_ = "hnsw (M " + std::to_string(h->hnsw.nb_neighbors(1)) + ", efConstruction " +
+                std::to_string(h->hnsw.efConstruction) + ", efSearch " + std::to_string(h->hnsw.efSearch) + ")";
+    } else if (auto* v = dynamic_cast<faiss::IndexIVFFlat*>(index.get()); v && kind == SearchKind::ivf) {
+      if (o.ivf_nprobe < 1) throw UsageError("bad IVF options");
+      v->nprobe = std::min<size_t>(size_t(o.ivf_nprobe), v->nlist);
+      detail_ = "ivf (" + std::to_string(v->nlist) + " lists, nprobe " + std::to_string(v->nprobe) + ")";
+    } else {
+      throw FormatError("the stored index is not a " + to_string(kind) + " index");
+    }
+    if (index->metric_type != faiss::METRIC_INNER_PRODUCT || index->ntotal < 1 || index->d < 1)
+      throw FormatError("the stored " + to_string(kind) + " index is not an inner-product index of a library");
+    index_ = std::move(index);
+  }
   FaissSearch(SearchKind kind, const torch::Tensor& base, const SearchOptions& o) : kind_(kind) {
     const torch::Tensor x = base.to(torch::kFloat32);
     const int64_t n = x.size(0), d = x.size(1);
@@ -129,6 +152,13 @@ class FaissSearch : public VectorSearch {
   int64_t size() const override { return index_->ntotal; }
   int64_t dim() const override { return index_->d; }
   std::string describe() const override { return detail_ + ", " + std::to_string(size()) + " entries"; }
+  void save(const std::filesystem::path& path) const override {
+    try {
+      faiss::write_index(index_.get(), path.c_str());
+    } catch (const faiss::FaissException& e) {
+      throw IoError(path.string() + ": cannot write the " + to_string(kind_) + " index (" + one_line(e.what()) + ")");
+    }
+  }
 
  private:
   SearchKind kind_;
@@ -145,6 +175,22 @@ std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& 
   const torch::Tensor b = base.contiguous();
   if (kind == SearchKind::exact) return std::make_unique<ExactSearch>(b);
   return std::make_unique<FaissSearch>(kind, b, options);
+}
+
+std::unique_ptr<VectorSearch> load_search(SearchKind kind, const std::filesystem::path& path,
+                                          const SearchOptions& options) {
+  if (kind == SearchKind::exact) throw UsageError("exact search has no stored index");
+  std::unique_ptr<faiss::Index> index;
+  try {
+    index.reset(faiss::read_index(path.c_str()));
+  } catch (const faiss::FaissException& e) {
+    throw FormatError(path.string() + ": not a readable FAISS index (" + one_line(e.what()) + ")");
+  }
+  try {
+    return std::make_unique<FaissSearch>(kind, std::move(index), options);
+  } catch (const FormatError& e) {
+    throw FormatError(path.string() + ": " + e.what());
+  }
 }
 
 double recall_at_k(const SearchResult& approx, const SearchResult& exact, int64_t k) {

@@ -13,21 +13,6 @@
 namespace instret {
 namespace fs = std::filesystem;
 
-std::string file_hash(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path.string() + ": cannot open for reading");
-  uint64_t h = 1469598103934665603ull;
-  std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), std::streamsize(buf.size()));
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= static_cast<unsigned char>(buf[size_t(i)]);
-      h *= 1099511628211ull;
-    }
-  }
-  if (in.bad()) throw IoError(path.string() + ": read failed");
-  return fmt::format("{:016x}", h);
-}
 
 namespace {
 

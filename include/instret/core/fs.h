@@ -22,4 +22,7 @@ void write_file_atomically(const std::filesystem::path& target, const std::strin
 // Reads a whole file; throws IoError naming the file when it cannot be read.
 std::string read_file(const std::filesystem::path& path);
 
+// 16 hex digits of the FNV-1a hash of a file's bytes (IoError when unreadable), read in blocks.
+std::string file_hash(const std::filesystem::path& path);
+
 }  // namespace instret

@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,11 +41,19 @@ class VectorSearch {
   virtual int64_t size() const = 0;
   virtual int64_t dim() const = 0;
   virtual std::string describe() const = 0;
+  // Writes the index to `path` with FAISS's own format (UsageError for exact search, which has
+  // nothing to store; IoError when the file cannot be written).
+  virtual void save(const std::filesystem::path& path) const = 0;
 };
 
 // Builds a search over the rows of `base` (n x dim float32 CPU; rows are normalised into the index,
 // `base` is not modified). UsageError for an empty base or bad options.
 std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& base,
+                                          const SearchOptions& options = {});
+
+// Reads an index written by VectorSearch::save of the given kind (hnsw or ivf); the query-time options
+// (ivf_nprobe, hnsw_ef_search) come from `options`. FormatError when the file is not such an index.
+std::unique_ptr<VectorSearch> load_search(SearchKind kind, const std::filesystem::path& path,
                                           const SearchOptions& options = {});
 
 // Recall@k of `approx` against `exact` (same queries): the mean over queries of |approx_k ∩ exact_k| / k.

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "instret/audio/mel.h"
+#include "instret/core/fs.h"
 #include "instret/models/encoders.h"
 #include "instret/models/han_cnn.h"
 #include "instret/train/embed_clips.h"
@@ -28,6 +29,8 @@ class SingleEncoder {
   const MelConfig& mel() const { return mel_; }
   const std::filesystem::path& path() const { return path_; }
   const ModelConfig& config() const { return config_; }
+  // The frozen network (eval mode, no gradients).
+  const HanCnn& network() const { return model_; }
 
  private:
   std::filesystem::path path_;
@@ -76,7 +79,5 @@ torch::Tensor cached_embeddings(SingleEncoder& encoder, const std::filesystem::p
                                 const std::string& list_key, int64_t n, int64_t samples, const ReadClip& read,
                                 int64_t batch, int workers);
 
-// 16 hex digits of the FNV-1a hash of a file's bytes (IoError when unreadable), read in blocks.
-std::string file_hash(const std::filesystem::path& path);
 
 }  // namespace instret

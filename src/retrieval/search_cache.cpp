@@ -1,0 +1,67 @@
+#include "instret/retrieval/search_cache.h"
+
+#include <spdlog/spdlog.h>
+
+#include "instret/core/config.h"
+#include "instret/core/error.h"
+#include "instret/core/fs.h"
+
+namespace instret {
+namespace fs = std::filesystem;
+
+fs::path search_index_path(const fs::path& library, SearchKind kind) {
+  return fs::path(library.string() + "." + to_string(kind) + ".faiss");
+}
+
+namespace {
+
+fs::path key_path(const fs::path& index) { return fs::path(index.string() + ".json"); }
+
+// What the stored index must have been built from. Query-time options (nprobe, efSearch) are not part
+// of it: they are set on the loaded index.
+Json build_key(SearchKind kind, const torch::Tensor& base, const SearchOptions& o, const std::string& library_hash) {
+  Json key = {{"library_hash", library_hash}, {"kind", to_string(kind)}, {"rows", base.size(0)}, {"dim", base.size(1)}};
+  if (kind == SearchKind::hnsw)
+    key["options"] = {{"m", o.hnsw_m}, {"ef_construction", o.hnsw_ef_construction}};
+  else
+    key["options"] = {{"lists", o.ivf_lists}, {"train_max", o.ivf_train_max}};
+  return key;
+}
+
+}  // namespace
+
+std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& base, const SearchOptions& options,
+                                          const fs::path& library, bool* reused) {
+  if (reused) *reused = false;
+  if (kind == SearchKind::exact) return make_search(kind, base, options);
+  const fs::path index = search_index_path(library, kind), key_file = key_path(index);
+  const Json key = build_key(kind, base, options, file_hash(library));
+  std::error_code ec;
+  if (fs::is_regular_file(index, ec) && fs::is_regular_file(key_file, ec)) {
+    try {
+      const Json stored = Json::parse(read_file(key_file));
+      if (stored.is_object() && stored.value("key", Json()) == key &&
+          stored.value("index_hash", std::string()) == file_hash(index)) {
+        auto search = load_search(kind, index, options);
+        if (search->size() != base.size(0) || search->dim() != base.size(1))
+          throw FormatError("holds " + std::to_string(search->size()) + " x " + std::to_string(search->dim()) + " entries");
+        if (reused) *reused = true;
+        return search;
+      }
+      spdlog::info("{} does not match the library, the build options or its recorded hash: rebuilding it", index.string());
+    } catch (const std::exception& e) {
+      spdlog::warn("{}: ignored and rebuilt ({})", index.string(), one_line(e.what()));
+    }
+  }
+  auto search = make_search(kind, base, options);
+  try {
+    write_atomically(index, [&](const fs::path& tmp) { search->save(tmp); });
+    write_file_atomically(key_file, Json({{"key", key}, {"index_hash", file_hash(index)}}).dump(2) + "\n");
+  } catch (const std::exception& e) {
+    spdlog::warn("the {} index was not stored beside the library ({}): it is rebuilt on every query run",
+                 to_string(kind), one_line(e.what()));
+  }
+  return search;
+}
+
+}  // namespace instret
