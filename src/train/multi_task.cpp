@@ -22,33 +22,6 @@ std::string manifest_key(const std::string& root, const std::string& name) {
   return file_hash(fs::path(root) / (name + ".jsonl"));
 }
 
-torch::Tensor unit_rows(const torch::Tensor& x) {
-  return torch::nn::functional::normalize(x.to(torch::kFloat32), torch::nn::functional::NormalizeFuncOptions().dim(1).eps(1e-12));
-}
-
-// Each row replaced by the normalised mean of the (normalised) rows of its instrument.
-torch::Tensor instrument_mean_rows(const torch::Tensor& rows, const std::vector<int64_t>& instrument) {
-  if (int64_t(instrument.size()) != rows.size(0) || instrument.empty()) return rows;
-  const int64_t groups = *std::max_element(instrument.begin(), instrument.end()) + 1;
-  const torch::Tensor x = unit_rows(rows);
-  const torch::Tensor index = torch::tensor(instrument, torch::kInt64).to(x.device());
-  const torch::Tensor sums = torch::zeros({groups, x.size(1)}, x.options()).index_add_(0, index, x);
-  return unit_rows(sums).index_select(0, index).contiguous();
-}
-
-std::vector<int64_t> clip_instruments(const NlakhSingle& d) {
-  std::vector<int64_t> out;
-  for (const SingleClip& c : d.clips()) out.push_back(c.instrument);
-  return out;
-}
-
-std::vector<int64_t> stem_instruments(const NlakhMulti& d) {
-  std::vector<int64_t> out;
-  for (const MultiItem& item : d.items())
-    for (const MultiStem& s : item.stems) out.push_back(s.instrument);
-  return out;
-}
-
 }  // namespace
 
 MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distributed& dist)
@@ -108,18 +81,6 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   valid_targets_ = stem_cache(*multi_valid_, "multi_valid");
   const torch::Tensor valid_clips = single_cache(*single_valid_, "single_valid");
   if (dist.is_main()) dist.barrier();
-  // Target variants (docs/training.md), applied to the cached tables: the stem's instrument mean
-  // instead of its own embedding, and the mean train target subtracted from every target.
-  if (config.target_kind == "instrument_mean") {
-    train_targets_ = instrument_mean_rows(train_targets_, random_ ? clip_instruments(*single_train_)
-                                                                  : stem_instruments(*multi_train_));
-    valid_targets_ = instrument_mean_rows(valid_targets_, stem_instruments(*multi_valid_));
-  }
-  if (config.target_center) {
-    const torch::Tensor center = unit_rows(train_targets_).mean(0, /*keepdim=*/true);
-    train_targets_ = (unit_rows(train_targets_) - center).contiguous();
-    valid_targets_ = (unit_rows(valid_targets_) - center.to(valid_targets_.device())).contiguous();
-  }
 
   // The library: per valid instrument, the mean of its first library_clips clip embeddings (as eval-retrieval).
   const auto& by_instrument = single_valid_->clips_by_instrument();
@@ -135,7 +96,6 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   families_ = LabelGroups{families.group_of, int64_t(families.names.size())};
 
   model_ = MultiEncoder(config.model);
-  if (config.init_trunk) init_trunk_from(*encoder_);
   model_->to(device_);
   if (config.channels_last) to_channels_last(*model_);
   frontend_ = LogMel(config.mel);
@@ -144,33 +104,6 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
                random_ ? "random-mix" : "Nlakh-multi", on_the_fly_ ? ", targets on the fly" : "",
                random_ ? single_train_->clips().size() : multi_train_->items().size(),
                random_ ? "single clips" : "mixtures", valid_items_.size(), by_instrument.size());
-}
-
-void MultiTask::init_trunk_from(const SingleEncoder& single) {
-  const HanCnnConfig& a = single.config().han;
-  const HanCnnConfig& b = config_.model.han;
-  if (a.channels != b.channels)
-    throw UsageError("init_trunk: the single encoder " + single.path().string() + " has another trunk (channels " +
-                     Json(a.channels).dump() + ") than model.han.channels " + Json(b.channels).dump());
-  // Every parameter and buffer of the single encoder but its classifier (linear2) has the same
-  // name and shape under the Small encoder's "cnn." prefix; the Small head starts fresh.
-  torch::NoGradGuard no_grad;
-  const auto src_params = single.network()->named_parameters();
-  const auto src_buffers = single.network()->named_buffers();
-  auto copy = [&](torch::OrderedDict<std::string, torch::Tensor> dst, const torch::OrderedDict<std::string, torch::Tensor>& src) {
-    int64_t n = 0;
-    for (const auto& item : src) {
-      if (item.key().rfind("linear2.", 0) == 0) continue;
-      torch::Tensor* target = dst.find("cnn." + item.key());
-      if (!target || !target->sizes().equals(item.value().sizes()))
-        throw UsageError("init_trunk: " + item.key() + " of the single encoder has no counterpart in the Small encoder");
-      target->copy_(item.value());
-      ++n;
-    }
-    return n;
-  };
-  const int64_t n = copy(model_->named_parameters(), src_params) + copy(model_->named_buffers(), src_buffers);
-  spdlog::info("init_trunk: {} tensors of the Small encoder's trunk start from the single encoder", n);
 }
 
 int64_t MultiTask::steps_per_epoch() const {

@@ -56,9 +56,6 @@ Json train_default_config(bool multi) {
     config["loss_reduction"] = "mean";
     config["targets"] = "cache";
     config["targets_dir"] = "";
-    config["init_trunk"] = false;
-    config["target_kind"] = "clip";
-    config["target_center"] = false;
   }
   return config;
 }
@@ -172,13 +169,6 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
     c.loss_reduction = config_get<std::string>(j, "loss_reduction");
     c.targets = config_get<std::string>(j, "targets");
     c.targets_dir = config_get<std::string>(j, "targets_dir");
-    c.init_trunk = config_get<bool>(j, "init_trunk");
-    c.target_kind = config_get<std::string>(j, "target_kind");
-    c.target_center = config_get<bool>(j, "target_center");
-    require(one_of(c.target_kind, {"clip", "instrument_mean"}), "target_kind", "must be \"clip\" or \"instrument_mean\"");
-    require(c.targets == "cache" || (c.target_kind == "clip" && !c.target_center), "targets",
-            "\"on_the_fly\" computes clip targets only (target_kind \"clip\", target_center false)");
-    require(!c.init_trunk || c.model.kind == "small", "init_trunk", "needs model.kind \"small\" (the Han CNN trunk)");
     require(one_of(c.loss_reduction, {"mean", "sum"}), "loss_reduction", "must be \"mean\" or \"sum\"");
     require(one_of(c.targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
   }

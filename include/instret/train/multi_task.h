@@ -36,8 +36,6 @@ class MultiTask : public TrainTask {
   // encoder's embeddings of the batch's stems when `from_stems`.
   std::pair<torch::Tensor, torch::Tensor> targets(const Batch& batch, const torch::Tensor& table, bool from_stems);
   torch::Tensor forward_audio(const torch::Tensor& audio);
-  // init_trunk: the Small encoder's CNN (all but its head) copied from the frozen single encoder.
-  void init_trunk_from(const SingleEncoder& single);
 
   const TrainConfig& config_;
   torch::Device device_;

@@ -69,9 +69,6 @@ struct TrainConfig {
   std::string loss_reduction = "mean";  // PIT loss per mixture: "mean" (reference code) | "sum" (paper's equation)
   std::string targets = "cache";        // "cache" (precomputed per clip/stem) | "on_the_fly" (per batch)
   std::string targets_dir;              // where the cache lives ("" = <data root>/targets, else the run)
-  bool init_trunk = false;              // Small: start the CNN trunk (all but the last Linear) from the single encoder
-  std::string target_kind = "clip";     // "clip" (the paper: the stem's own embedding) | "instrument_mean" (its instrument's)
-  bool target_center = false;           // subtract the mean train target (normalised) from every target
 
   Json json;  // the whole config as given (after defaults and overrides)
 };
