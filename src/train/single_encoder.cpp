@@ -17,15 +17,19 @@ namespace fs = std::filesystem;
 namespace {
 
 // Loads the weights, moves model and frontend to the device, freezes the model in eval mode; returns
-// the checkpoint's content hash.
-std::string freeze(const fs::path& checkpoint, torch::nn::Module& model, const ModelConfig& config, LogMelImpl& frontend,
-                   const torch::Device& device) {
+// the checkpoint's content hash, `hash_before` (taken before anything was read from the file). A
+// file replaced meanwhile (a training run writing `best.pt`) would pair these weights with another
+// file's hash, and so with another file's cached targets or library: refused.
+std::string freeze(const fs::path& checkpoint, const std::string& hash_before, torch::nn::Module& model,
+                   const ModelConfig& config, LogMelImpl& frontend, const torch::Device& device) {
   load_checkpoint(checkpoint, model, config);
+  if (file_hash(checkpoint) != hash_before)
+    throw IoError("checkpoint " + checkpoint.string() + " changed while it was read (is a run writing it?): try again");
   model.to(device);
   model.eval();
   for (auto& p : model.parameters()) p.requires_grad_(false);
   frontend.to(device);
-  return file_hash(checkpoint);
+  return hash_before;
 }
 
 }  // namespace
@@ -46,6 +50,7 @@ SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& de
     : path_(checkpoint), device_(device) {
   if (checkpoint.empty()) throw UsageError("no single-encoder checkpoint given (--single CKPT)");
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
+  const std::string hash = file_hash(checkpoint);
   if (info.model.is_multi())
     throw FormatError("checkpoint " + checkpoint.string() + " is a '" + info.model.kind +
                       "' multi encoder; a single encoder (han_cnn, from train-single) is needed here");
@@ -53,13 +58,14 @@ SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& de
   mel_ = checkpoint_mel(info.run_config, checkpoint);
   model_ = HanCnn(config_.han, config_.emb_dim, config_.n_classes);
   frontend_ = LogMel(mel_);
-  hash_ = freeze(checkpoint, *model_, config_, *frontend_, device_);
+  hash_ = freeze(checkpoint, hash, *model_, config_, *frontend_, device_);
 }
 
 MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::Device& device)
     : path_(checkpoint), device_(device) {
   if (checkpoint.empty()) throw UsageError("no multi-encoder checkpoint given");
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
+  const std::string hash = file_hash(checkpoint);
   if (!info.model.is_multi())
     throw FormatError("checkpoint " + checkpoint.string() +
                       " is a 'han_cnn' single encoder; a multi encoder (small or large, from train-multi or "
@@ -68,7 +74,7 @@ MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::
   mel_ = checkpoint_mel(info.run_config, checkpoint);
   model_ = MultiEncoder(config_);
   frontend_ = LogMel(mel_);
-  hash_ = freeze(checkpoint, *model_, config_, *frontend_, device_);
+  hash_ = freeze(checkpoint, hash, *model_, config_, *frontend_, device_);
 }
 
 torch::Tensor MultiEncoderRunner::embed(const torch::Tensor& audio) {

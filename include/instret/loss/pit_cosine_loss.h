@@ -30,7 +30,8 @@ struct PitLoss {
 // the assignment of each item minimises the summed cost of its M x counts[b] block (solved in
 // double on the CPU, whatever the device of the inputs); the loss gathers cost[b, j, n] at the
 // matched (output j, target n) pairs only, so gradients flow through them alone. A cosine norm is
-// clamped at 1e-8. NaN costs throw FormatError; bad shapes or counts throw UsageError.
+// clamped at 1e-8. Computed without autocast (in the inputs' precision, at least float32 on the CPU).
+// NaN costs throw FormatError; bad shapes or counts throw UsageError.
 PitLoss pit_cosine_loss(const torch::Tensor& outputs, const torch::Tensor& targets, const torch::Tensor& counts,
                         PitReduction reduction = PitReduction::kSum);
 

@@ -15,8 +15,9 @@ namespace instret {
 class SingleTask : public TrainTask {
  public:
   // Opens the dataset of config.data.root and sets config.model.n_classes (and its JSON) to the
-  // number of train instruments (UsageError when a continued run's config disagrees). The model is
-  // built here, so seed the generator before.
+  // number of train instruments (a continued run on a dataset with another instrument count then
+  // fails when its checkpoint is loaded: the classifier's shape differs). The model is built here,
+  // so seed the generator before.
   SingleTask(TrainConfig& config, const torch::Device& device, const Distributed& dist);
 
   torch::nn::Module& model() override { return *model_; }
