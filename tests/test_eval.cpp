@@ -19,6 +19,7 @@
 #include "instret/eval/eer_evaluation.h"
 #include "instret/eval/retrieval_evaluation.h"
 #include "instret/eval/retrieval_metrics.h"
+#include "instret/eval/twin_table.h"
 
 using namespace instret;
 using nlohmann::json;
@@ -448,6 +449,72 @@ TEST(RetrievalEvaluation, HandWorkedCase) {
   const std::string md = retrieval_markdown(e, "toy");
   EXPECT_NE(md.find("| toy | 0.333 | 0.333 | 0.556 | 0.556 | 1.000 | 1.000 |"), std::string::npos) << md;
   EXPECT_THROW(evaluate_retrieval(sims, 2, 3, {{0}}, fam, c), UsageError);
+}
+
+// Issue 12: labels 0 and 1 are twins (group 0); 2 and 3 are groups of their own. One slot per item.
+// Item 0 is instrument 0 and retrieves its twin 1: wrong for the paper's metrics, right for the
+// twin-aware ones. Worked by hand below.
+TEST(RetrievalEvaluation, TwinAwareMetricsCountARetrievedTwinAsCorrect) {
+  const std::vector<double> sims = {0.5, 0.9, 0.1, 0.2,   // item 0: truth {0}, picks 1 (the twin)
+                                    0.3, 0.8, 0.2, 0.1,   // item 1: truth {1}, picks 1
+                                    0.1, 0.2, 0.9, 0.3,   // item 2: truth {2}, picks 2
+                                    0.7, 0.1, 0.2, 0.6};  // item 3: truth {3}, picks 0
+  const LabelGroups fam{{0, 0, 0, 0}, 1};
+  const LabelGroups twins{{0, 0, 1, 2}, 3};
+  ChanceSettings c;
+  c.repeats = 5;
+  const RetrievalEvaluation e = evaluate_retrieval(sims, 1, 4, {{0}, {1}, {2}, {3}}, fam, c, twins);
+  EXPECT_EQ(e.predicted, (std::vector<LabelSet>{{1}, {1}, {2}, {0}}));
+  // Instruments: F1 of label 0 = 0 (tp 0, fp 1, fn 1), 1: 2/3 (tp 1, fp 1), 2: 1, 3: 0 (a miss).
+  EXPECT_NEAR(e.f1.macro, (2.0 / 3 + 1) / 4, 1e-12);
+  EXPECT_NEAR(e.f1.weighted, (2.0 / 3 + 1) / 4, 1e-12);
+  // Twin groups: truth {0}, {0}, {1}, {2}; predicted {0}, {0}, {1}, {0}. Group 0: tp 2, fp 1: 4/5;
+  // group 1: 1; group 2: 0. Supports 2, 1, 1.
+  EXPECT_EQ(e.n_twin_groups, 3);
+  EXPECT_EQ(e.truth_twins, (std::vector<LabelSet>{{0}, {0}, {1}, {2}}));
+  EXPECT_EQ(e.predicted_twins, (std::vector<LabelSet>{{0}, {0}, {1}, {0}}));
+  EXPECT_NEAR(e.twin_f1.macro, (0.8 + 1.0 + 0.0) / 3, 1e-12);
+  EXPECT_NEAR(e.twin_f1.weighted, (2 * 0.8 + 1.0 + 0.0) / 4, 1e-12);
+  // mAP: label 0's positive (0.5) is outscored by item 3's 0.7: AP 1/2; label 1's (0.8) by item 0's
+  // 0.9: 1/2; labels 2 and 3: 1. Twin group 0 scores max(label 0, label 1) = 0.9, 0.8, 0.2, 0.7: its
+  // two positives rank first, AP 1; groups 1 and 2 as labels 2 and 3.
+  EXPECT_NEAR(e.map.macro, 0.75, 1e-12);
+  EXPECT_EQ(e.twin_scores, (std::vector<double>{0.9, 0.1, 0.2, 0.8, 0.2, 0.1, 0.2, 0.9, 0.3, 0.7, 0.2, 0.6}));
+  EXPECT_DOUBLE_EQ(e.twin_map.macro, 1.0);
+  EXPECT_DOUBLE_EQ(e.twin_map.weighted, 1.0);
+  const Json j = retrieval_evaluation_json(e, c);
+  for (const char* k : {"twin_f1_macro", "twin_f1_weighted", "twin_map_macro", "twin_map_weighted"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  EXPECT_EQ(j["counts"]["twin_groups"], 3);
+  EXPECT_TRUE(j["chance"]["true_size"].contains("twin_f1_macro"));
+  EXPECT_NE(retrieval_markdown(e, "toy").find("Twin-aware"), std::string::npos);
+  const std::string dump = retrieval_dump_jsonl(e, {"a", "b", "c", "d"}, {"i0", "i1", "i2", "i3"}, {"f"}, fam.group_of,
+                                                twins.group_of);
+  EXPECT_EQ(Json::parse(dump.substr(0, dump.find('\n')))["twin_of"], Json::array({0, 0, 1, 2}));
+  // Without twin groups: none of the twin keys, the paper's numbers unchanged.
+  const RetrievalEvaluation plain = evaluate_retrieval(sims, 1, 4, {{0}, {1}, {2}, {3}}, fam, c);
+  EXPECT_EQ(plain.n_twin_groups, 0);
+  EXPECT_EQ(plain.f1.macro, e.f1.macro);
+  const Json pj = retrieval_evaluation_json(plain, c);
+  EXPECT_FALSE(pj.contains("twin_f1_macro"));
+  EXPECT_FALSE(pj["counts"].contains("twin_groups"));
+  EXPECT_EQ(retrieval_markdown(plain, "toy").find("Twin-aware"), std::string::npos);
+  // A twin table of the wrong size.
+  EXPECT_THROW(evaluate_retrieval(sims, 1, 4, {{0}, {1}, {2}, {3}}, fam, c, LabelGroups{{0, 0, 1}, 2}), UsageError);
+  EXPECT_THROW(max_over_groups({0.1, 0.2}, 2, {0, 3}, 2), UsageError);
+}
+
+TEST(TwinTable, GroupsByFirstMemberAndEmptyWithoutTheField) {
+  std::vector<DatasetInstrument> list = {{"a", "A", "bass", "soundfont", "a"},
+                                         {"b", "B", "bass", "soundfont", "a"},
+                                         {"c", "C", "bass", "soundfont", "c"},
+                                         {"d", "D", "bass", "soundfont", ""}};
+  const TwinTable t = twin_table(list);
+  EXPECT_EQ(t.names, (std::vector<std::string>{"a", "c", "d"}));
+  EXPECT_EQ(t.group_of, (std::vector<int64_t>{0, 0, 1, 2}));
+  EXPECT_EQ(t.shared_groups(list), (std::vector<std::vector<std::string>>{{"a", "b"}}));
+  for (auto& i : list) i.twin_group.clear();  // an older render
+  EXPECT_TRUE(twin_table(list).group_of.empty());
 }
 
 // The dumps of a whole evaluation recompute to its report with scikit-learn (the committed

@@ -504,6 +504,57 @@ TEST(EvalRetrievalTool, BaselineUsesOneSlotAndItsDumpRecomputes) {
   while (std::getline(in, line)) EXPECT_EQ(Json::parse(line)["predicted"].size(), 1u);
 }
 
+// Issue 12: a dataset whose instruments.json has twin groups (render-nlakh twins.policy group) gets the
+// twin-aware metrics beside the paper's; one without (tiny_data, rendered with policy keep) does not.
+TEST(EvalRetrievalTool, TwinGroupsAddTwinAwareMetrics) {
+  const fs::path grouped = kScratch / "nlakh_twins";
+  fs::remove_all(grouped);
+  fs::copy(tiny_data(), grouped, fs::copy_options::recursive);
+  Json list = read_json_file(grouped / "instruments.json");
+  std::vector<std::string> valid;
+  for (Json& i : list)
+    if (i["split"] == "valid") {
+      valid.push_back(i["id"].get<std::string>());
+      i["twin_group"] = valid.size() == 2 ? valid[0] : valid.back();  // the first two are twins
+    }
+  ASSERT_GE(valid.size(), 3u);
+  write_json_file(grouped / "instruments.json", list);
+  const fs::path dump = kScratch / "ret_twins.jsonl";
+  const auto r = tool_stdout("eval-retrieval", "--baseline mfcc --data " + grouped.string() +
+                                                   " --chance-repeats 5 -j 1 --dump-scores " + dump.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Json report = parse_json(r.output);
+  for (const char* k : {"twin_f1_macro", "twin_f1_weighted", "twin_map_macro", "twin_map_weighted"}) {
+    EXPECT_TRUE(report.contains(k)) << k;
+    EXPECT_GE(report[k].get<double>(), 0.0);
+    EXPECT_LE(report[k].get<double>(), 1.0);
+  }
+  EXPECT_EQ(report["counts"]["twin_groups"], int64_t(valid.size()) - 1);
+  EXPECT_EQ(report["twin_groups"], Json::array({Json::array({valid[0], valid[1]})}));
+  std::ifstream in(dump);
+  std::string head;
+  std::getline(in, head);
+  EXPECT_EQ(Json::parse(head)["twin_of"][1], 0);
+  // The paper's numbers do not change; the plain dataset has no twin keys.
+  const auto plain = tool_stdout("eval-retrieval", "--baseline mfcc --data " + tiny_data().string() +
+                                                       " --chance-repeats 5 -j 1");
+  ASSERT_EQ(plain.code, 0) << plain.output;
+  const Json p = parse_json(plain.output);
+  EXPECT_FALSE(p.contains("twin_f1_macro"));
+  EXPECT_FALSE(p.contains("twin_groups"));
+  for (const char* k : kSix) EXPECT_EQ(p[k], report[k]) << k;
+  // A twin_group naming no instrument of the split is a damaged dataset (exit 1, one line).
+  for (Json& i : list)
+    if (i["split"] == "valid") {
+      i["twin_group"] = "nobody";
+      break;
+    }
+  write_json_file(grouped / "instruments.json", list);
+  const auto bad = tool("eval-retrieval", "--baseline mfcc --data " + grouped.string());
+  EXPECT_EQ(bad.code, 1) << bad.output;
+  EXPECT_NE(bad.output.find("twin_group 'nobody'"), std::string::npos) << bad.output;
+}
+
 TEST(EvalRetrievalTool, TrainedEncodersGiveJsonMarkdownAndARecomputableDump) {
   const fs::path json = kScratch / "ret.json", dump = kScratch / "ret.jsonl";
   const std::string args = "--multi " + multi_ckpt().string() + " --single " + single_ckpt().string() + " --data " +

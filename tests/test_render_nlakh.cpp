@@ -1,7 +1,7 @@
 // render-nlakh end to end on Debian SoundFonts and MIDI files (a small config and the embedded
 // default recipe with small counts): layout and manifests, audio format, family labels, mix =
 // normalised sum of stems, byte-identical output across threads, sharding and resume, the NSynth
-// path (bank made by render-notes), near-duplicate presets, and clear errors.
+// path (bank made by render-notes), near-duplicate presets, twin presets, and clear errors.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -19,6 +19,7 @@
 #include "instret/core/fs.h"
 #include "instret/data/midi_corpus.h"
 #include "instret/data/nlakh.h"
+#include "instret/data/nlakh_dataset.h"
 #include "instret/data/note_bank_writer.h"
 #include "instret/midi/family.h"
 #include "test_support.h"
@@ -196,6 +197,20 @@ TEST_F(RenderNlakh, EmbeddedDefaultRecipeWithSmallCounts) {
     EXPECT_EQ(i["split"], file == "FluidR3_GM.sf2" || file == "MuseScore_General.sf3" ? "train" : "valid") << file;
   }
   EXPECT_GE(summary["midi_files"]["train"].get<int>() + summary["midi_files"]["valid"].get<int>(), 150);
+  // Issue 12: the within-split twins are listed (among them TimGM6mb's and sf_GMbank's Shamisen), and
+  // the recipe's policy drop keeps one of each group: no listed pair has both members in the dataset.
+  EXPECT_EQ(summary["twins"]["policy"], "drop");
+  std::set<std::string> kept;
+  for (const Json& i : read_json_file(out / "instruments.json")) kept.insert(i["id"].get<std::string>());
+  bool shamisen = false;
+  for (const char* split : {"train", "valid"})
+    for (const Json& p : summary["twins"][split]["pairs"]) {
+      EXPECT_GE(p["correlation"].get<double>(), 0.95);
+      EXPECT_FALSE(kept.count(p["first"].get<std::string>()) && kept.count(p["second"].get<std::string>())) << p.dump();
+      shamisen = shamisen || (p["first"] == "TimGM6mb_000_106" && p["second"] == "sf_GMbank_000_106");
+    }
+  EXPECT_TRUE(shamisen) << summary["twins"].dump();
+  EXPECT_GE(summary["twins"]["dropped"].size(), 10u);
   check_dataset(out, summary, 0.15);
 }
 
@@ -509,3 +524,194 @@ TEST(RenderNlakhHostile, ShiftedOrInvertedDuplicatesAcrossSplitsAreDropped) {
   EXPECT_EQ(summary["duplicates_dropped"][0]["id"], "sf_GMbank_008_080");
   EXPECT_EQ(summary["splits"]["valid"]["instruments"], 0);
 }
+
+namespace {
+
+void put16(std::string& s, uint32_t v) {
+  s.push_back(char(v & 255));
+  s.push_back(char((v >> 8) & 255));
+}
+void put32(std::string& s, uint32_t v) {
+  put16(s, v & 0xffff);
+  put16(s, v >> 16);
+}
+void put_name(std::string& s, const std::string& name) {
+  std::string n = name;
+  n.resize(20, '\0');
+  s += n;
+}
+std::string riff_chunk(const std::string& id, const std::string& data) {
+  std::string s = id;
+  put32(s, uint32_t(data.size()));
+  s += data;
+  if (data.size() % 2) s.push_back('\0');
+  return s;
+}
+
+// A minimal SoundFont 2 file: preset k (bank 0, GM program programs[k]) has one instrument zone over
+// all keys that plays samples[k] (16 kHz, root key 60, no loop).
+void write_test_sf2(const fs::path& path, const std::vector<std::vector<int16_t>>& samples,
+                    const std::vector<int>& programs) {
+  const uint32_t n = uint32_t(samples.size());
+  std::string info = "sfbk", smpl, phdr, pbag, pgen, inst, ibag, igen, shdr;
+  std::string ifil;
+  put16(ifil, 2);
+  put16(ifil, 1);
+  info = riff_chunk("ifil", ifil) + riff_chunk("isng", std::string("EMU8000\0", 8)) +
+         riff_chunk("INAM", std::string("twins\0", 6));
+  for (uint32_t k = 0; k < n; ++k) {
+    const uint32_t start = uint32_t(smpl.size() / 2);
+    for (int16_t v : samples[k]) put16(smpl, uint16_t(v));
+    const uint32_t end = uint32_t(smpl.size() / 2);
+    for (int i = 0; i < 46; ++i) put16(smpl, 0);  // the 46 zero points every sample is followed by
+    put_name(phdr, "Preset " + std::to_string(k));
+    put16(phdr, uint32_t(programs[k]));
+    put16(phdr, 0);
+    put16(phdr, k);
+    put32(phdr, 0), put32(phdr, 0), put32(phdr, 0);
+    put16(pbag, k), put16(pbag, 0);
+    put16(pgen, 41), put16(pgen, k);  // instrument k
+    put_name(inst, "Instrument " + std::to_string(k));
+    put16(inst, k);
+    put16(ibag, 2 * k), put16(ibag, 0);
+    put16(igen, 43), put16(igen, 0x7f00);  // key range 0..127
+    put16(igen, 53), put16(igen, k);       // sample k
+    put_name(shdr, "Sample " + std::to_string(k));
+    put32(shdr, start), put32(shdr, end), put32(shdr, start + 8), put32(shdr, end - 8), put32(shdr, 16000);
+    shdr.push_back(char(60)), shdr.push_back('\0');
+    put16(shdr, 0), put16(shdr, 1);  // mono
+  }
+  put_name(phdr, "EOP");
+  put16(phdr, 0), put16(phdr, 0), put16(phdr, n);
+  put32(phdr, 0), put32(phdr, 0), put32(phdr, 0);
+  put16(pbag, n), put16(pbag, 0);
+  put32(pgen, 0);
+  put_name(inst, "EOI");
+  put16(inst, n);
+  put16(ibag, 2 * n), put16(ibag, 0);
+  put32(igen, 0);
+  put_name(shdr, "EOS");
+  shdr += std::string(26, '\0');
+  const std::string pdta = std::string("pdta") + riff_chunk("phdr", phdr) + riff_chunk("pbag", pbag) +
+                           riff_chunk("pmod", std::string(10, '\0')) + riff_chunk("pgen", pgen) +
+                           riff_chunk("inst", inst) + riff_chunk("ibag", ibag) +
+                           riff_chunk("imod", std::string(10, '\0')) + riff_chunk("igen", igen) +
+                           riff_chunk("shdr", shdr);
+  const std::string body = std::string("sfbk") + riff_chunk("LIST", "INFO" + info) +
+                           riff_chunk("LIST", "sdta" + riff_chunk("smpl", smpl)) + riff_chunk("LIST", pdta);
+  write_file_atomically(path, riff_chunk("RIFF", body));
+}
+
+// One second of a decaying tone at C4 (261.63 Hz): harmonics `harmonics` with amplitudes 1/k, plus
+// an inharmonic partial at 3.7 f0 of amplitude `extra`, starting after `delay` samples, times `sign`.
+std::vector<int16_t> test_tone(const std::vector<int>& harmonics, double extra, int delay, double sign) {
+  const int n = 16000 + delay;
+  std::vector<int16_t> x(size_t(n), 0);
+  const double f0 = 261.63, pi = 3.14159265358979323846;
+  for (int t = delay; t < n; ++t) {
+    const double s = double(t - delay) / 16000.0;
+    const double env = std::min(1.0, s / 0.005) * std::exp(-s / 0.5);
+    double v = extra * std::sin(2 * pi * 3.7 * f0 * s + 0.3);
+    for (int k : harmonics) v += std::sin(2 * pi * k * f0 * s + 0.7 * k) / k;
+    x[size_t(t)] = int16_t(std::lround(sign * 9000.0 * env * v));
+  }
+  return x;
+}
+
+}  // namespace
+
+// Issue 12: twin presets inside one split (the same samples, here shifted by 2 ms and inverted and
+// with a small difference, so below dedupe_correlation) are listed with their similarity; policy
+// drop keeps the first of the group, group writes the same twin_group for both; an unrelated preset
+// of the same family is no one's twin.
+TEST(RenderNlakhTwins, TwinPresetsAreListedDroppedOrGrouped) {
+  fs::create_directories(kRoot);
+  const fs::path sf2 = kRoot / "twins.sf2";
+  write_test_sf2(sf2,
+                 {test_tone({1, 2, 3, 4, 5, 6}, 0.0, 0, 1.0), test_tone({1, 2, 3, 4, 5, 6}, 0.33, 32, -1.0),
+                  test_tone({3, 5, 7, 8}, 0.0, 0, 1.0)},
+                 {24, 25, 26});
+  auto config = [&](const std::string& out, const std::string& policy) {
+    Json c = base_config(out);
+    c["single"]["clips_per_instrument"] = 0;
+    c["multi"]["train"] = 0;
+    c["multi"]["valid"] = 0;
+    c["banks"] = Json::array({{{"type", "soundfont"}, {"path", sf2.string()}, {"split", "train"}}});
+    if (!policy.empty()) c["twins"]["policy"] = policy;
+    fs::remove_all(c["output"].get<std::string>());
+    return c;
+  };
+  // Default policy: keep, and list.
+  const Json summary = render_nlakh(config("twins_keep", ""));
+  EXPECT_EQ(summary["duplicates_dropped"].size(), 0u) << summary.dump();
+  EXPECT_EQ(summary["twins"]["policy"], "keep");
+  EXPECT_EQ(summary["twins"]["threshold"], 0.95);
+  const Json& pairs = summary["twins"]["train"]["pairs"];
+  ASSERT_EQ(pairs.size(), 1u) << summary.dump();
+  EXPECT_EQ(pairs[0]["first"], "twins_000_024");
+  EXPECT_EQ(pairs[0]["second"], "twins_000_025");
+  EXPECT_GE(pairs[0]["correlation"].get<double>(), 0.95);
+  EXPECT_LT(pairs[0]["correlation"].get<double>(), 0.98);
+  // Inverted, 2 ms late: 4 ms at C3 (played an octave below the root), 2 at C4, 1 at C5.
+  const double lags[] = {4.0, 2.0, 1.0};
+  for (int k = 0; k < 3; ++k) {
+    EXPECT_LT(pairs[0]["note_correlations"][k].get<double>(), 0.0) << pairs[0].dump();
+    EXPECT_NEAR(pairs[0]["lags_ms"][k].get<double>(), lags[k], 0.15) << pairs[0].dump();
+  }
+  EXPECT_EQ(summary["twins"]["train"]["groups"], Json::parse(R"([["twins_000_024", "twins_000_025"]])"));
+  EXPECT_EQ(summary["twins"]["valid"]["pairs"].size(), 0u);
+  EXPECT_EQ(summary["twins"]["dropped"].size(), 0u);
+  EXPECT_EQ(summary["splits"]["train"]["instruments"], 3);
+  for (const Json& i : read_json_file(kRoot / "twins_keep" / "instruments.json")) EXPECT_FALSE(i.contains("twin_group"));
+  for (const DatasetInstrument& i : split_instruments(kRoot / "twins_keep", "train")) EXPECT_EQ(i.twin_group, "");
+  // A folder rendered before the twins key existed is still accepted with policy keep (which changes
+  // nothing but the summary), and refused with a policy that changes the instruments.
+  Json old_config = read_json_file(kRoot / "twins_keep" / "config.json");
+  old_config.erase("twins");
+  write_json_file(kRoot / "twins_keep" / "config.json", old_config);
+  Json again = base_config("twins_keep");
+  again["single"]["clips_per_instrument"] = 0;
+  again["multi"]["train"] = 0;
+  again["multi"]["valid"] = 0;
+  again["banks"] = Json::array({{{"type", "soundfont"}, {"path", sf2.string()}, {"split", "train"}}});
+  EXPECT_EQ(render_nlakh(again, true)["twins"]["train"]["pairs"].size(), 1u);
+  write_json_file(kRoot / "twins_keep" / "config.json", old_config);
+  again["twins"]["policy"] = "drop";
+  EXPECT_THROW(render_nlakh(again, true), UsageError);
+
+  // drop: the later twin goes.
+  const Json dropped = render_nlakh(config("twins_drop", "drop"));
+  EXPECT_EQ(dropped["twins"]["train"]["pairs"].size(), 1u);
+  ASSERT_EQ(dropped["twins"]["dropped"].size(), 1u) << dropped.dump();
+  EXPECT_EQ(dropped["twins"]["dropped"][0]["id"], "twins_000_025");
+  EXPECT_EQ(dropped["twins"]["dropped"][0]["twin_of"], "twins_000_024");
+  std::vector<std::string> kept;
+  for (const Json& i : read_json_file(kRoot / "twins_drop" / "instruments.json")) kept.push_back(i["id"]);
+  EXPECT_EQ(kept, (std::vector<std::string>{"twins_000_024", "twins_000_026"}));
+
+  // group: both stay, with the first one's id as their group; the third is a group of its own.
+  render_nlakh(config("twins_group", "group"));
+  const auto grouped = split_instruments(kRoot / "twins_group", "train");
+  ASSERT_EQ(grouped.size(), 3u);
+  EXPECT_EQ(grouped[0].twin_group, "twins_000_024");
+  EXPECT_EQ(grouped[1].twin_group, "twins_000_024");
+  EXPECT_EQ(grouped[2].twin_group, "twins_000_026");
+
+  // The reader refuses a twin_group that names no instrument of the split.
+  Json list = read_json_file(kRoot / "twins_group" / "instruments.json");
+  list[1]["twin_group"] = "nobody";
+  write_json_file(kRoot / "twins_group" / "instruments.json", list);
+  EXPECT_THROW(split_instruments(kRoot / "twins_group", "train"), FormatError);
+
+  // Twins off: nothing listed. Bad values and unknown keys are usage errors.
+  Json off = config("twins_off", "");
+  off["twins"]["threshold"] = 0.0;
+  EXPECT_EQ(render_nlakh(off)["twins"]["train"]["pairs"].size(), 0u);
+  Json bad = config("twins_bad", "merge");
+  EXPECT_THROW(render_nlakh(bad), UsageError);
+  bad = config("twins_bad", "");
+  bad["twins"]["threshold"] = 1.5;
+  EXPECT_THROW(render_nlakh(bad), UsageError);
+  EXPECT_THROW(merge_config(nlakh_default_config(), Json::parse(R"({"twins": {"polcy": "drop"}})"), "test"), UsageError);
+}
+

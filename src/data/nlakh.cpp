@@ -94,6 +94,15 @@ class Renderer {
     // Clips are normalised by their peak: a zero threshold would let a silent clip through and
     // divide it by zero (NaN audio).
     if (!(silence_peak_ > 0.0)) throw UsageError("silence_peak must be > 0");
+    twin_threshold_ = config_get<double>(c, "twins.threshold");
+    if (!(twin_threshold_ >= 0.0 && twin_threshold_ <= 1.0))
+      throw UsageError("twins.threshold must be in 0..1 (0 disables the twin analysis), not " +
+                       c["twins"]["threshold"].dump());
+    twin_policy_ = config_get<std::string>(c, "twins.policy");
+    if (twin_policy_ != "keep" && twin_policy_ != "drop" && twin_policy_ != "group")
+      throw UsageError("twins.policy must be keep, drop or group, not '" + twin_policy_ + "'");
+    twins_ = {{"threshold", twin_threshold_}, {"policy", twin_policy_}, {"dropped", Json::array()}};
+    for (const char* split : kSplits) twins_[split] = {{"pairs", Json::array()}, {"groups", Json::array()}};
     threads_ = config_get<int>(c, "threads");
     if (threads_ <= 0) threads_ = int(std::max(1u, std::thread::hardware_concurrency()));
     shard_index_ = config_get<int>(c, "shard.index");
@@ -256,10 +265,11 @@ class Renderer {
   // `dedupe_correlation` to an earlier kept instrument of its family is dropped. Every
   // train/valid pair above the threshold is logged and listed in summary.json. Train instruments come first, so a valid duplicate of a train instrument is the one
   // dropped. Presets whose fingerprint is silent (e.g. ones that need an expression controller)
-  // are dropped too.
+  // are dropped too. Then the twins among the instruments kept (see find_twins).
   void drop_duplicates() {
     const double threshold = config_get<double>(config_, "dedupe_correlation");
-    if (!(threshold > 0.0)) return;
+    const bool dedupe = threshold > 0.0, twins = twin_threshold_ > 0.0;
+    if (!dedupe && !twins) return;
     const int64_t n = kSampleRate;
     std::vector<std::vector<float>> prints(instruments_.size());
     std::vector<char> silent(instruments_.size(), 0);
@@ -281,15 +291,19 @@ class Renderer {
       for (float& v : x) v *= scale;
       prints[i] = std::move(x);
     });
-    // Every similar pair, within and across splits; an instrument is dropped when it is similar to
-    // an earlier one that is kept (train instruments come first: the valid side of a leak goes).
-    const auto pairs = similar_pairs(prints, threshold, kDedupeMaxLag);
+    // Every similar pair, within and across splits, at the lower of the two thresholds (one search);
+    // an instrument is dropped when it is similar at `dedupe_correlation` to an earlier one that is
+    // kept (train instruments come first: the valid side of a leak goes).
+    const double search = dedupe && twins ? std::min(threshold, twin_threshold_) : dedupe ? threshold : twin_threshold_;
+    const auto pairs = similar_pairs(prints, search, kDedupeMaxLag);
     std::vector<std::vector<const SimilarPair*>> earlier(instruments_.size());
-    for (const SimilarPair& p : pairs) earlier[p.later].push_back(&p);
-    std::vector<RunInstrument> kept;
+    if (dedupe)
+      for (const SimilarPair& p : pairs)
+        if (p.similarity >= threshold) earlier[p.later].push_back(&p);
+    std::vector<size_t> kept;
     std::vector<char> is_kept(instruments_.size(), 0);
     for (const SimilarPair& p : pairs)
-      if (instruments_[p.earlier].split != instruments_[p.later].split) {
+      if (dedupe && p.similarity >= threshold && instruments_[p.earlier].split != instruments_[p.later].split) {
         Json pair = {{"train", instruments_[p.earlier].info.id}, {"valid", instruments_[p.later].info.id}};
         add_similarity(pair, p);
         cross_split_.push_back(pair);
@@ -298,7 +312,7 @@ class Renderer {
                      pair["note_correlations"].dump(), pair["lags_ms"].dump());
       }
     for (size_t i = 0; i < instruments_.size(); ++i) {
-      if (silent[i]) {
+      if (silent[i] && dedupe) {
         silent_.push_back(instruments_[i].info.id);
         continue;
       }
@@ -314,7 +328,7 @@ class Renderer {
         add_similarity(d, *same);
         duplicates_.push_back(d);
       } else {
-        kept.push_back(instruments_[i]);
+        kept.push_back(i);
         is_kept[i] = 1;
       }
     }
@@ -322,7 +336,72 @@ class Renderer {
       spdlog::info("dropped {} instruments that stay silent on C3, C4 and C5 (velocity 100)", silent_.size());
     if (!duplicates_.empty())
       spdlog::info("dropped {} near-duplicate instruments (fingerprint correlation >= {})", duplicates_.size(), threshold);
-    instruments_ = std::move(kept);
+    if (twins) kept = find_twins(pairs, kept, is_kept);
+    std::vector<RunInstrument> out;
+    for (size_t i : kept) out.push_back(instruments_[i]);
+    instruments_ = std::move(out);
+  }
+
+  // Twins: two instruments of one split, both kept by the duplicate check, whose fingerprints are
+  // similar at or above twins.threshold (lower than dedupe_correlation: the same samples under other
+  // envelopes, filters or tuning, which a listener, or an encoder, cannot tell apart). Every such
+  // pair is listed per split in summary.json; a twin group is a connected component of these pairs,
+  // named by its first member in run order (by id). Policy keep: nothing else changes; drop: only
+  // the first member of each group stays; group: all stay and instruments.json gives each
+  // instrument its group (`twin_group`, the first member's id; its own id when it has no twin).
+  // Returns the instruments that stay, in run order.
+  std::vector<size_t> find_twins(const std::vector<SimilarPair>& pairs, const std::vector<size_t>& kept,
+                                 const std::vector<char>& is_kept) {
+    std::vector<size_t> parent(instruments_.size());
+    for (size_t i = 0; i < parent.size(); ++i) parent[i] = i;
+    auto root = [&](size_t i) {
+      while (parent[i] != i) i = parent[i] = parent[parent[i]];
+      return i;
+    };
+    std::map<std::string, Json> listed;
+    std::map<std::string, size_t> count;
+    for (const char* split : kSplits) listed[split] = Json::array();
+    for (const SimilarPair& p : pairs) {
+      const RunInstrument &a = instruments_[p.earlier], &b = instruments_[p.later];
+      if (p.similarity < twin_threshold_ || a.split != b.split || !is_kept[p.earlier] || !is_kept[p.later]) continue;
+      Json pair = {{"first", a.info.id}, {"second", b.info.id}};
+      add_similarity(pair, p);
+      spdlog::debug("{} twins: {} and {}: similarity {}", a.split, a.info.id, b.info.id, pair["correlation"].dump());
+      listed[a.split].push_back(pair);
+      ++count[a.split];
+      const size_t ra = root(p.earlier), rb = root(p.later);
+      if (ra != rb) parent[std::max(ra, rb)] = std::min(ra, rb);  // the root is the group's first member
+    }
+    std::map<size_t, std::vector<size_t>> members;  // group root -> members, in run order
+    for (size_t i : kept) members[root(i)].push_back(i);
+    std::vector<size_t> stay;
+    Json dropped = Json::array();
+    std::map<std::string, Json> groups;
+    for (const char* split : kSplits) groups[split] = Json::array();
+    for (size_t i : kept) {
+      const size_t r = root(i);
+      if (members[r].size() > 1 && i == r) {
+        Json ids = Json::array();
+        for (size_t k : members[r]) ids.push_back(instruments_[k].info.id);
+        groups[instruments_[i].split].push_back(ids);
+      }
+      if (twin_policy_ == "drop" && i != r) {
+        dropped.push_back({{"id", instruments_[i].info.id}, {"split", instruments_[i].split},
+                           {"twin_of", instruments_[r].info.id}});
+        continue;
+      }
+      if (twin_policy_ == "group") twin_group_[instruments_[i].info.id] = instruments_[r].info.id;
+      stay.push_back(i);
+    }
+    twins_ = {{"threshold", twin_threshold_}, {"policy", twin_policy_}, {"dropped", dropped}};
+    for (const char* split : kSplits) {
+      twins_[split] = {{"pairs", listed[split]}, {"groups", groups[split]}};
+      spdlog::info("{}: {} twin pairs (fingerprint similarity >= {} within the split) in {} groups", split,
+                   count[split], twin_threshold_, groups[split].size());
+    }
+    if (twin_policy_ == "drop" && !dropped.empty())
+      spdlog::info("twins.policy drop: dropped {} instruments, kept the first of each twin group", dropped.size());
+    return stay;
   }
 
   void load_midi() {
@@ -651,7 +730,12 @@ class Renderer {
     const fs::path inputs_path = fs::path(out_) / "inputs.json";
     const Json inputs = inputs_fingerprint();
     if (fs::exists(path)) {
-      if (read_json_file(path) != saved_config())
+      // A dataset rendered before the twin analysis existed has no "twins" key: with policy keep the
+      // twins change nothing but the summary, so its clips stay valid.
+      Json now = saved_config();
+      Json stored = read_json_file(path);
+      if (stored.is_object() && !stored.contains("twins") && twin_policy_ == "keep") now.erase("twins");
+      if (stored != now)
         throw UsageError(out_ + " holds a dataset rendered with another config (see its config.json); "
                          "choose another output folder or delete it");
       if (fs::exists(inputs_path)) {
@@ -681,6 +765,10 @@ class Renderer {
     for (const RunInstrument& r : instruments_) {
       Json j = instrument_to_json(r.info);
       j["split"] = r.split;
+      if (twin_policy_ == "group") {
+        const auto g = twin_group_.find(r.info.id);
+        j["twin_group"] = g == twin_group_.end() ? r.info.id : g->second;
+      }
       instruments.push_back(j);
     }
     write_json_file(fs::path(out_) / "instruments.json", instruments);
@@ -691,6 +779,7 @@ class Renderer {
     summary["duplicates_dropped"] = duplicates_;
     summary["train_valid_similar"] = cross_split_;
     summary["silent_dropped"] = silent_;
+    summary["twins"] = twins_;
     summary["midi_files"] = {{"train", midi_per_split["train"]}, {"valid", midi_per_split["valid"]},
                              {"unreadable", corpus_.unreadable}, {"duplicates", corpus_.duplicates}};
     for (const char* split : kSplits) {
@@ -762,6 +851,10 @@ class Renderer {
   Json duplicates_ = Json::array();
   Json cross_split_ = Json::array();  // every train/valid pair of similar instruments
   Json silent_ = Json::array();
+  double twin_threshold_ = 0.0;
+  std::string twin_policy_ = "keep";
+  Json twins_;                                      // summary.json "twins"
+  std::map<std::string, std::string> twin_group_;  // policy group: instrument id -> its group's first member
   std::map<std::string, std::map<std::string, std::vector<size_t>>> by_family_;  // split -> family -> instruments
   MidiCorpus corpus_;
   std::vector<std::vector<size_t>> melodic_;  // per corpus file: tracks with a family
@@ -788,6 +881,7 @@ Json nlakh_default_config() {
       {"max_attempts", 50},
       {"silence_peak", 1e-3},
       {"dedupe_correlation", 0.98},
+      {"twins", {{"threshold", 0.95}, {"policy", "keep"}}},
   };
 }
 

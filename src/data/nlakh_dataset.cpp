@@ -220,12 +220,19 @@ std::vector<DatasetInstrument> split_instruments(const fs::path& root, const std
     if (!e.is_object()) throw FormatError(where + ": not a JSON object");
     if (string_field(e, "split", where) != split) continue;
     DatasetInstrument inst{string_field(e, "id", where), string_field(e, "name", where),
-                           string_field(e, "family", where), string_field(e, "source", where)};
+                           string_field(e, "family", where), string_field(e, "source", where),
+                           e.contains("twin_group") ? string_field(e, "twin_group", where) : std::string()};
+    if (e.contains("twin_group") && inst.twin_group.empty())
+      throw FormatError(where + ": empty twin_group (the id of the group's first member, or the instrument's own)");
     if (!seen.emplace(inst.id, k).second)
       throw FormatError(where + ": duplicate instrument id '" + inst.id + "' (also entry " +
                         std::to_string(seen[inst.id]) + ")");
     out.push_back(std::move(inst));
   }
+  for (const DatasetInstrument& inst : out)
+    if (!inst.twin_group.empty() && !seen.count(inst.twin_group))
+      throw FormatError(path.string() + ": instrument '" + inst.id + "' has twin_group '" + inst.twin_group +
+                        "', which is not a " + split + " instrument");
   return out;
 }
 

@@ -10,7 +10,7 @@ namespace instret {
 
 RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t m, int64_t n_labels,
                                        const std::vector<LabelSet>& truth, const LabelGroups& groups,
-                                       const ChanceSettings& chance) {
+                                       const ChanceSettings& chance, const LabelGroups& twins) {
   if (m < 1 || n_labels < 1)
     throw UsageError("retrieval evaluation: need m >= 1 and n_labels >= 1, got " + std::to_string(m) + " and " +
                      std::to_string(n_labels));
@@ -23,6 +23,10 @@ RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t 
   if (groups.n_groups < 1 || int64_t(groups.group_of.size()) != n_labels)
     throw UsageError("retrieval evaluation: the family table has " + std::to_string(groups.group_of.size()) +
                      " entries for " + std::to_string(n_labels) + " labels");
+  if (!twins.group_of.empty() && (twins.n_groups < 1 || int64_t(twins.group_of.size()) != n_labels))
+    throw UsageError("retrieval evaluation: the twin table has " + std::to_string(twins.group_of.size()) +
+                     " entries in " + std::to_string(twins.n_groups) + " groups for " + std::to_string(n_labels) +
+                     " labels");
   RetrievalEvaluation e;
   e.n_items = int64_t(truth.size());
   e.m = m;
@@ -49,6 +53,21 @@ RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t 
     e.chance_true_size = chance_level(e.truth, n_labels, chance.repeats, chance.seed, groups);
     const int64_t hi = std::min(chance.max_size, n_labels), lo = std::min(chance.min_size, hi);
     e.chance_uniform_size = chance_level_uniform_size(e.truth, n_labels, lo, hi, chance.repeats, chance.seed, groups);
+  }
+  if (!twins.group_of.empty()) {
+    e.n_twin_groups = twins.n_groups;
+    e.truth_twins = map_labels(e.truth, twins.group_of, twins.n_groups);
+    e.predicted_twins = map_labels(e.predicted, twins.group_of, twins.n_groups);
+    e.twin_scores = max_over_groups(e.scores, n_labels, twins.group_of, twins.n_groups);
+    e.twin_f1 = f1_scores(e.truth_twins, e.predicted_twins, twins.n_groups);
+    e.twin_map = map_scores(e.twin_scores, e.truth_twins, twins.n_groups);
+    if (chance.repeats > 0) {
+      // The same random sets as above (same seed; the group mapping draws nothing), mapped to twin groups.
+      e.chance_true_size_twin_f1 = chance_level(e.truth, n_labels, chance.repeats, chance.seed, twins).family_f1;
+      const int64_t hi = std::min(chance.max_size, n_labels), lo = std::min(chance.min_size, hi);
+      e.chance_uniform_size_twin_f1 =
+          chance_level_uniform_size(e.truth, n_labels, lo, hi, chance.repeats, chance.seed, twins).family_f1;
+    }
   }
   return e;
 }
@@ -89,6 +108,18 @@ Json retrieval_evaluation_json(const RetrievalEvaluation& e, const ChanceSetting
                  {"repeats", chance.repeats},
                  {"seed", chance.seed}};
   j["counts"] = {{"mixtures", e.n_items}, {"slots", e.m}, {"instruments", e.n_labels}, {"families", e.n_groups}};
+  if (e.n_twin_groups > 0) {
+    j["twin_f1_macro"] = e.twin_f1.macro;
+    j["twin_f1_weighted"] = e.twin_f1.weighted;
+    j["twin_map_macro"] = e.twin_map.macro;
+    j["twin_map_weighted"] = e.twin_map.weighted;
+    j["counts"]["twin_groups"] = e.n_twin_groups;
+    for (const auto& [key, f1] : {std::make_pair("true_size", e.chance_true_size_twin_f1),
+                                  std::make_pair("uniform_size", e.chance_uniform_size_twin_f1)}) {
+      j["chance"][key]["twin_f1_macro"] = f1.macro;
+      j["chance"][key]["twin_f1_weighted"] = f1.weighted;
+    }
+  }
   return j;
 }
 
@@ -99,17 +130,30 @@ std::string retrieval_markdown(const RetrievalEvaluation& e, const std::string& 
   out += row("Chance (uniform size, reference)", e.chance_uniform_size.family_f1, e.chance_uniform_size.f1, nullptr);
   out += row("Chance (true size)", e.chance_true_size.family_f1, e.chance_true_size.f1, &e.chance_true_size.map);
   out += row(model_name, e.family_f1, e.f1, &e.map);
+  if (e.n_twin_groups > 0) {
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "\nTwin-aware (a retrieved twin of the true instrument counts; %lld twin groups of %lld instruments): "
+                  "instrument F1 macro %.3f, weighted %.3f; mAP macro %.3f, weighted %.3f (chance, true size: F1 "
+                  "macro %.3f, weighted %.3f)\n",
+                  static_cast<long long>(e.n_twin_groups), static_cast<long long>(e.n_labels), e.twin_f1.macro,
+                  e.twin_f1.weighted, e.twin_map.macro, e.twin_map.weighted, e.chance_true_size_twin_f1.macro,
+                  e.chance_true_size_twin_f1.weighted);
+    out += buf;
+  }
   return out;
 }
 
 std::string retrieval_dump_jsonl(const RetrievalEvaluation& e, const std::vector<std::string>& mixes,
                                  const std::vector<std::string>& label_ids, const std::vector<std::string>& group_names,
-                                 const std::vector<int64_t>& group_of) {
+                                 const std::vector<int64_t>& group_of, const std::vector<int64_t>& twin_of) {
   if (int64_t(mixes.size()) != e.n_items || int64_t(label_ids.size()) != e.n_labels)
     throw UsageError("retrieval dump: " + std::to_string(mixes.size()) + " mixture names and " +
                      std::to_string(label_ids.size()) + " label ids for " + std::to_string(e.n_items) + " items and " +
                      std::to_string(e.n_labels) + " labels");
-  std::string out = Json({{"labels", label_ids}, {"families", group_names}, {"family_of", group_of}, {"m", e.m}}).dump() + "\n";
+  Json head = {{"labels", label_ids}, {"families", group_names}, {"family_of", group_of}, {"m", e.m}};
+  if (!twin_of.empty()) head["twin_of"] = twin_of;
+  std::string out = head.dump() + "\n";
   for (int64_t i = 0; i < e.n_items; ++i) {
     const std::vector<double> scores(e.scores.begin() + i * e.n_labels, e.scores.begin() + (i + 1) * e.n_labels);
     out += Json({{"item", i},

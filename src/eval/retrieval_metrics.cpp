@@ -187,6 +187,33 @@ std::vector<LabelSet> map_labels(const std::vector<LabelSet>& sets, const std::v
   return out;
 }
 
+std::vector<double> max_over_groups(const std::vector<double>& scores, int64_t n_labels,
+                                    const std::vector<int64_t>& group_of, int64_t n_groups) {
+  if (n_labels < 1 || n_groups < 1 || scores.size() % size_t(n_labels) != 0 ||
+      int64_t(group_of.size()) != n_labels)
+    throw UsageError("max_over_groups: " + std::to_string(scores.size()) + " scores, " +
+                     std::to_string(group_of.size()) + " group entries for " + std::to_string(n_labels) +
+                     " labels and " + std::to_string(n_groups) + " groups");
+  for (int64_t l = 0; l < n_labels; ++l)
+    if (group_of[size_t(l)] < 0 || group_of[size_t(l)] >= n_groups)
+      throw UsageError("max_over_groups: label " + std::to_string(l) + " maps to group " +
+                       std::to_string(group_of[size_t(l)]) + ", outside [0, " + std::to_string(n_groups) + ")");
+  const size_t n_items = scores.size() / size_t(n_labels);
+  std::vector<double> out(n_items * size_t(n_groups), -2.0);
+  std::vector<char> seen(size_t(n_groups), 0);
+  for (size_t i = 0; i < n_items; ++i) {
+    std::fill(seen.begin(), seen.end(), 0);
+    for (int64_t l = 0; l < n_labels; ++l) {
+      const size_t g = size_t(group_of[size_t(l)]);
+      double& o = out[i * size_t(n_groups) + g];
+      const double v = scores[i * size_t(n_labels) + size_t(l)];
+      o = seen[g] ? std::max(o, v) : v;
+      seen[g] = 1;
+    }
+  }
+  return out;
+}
+
 namespace {
 
 // size_of(rng, i) gives the size of item i's random set.

@@ -16,6 +16,7 @@
 #include "instret/eval/family_table.h"
 #include "instret/eval/instrument_library.h"
 #include "instret/eval/retrieval_evaluation.h"
+#include "instret/eval/twin_table.h"
 #include "instret/train/embed_clips.h"
 
 namespace instret {
@@ -113,8 +114,11 @@ int run_eval_retrieval_tool(int argc, char** argv) {
     const FamilyTable families = family_table(singles.instruments());
     const LabelGroups groups{families.group_of, int64_t(families.names.size())};
     const std::vector<double> flat(sims.data_ptr<double>(), sims.data_ptr<double>() + sims.numel());
+    // Twin groups (render-nlakh twins.policy group): the twin-aware metrics, only when the dataset has them.
+    const TwinTable twins = twin_table(singles.instruments());
+    const LabelGroups twin_groups{twins.group_of, int64_t(twins.names.size())};
     const RetrievalEvaluation result =
-        evaluate_retrieval(flat, mix_embedder.n_outputs(), n_labels, truth, groups, chance);
+        evaluate_retrieval(flat, mix_embedder.n_outputs(), n_labels, truth, groups, chance, twin_groups);
 
     Json report = {{"tool", "eval-retrieval"},
                    {"multi", mix_embedder.describe()},
@@ -125,12 +129,14 @@ int run_eval_retrieval_tool(int argc, char** argv) {
     report.update(retrieval_evaluation_json(result, chance));
     report["counts"]["instruments_without_clips"] = without_clips;
     report["families"] = families.names;
+    if (!twins.group_of.empty()) report["twin_groups"] = twins.shared_groups(singles.instruments());
     const std::string md = retrieval_markdown(result, name.empty() ? mix_embedder.name() : name);
     report["markdown"] = md;
     if (!dump.empty()) {
       std::vector<std::string> ids;
       for (const auto& inst : singles.instruments()) ids.push_back(inst.id);
-      write_file_atomically(dump, retrieval_dump_jsonl(result, mix_names, ids, families.names, families.group_of));
+      write_file_atomically(dump,
+                            retrieval_dump_jsonl(result, mix_names, ids, families.names, families.group_of, twins.group_of));
       spdlog::info("wrote the scores of {} mixtures to {}", n_items, dump);
     }
     const std::string text = report.dump(2) + "\n";
@@ -140,6 +146,11 @@ int run_eval_retrieval_tool(int argc, char** argv) {
                  "weighted {:.3f} ({} mixtures, {} instruments, {} families)",
                  result.f1.macro, result.f1.weighted, result.family_f1.macro, result.family_f1.weighted,
                  result.map.macro, result.map.weighted, n_items, n_labels, families.names.size());
+    if (result.n_twin_groups > 0)
+      spdlog::info("twin-aware ({} twin groups): instrument F1 macro {:.3f} weighted {:.3f}; mAP macro {:.3f} weighted "
+                   "{:.3f}",
+                   result.n_twin_groups, result.twin_f1.macro, result.twin_f1.weighted, result.twin_map.macro,
+                   result.twin_map.weighted);
   });
 }
 

@@ -10,10 +10,15 @@ namespace instret {
 
 struct DatasetInstrument {
   std::string id, name, family, source;
+  // The instrument's twin group (render-nlakh twins.policy group): the id of the group's first
+  // member, the instrument's own id when it has no twin; "" when instruments.json has no such field
+  // (other policies, renders from before twin groups).
+  std::string twin_group;
 };
 
 // The instruments of `split` (e.g. "train"): every entry of <root>/instruments.json whose `split`
-// field is `split`, in file order. This is the one rule for instrument indices: NlakhSingle and
+// field is `split`, in file order. An optional `twin_group` must be a string naming an instrument of
+// the same split (FormatError otherwise). This is the one rule for instrument indices: NlakhSingle and
 // NlakhMulti of one split both use it, so index k names the same instrument in both and in any
 // class-indexed output (labels, embedding tables), whatever clips or stems the manifests hold. An
 // instrument whose clips all failed to render is still listed (with no clips). Throws IoError when

@@ -54,6 +54,13 @@ std::vector<double> max_over_slots(const std::vector<double>& sims, int64_t m, i
 std::vector<LabelSet> map_labels(const std::vector<LabelSet>& sets, const std::vector<int64_t>& group_of,
                                  int64_t n_groups);
 
+// The mAP score of each group (e.g. twin group) per item: the max of its members' scores. scores is
+// row-major n_items x n_labels (e.g. max_over_slots per item); returns n_items x n_groups, row-major;
+// a group without members scores -2 (below any cosine). Throws UsageError when scores is not a
+// multiple of n_labels, group_of has not n_labels entries or maps outside [0, n_groups).
+std::vector<double> max_over_groups(const std::vector<double>& scores, int64_t n_labels,
+                                    const std::vector<int64_t>& group_of, int64_t n_groups);
+
 struct ChanceLevel {
   AveragedScore f1;
   AveragedScore map;
