@@ -112,6 +112,33 @@ TEST(Fs, FailedAtomicWriteKeepsOldContent) {
     EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
 }
 
+TEST(Fs, FileHashesSeeEveryByteAndTheLength) {
+  const fs::path dir = scratch("hashes");
+  fs::create_directories(dir);
+  std::string bytes(3 * (1 << 20) + 5, '\0');  // more than one read block, not a whole number of words
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = char((i * 2654435761u) >> 13);
+  const auto write = [&](const std::string& name, const std::string& b) {
+    write_file_atomically(dir / name, b);
+    return dir / name;
+  };
+  const auto a = write("a", bytes), same = write("same", bytes);
+  std::string flipped = bytes, longer = bytes + std::string(1, '\0'), shorter = bytes.substr(0, bytes.size() - 1);
+  flipped[bytes.size() / 2] ^= 1;
+  EXPECT_EQ(fast_file_hash(a), fast_file_hash(same));
+  EXPECT_EQ(file_hash(a), file_hash(same));
+  for (const auto& other : {write("flipped", flipped), write("longer", longer), write("shorter", shorter)}) {
+    EXPECT_NE(fast_file_hash(a), fast_file_hash(other)) << other;
+    EXPECT_NE(file_hash(a), file_hash(other)) << other;
+  }
+  // file_hash's values are stored in libraries and target caches: they must never change. FNV-1a's
+  // prime with this project's offset basis 1469598103934665603 (not the standard 14695981039346656037):
+  // python3 -c "h=1469598103934665603
+  // for c in b'abc': h=((h^c)*1099511628211)%2**64
+  // print('%016x'%h)"
+  EXPECT_EQ(file_hash(write("abc", "abc")), "e16801510db89efd");
+  EXPECT_THROW(fast_file_hash(dir / "absent"), IoError);
+}
+
 TEST(Parallel, RunsEveryIndexOnceWithWorkerIds) {
   for (int threads : {1, 2, 5}) {
     std::vector<std::atomic<int>> hits(1000);

@@ -475,6 +475,10 @@ TEST(RetrieveQuery, WindowsRankingTableJsonAndRules) {
   for (const auto& w : t["results"][0]["windows"]) EXPECT_EQ(w["instruments"].size(), 1u);
   r = tool("retrieve", base + twelve.string() + " --rule threshold");
   EXPECT_EQ(r.code, 2) << r.output;
+  // In the table, an instrument found in every window lists them as one run, then its source.
+  r = tool_stdout("retrieve", base + twelve.string() + " --rule threshold --threshold -1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(" 0-3  "), std::string::npos) << r.output;
 
   // The table.
   r = tool_stdout("retrieve", base + twelve.string() + " --top-k 2");

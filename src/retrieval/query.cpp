@@ -159,6 +159,19 @@ std::string pad(const std::string& s, size_t width) {
   return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
 }
 
+// Window indices as runs: 0-5,7,9-12 ("-" for none).
+std::string window_runs(const std::vector<int64_t>& windows) {
+  std::string out;
+  for (size_t i = 0; i < windows.size();) {
+    size_t j = i;
+    while (j + 1 < windows.size() && windows[j + 1] == windows[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(windows[i]);
+    if (j > i) out += "-" + std::to_string(windows[j]);
+    i = j + 1;
+  }
+  return out.empty() ? "-" : out;
+}
+
 }  // namespace
 
 std::string query_result_table(const QueryResult& result, const Library& library) {
@@ -172,21 +185,21 @@ std::string query_result_table(const QueryResult& result, const Library& library
       out << (j ? ", " : " ") << library.instruments[size_t(w.set[j])].name << " (" << fixed(w.scores[j], 3) << ")";
     out << "\n";
   }
-  size_t name_w = 10, family_w = 6;
+  size_t name_w = 10, family_w = 6, windows_w = 7;
+  std::vector<std::string> windows;
   for (const auto& r : result.ranking) {
     name_w = std::max(name_w, library.instruments[size_t(r.instrument)].name.size());
     family_w = std::max(family_w, library.instruments[size_t(r.instrument)].family.size());
+    windows.push_back(window_runs(r.windows));
+    windows_w = std::max(windows_w, windows.back().size());
   }
   out << "  " << pad("rank", 5) << pad("instrument", name_w + 2) << pad("family", family_w + 2) << pad("score", 8)
-      << pad("windows", 12) << "source\n";
+      << pad("windows", windows_w + 2) << "source\n";
   for (size_t i = 0; i < result.ranking.size(); ++i) {
     const auto& r = result.ranking[i];
     const auto& inst = library.instruments[size_t(r.instrument)];
-    std::string windows;
-    for (int64_t w : r.windows) windows += (windows.empty() ? "" : ",") + std::to_string(w);
-    if (windows.empty()) windows = "-";
     out << "  " << pad(std::to_string(i + 1), 5) << pad(inst.name, name_w + 2) << pad(inst.family, family_w + 2)
-        << pad(fixed(r.score, 3), 8) << pad(windows, 12) << inst.source << "\n";
+        << pad(fixed(r.score, 3), 8) << pad(windows[i], windows_w + 2) << inst.source << "\n";
   }
   return out.str();
 }

@@ -35,13 +35,13 @@ std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& 
   if (reused) *reused = false;
   if (kind == SearchKind::exact) return make_search(kind, base, options);
   const fs::path index = search_index_path(library, kind), key_file = key_path(index);
-  const Json key = build_key(kind, base, options, file_hash(library));
+  const Json key = build_key(kind, base, options, fast_file_hash(library));
   std::error_code ec;
   if (fs::is_regular_file(index, ec) && fs::is_regular_file(key_file, ec)) {
     try {
       const Json stored = Json::parse(read_file(key_file));
       if (stored.is_object() && stored.value("key", Json()) == key &&
-          stored.value("index_hash", std::string()) == file_hash(index)) {
+          stored.value("index_hash", std::string()) == fast_file_hash(index)) {
         auto search = load_search(kind, index, options);
         if (search->size() != base.size(0) || search->dim() != base.size(1))
           throw FormatError("holds " + std::to_string(search->size()) + " x " + std::to_string(search->dim()) + " entries");
@@ -56,7 +56,7 @@ std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& 
   auto search = make_search(kind, base, options);
   try {
     write_atomically(index, [&](const fs::path& tmp) { search->save(tmp); });
-    write_file_atomically(key_file, Json({{"key", key}, {"index_hash", file_hash(index)}}).dump(2) + "\n");
+    write_file_atomically(key_file, Json({{"key", key}, {"index_hash", fast_file_hash(index)}}).dump(2) + "\n");
   } catch (const std::exception& e) {
     spdlog::warn("the {} index was not stored beside the library ({}): it is rebuilt on every query run",
                  to_string(kind), one_line(e.what()));

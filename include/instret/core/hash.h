@@ -6,7 +6,8 @@
 
 namespace instret {
 
-// 64-bit FNV-1a of the bytes of `s`.
+// 64-bit FNV-1a (its prime, with this project's offset basis 1469598103934665603, not the standard
+// 14695981039346656037: values already stored in datasets and files depend on it) of the bytes of `s`.
 inline uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
   for (unsigned char c : s) {

@@ -22,7 +22,7 @@ struct SearchOptions {
   int hnsw_m = 32;  // HNSW graph degree
   int hnsw_ef_construction = 64;
   int hnsw_ef_search = 128;   // HNSW beam width at query time
-  int ivf_lists = 0;          // IVF cells; 0: about 4 sqrt(n), at most n / 39
+  int ivf_lists = 0;          // IVF cells; 0: about 4 sqrt(n), at most min(n, ivf_train_max) / 39
   int ivf_nprobe = 16;        // IVF cells visited per query
   int ivf_train_max = 50000;  // at most this many vectors train the IVF quantizer (a fixed-seed sample)
 };
