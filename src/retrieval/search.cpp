@@ -106,19 +106,16 @@ class FaissSearch : public VectorSearch {
                 ", efSearch " + std::to_string(o.hnsw_ef_search) + ")";
       index_ = std::move(index);
     } else {
-      int64_t lists = o.ivf_lists > 0 ? o.ivf_lists : int64_t(std::llround(4.0 * std::sqrt(double(n))));
       if (o.ivf_nprobe < 1 || o.ivf_train_max < 1) throw UsageError("bad IVF options");
-      // FAISS wants >= 39 training vectors per list: at most (training sample) / 39 lists.
-      const int64_t sample_cap = std::min<int64_t>(n, o.ivf_train_max);
-      if (o.ivf_lists == 0) lists = std::min<int64_t>(lists, sample_cap / 39);
-      lists = std::max<int64_t>(1, std::min<int64_t>(lists, std::max<int64_t>(1, n / 39)));
+      const int64_t lists = ivf_list_count(n, o);
       quantizer_ = std::make_unique<faiss::IndexFlatIP>(int(d));
       auto index =
           std::make_unique<faiss::IndexIVFFlat>(quantizer_.get(), int(d), size_t(lists), faiss::METRIC_INNER_PRODUCT);
       index->cp.seed = 1234;
       index->cp.niter = 10;
-      // Train on a fixed-seed sample of at most ivf_train_max rows.
-      const int64_t n_train = std::min<int64_t>(n, std::max<int64_t>(o.ivf_train_max, 39 * lists));
+      // Train on a fixed-seed sample of ivf_train_max rows, or more: FAISS's k-means wants 39 per list
+      // (a one-time cost: the index is stored beside the library, search_cache.h).
+      const int64_t n_train = ivf_training_count(n, o);
       torch::Tensor sample;
       if (n_train < n) {
         torch::Generator gen = at::detail::createCPUGenerator(1234);
@@ -171,6 +168,15 @@ class FaissSearch : public VectorSearch {
 };
 
 }  // namespace
+
+int64_t ivf_list_count(int64_t n, const SearchOptions& o) {
+  const int64_t lists = o.ivf_lists > 0 ? o.ivf_lists : int64_t(std::llround(4.0 * std::sqrt(double(n))));
+  return std::max<int64_t>(1, std::min<int64_t>(lists, std::max<int64_t>(1, n / 39)));
+}
+
+int64_t ivf_training_count(int64_t n, const SearchOptions& o) {
+  return std::min<int64_t>(n, std::max<int64_t>(o.ivf_train_max, 39 * ivf_list_count(n, o)));
+}
 
 std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& base, const SearchOptions& options) {
   if (base.dim() != 2 || base.size(0) < 1 || base.size(1) < 1)

@@ -24,7 +24,7 @@ Json build_key(SearchKind kind, const torch::Tensor& base, const SearchOptions& 
   if (kind == SearchKind::hnsw)
     key["options"] = {{"m", o.hnsw_m}, {"ef_construction", o.hnsw_ef_construction}};
   else
-    key["options"] = {{"lists", o.ivf_lists}, {"train_max", o.ivf_train_max}};
+    key["options"] = {{"lists", ivf_list_count(base.size(0), o)}, {"training_vectors", ivf_training_count(base.size(0), o)}};
   return key;
 }
 

@@ -22,9 +22,9 @@ struct SearchOptions {
   int hnsw_m = 32;  // HNSW graph degree
   int hnsw_ef_construction = 64;
   int hnsw_ef_search = 128;   // HNSW beam width at query time
-  int ivf_lists = 0;          // IVF cells; 0: about 4 sqrt(n), at most min(n, ivf_train_max) / 39
+  int ivf_lists = 0;          // IVF cells; 0: about 4 sqrt(n), at most n / 39
   int ivf_nprobe = 16;        // IVF cells visited per query
-  int ivf_train_max = 50000;  // at most this many vectors train the IVF quantizer (a fixed-seed sample)
+  int ivf_train_max = 50000;  // vectors training the IVF quantizer (a fixed-seed sample; at least 39 per list)
 };
 
 struct SearchResult {
@@ -45,6 +45,10 @@ class VectorSearch {
   // nothing to store; IoError when the file cannot be written).
   virtual void save(const std::filesystem::path& path) const = 0;
 };
+
+// The IVF index's cell count and training-sample size for n entries (what make_search uses).
+int64_t ivf_list_count(int64_t n, const SearchOptions& options);
+int64_t ivf_training_count(int64_t n, const SearchOptions& options);
 
 // Builds a search over the rows of `base` (n x dim float32 CPU; rows are normalised into the index,
 // `base` is not modified). UsageError for an empty base or bad options.
