@@ -40,29 +40,36 @@ int main(int argc, char** argv) {
   app.add_option("--offset", offset, "Start of the clip in each file, seconds")->check(CLI::NonNegativeNumber);
   app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
   app.add_option("--batch", batch, "Clips per batch")->check(CLI::PositiveNumber);
-  app.add_option("-j,--workers", workers, "Decoding threads (model modes)")->check(CLI::Range(1, 64));
+  app.add_option("-j,--workers", workers, "Decoding threads")->check(CLI::Range(1, 64));
   return run_tool(app, argc, argv, common, [&] {
     const std::vector<std::filesystem::path> paths(files.begin(), files.end());
-    if (mel_mode) {
-      const Json config = tool_config(Json(ClipFeatureConfig()), common);
-      const ClipFeatureConfig features = config.get<ClipFeatureConfig>();
-      const torch::Tensor mel = log_mel_files(paths, features, offset, resolve_device(device), batch);
-      write_npy(output, mel);
-      spdlog::info("wrote {} log-mel clips of {} x {} to {}", mel.size(0), mel.size(1), mel.size(2), output);
-      return;
-    }
-    if (single.empty() && multi.empty()) throw UsageError("choose a mode: --mel, --single CKPT or --multi CKPT");
-    if (!common.config_file.empty() || !common.overrides.empty())
+    if (!mel_mode && single.empty() && multi.empty())
+      throw UsageError("choose a mode: --mel, --single CKPT or --multi CKPT");
+    if (!mel_mode && (!common.config_file.empty() || !common.overrides.empty()))
       throw UsageError("--config/--set apply to --mel; the model modes take their settings from the checkpoint");
     for (const auto& p : paths)
       if (!std::filesystem::exists(p)) throw IoError("cannot read " + p.string() + ": no such file");
     const torch::Device dev = resolve_device(device);
-    const double clip_seconds = 5.0;
-    const int64_t samples = std::llround(clip_seconds * kSampleRate);
+    // Every mode decodes on `workers` loader threads while the previous batch is computed.
+    const ClipFeatureConfig features =
+        mel_mode ? tool_config(Json(ClipFeatureConfig()), common).get<ClipFeatureConfig>() : ClipFeatureConfig();
+    const double clip_seconds = features.clip_seconds;
+    const int rate = features.mel.sample_rate;
+    const int64_t samples = features.clip_samples();
     const ReadClip read = [&](int64_t i, float* out) {
-      const std::vector<float> clip = read_clip(paths[size_t(i)], offset, clip_seconds, kSampleRate);
+      const std::vector<float> clip = read_clip(paths[size_t(i)], offset, clip_seconds, rate);
       std::copy(clip.begin(), clip.end(), out);
     };
+    if (mel_mode) {
+      LogMel frontend(features.mel);
+      frontend->to(dev);
+      const torch::Tensor mel = embed_clips(
+          int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return frontend->forward(a.to(dev)); },
+          batch, workers, "log-mel");
+      write_npy(output, mel);
+      spdlog::info("wrote {} log-mel clips of {} x {} to {}", mel.size(0), mel.size(1), mel.size(2), output);
+      return;
+    }
     torch::Tensor emb;
     if (!single.empty()) {
       SingleEncoder encoder(single, dev);

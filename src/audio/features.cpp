@@ -55,31 +55,5 @@ std::vector<float> read_clip(const std::filesystem::path& path, double offset_se
   return excerpt(audio, offset, length);
 }
 
-torch::Tensor log_mel_files(const std::vector<std::filesystem::path>& files, const ClipFeatureConfig& config,
-                            double offset_seconds, const torch::Device& device, int64_t batch) {
-  config.validate();
-  if (batch < 1) throw UsageError("batch size must be positive, got " + std::to_string(batch));
-  if (device.is_cuda() && !torch::cuda::is_available()) throw UsageError("device cuda: no CUDA device available");
-  torch::NoGradGuard no_grad;
-  LogMel frontend(config.mel);
-  frontend->to(device);
-  const int64_t n = static_cast<int64_t>(files.size());
-  const int64_t samples = config.clip_samples();
-  torch::Tensor out = torch::empty({n, config.mel.n_mels, config.mel.n_frames(samples)}, torch::kFloat32);
-  Progress progress("log-mel", n);
-  for (int64_t start = 0; start < n; start += batch) {
-    const int64_t count = std::min(batch, n - start);
-    torch::Tensor audio = torch::empty({count, samples}, torch::kFloat32);
-    for (int64_t i = 0; i < count; ++i) {
-      const std::vector<float> clip =
-          read_clip(files[static_cast<size_t>(start + i)], offset_seconds, config.clip_seconds, config.mel.sample_rate);
-      std::memcpy(audio[i].data_ptr<float>(), clip.data(), sizeof(float) * clip.size());
-    }
-    out.narrow(0, start, count).copy_(frontend->forward(audio.to(device)));
-    progress.advance(count);
-  }
-  progress.finish();
-  return out;
-}
 
 }  // namespace instret

@@ -33,9 +33,5 @@ void from_json(const nlohmann::json& j, ClipFeatureConfig& c);
 std::vector<float> read_clip(const std::filesystem::path& path, double offset_seconds, double clip_seconds,
                              int sample_rate);
 
-// Log-mel features (N, n_mels, frames) float32 on the CPU of `files`, in order, computed on
-// `device` in batches of `batch` clips, with progress logging.
-torch::Tensor log_mel_files(const std::vector<std::filesystem::path>& files, const ClipFeatureConfig& config,
-                            double offset_seconds, const torch::Device& device, int64_t batch);
 
 }  // namespace instret
