@@ -1,6 +1,10 @@
 // Retrieval: the library format, index sources (a folder of odd audio files, a Nlakh split, a
 // SoundFont), --add, query windows, set rules and output, the encoder check, exact and FAISS search,
 // `embed` with models, and the failures the tools must report with one line and exit 1 or 2.
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/index_io.h>
 #include <gtest/gtest.h>
 #include <sndfile.h>
 #include <torch/torch.h>
@@ -234,12 +238,12 @@ TEST(RetrieveSearch, StoredIndexIsReusedOnlyWhenItsKeyMatches) {
     SCOPED_TRACE(to_string(kind));
     const fs::path stored = search_index_path(lib, kind);
     bool reused = true;
-    const auto built = open_search(kind, base, {}, lib, &reused);
+    const auto built = open_search(kind, base, {}, lib, fast_file_hash(lib), &reused);
     EXPECT_FALSE(reused);
     ASSERT_TRUE(fs::exists(stored));
     const SearchResult a = built->search(q.data_ptr<float>(), nq, k);
     // Read back: the same answers.
-    const auto again = open_search(kind, base, {}, lib, &reused);
+    const auto again = open_search(kind, base, {}, lib, fast_file_hash(lib), &reused);
     EXPECT_TRUE(reused);
     const SearchResult b = again->search(q.data_ptr<float>(), nq, k);
     EXPECT_EQ(a.ids, b.ids);
@@ -248,14 +252,14 @@ TEST(RetrieveSearch, StoredIndexIsReusedOnlyWhenItsKeyMatches) {
     SearchOptions wide;
     wide.ivf_nprobe = 1;
     wide.hnsw_ef_search = 16;
-    open_search(kind, base, wide, lib, &reused);
+    open_search(kind, base, wide, lib, fast_file_hash(lib), &reused);
     EXPECT_TRUE(reused);
     SearchOptions other;
     other.ivf_lists = 8;
     other.hnsw_m = 8;
-    open_search(kind, base, other, lib, &reused);
+    open_search(kind, base, other, lib, fast_file_hash(lib), &reused);
     EXPECT_FALSE(reused);
-    open_search(kind, base, {}, lib, &reused);  // back to the default build
+    open_search(kind, base, {}, lib, fast_file_hash(lib), &reused);  // back to the default build
     EXPECT_FALSE(reused);
     // A damaged index file (its hash no longer matches) is rebuilt, not read.
     {
@@ -263,15 +267,32 @@ TEST(RetrieveSearch, StoredIndexIsReusedOnlyWhenItsKeyMatches) {
       bytes[bytes.size() / 2] ^= 0x5a;
       std::ofstream(stored, std::ios::binary) << bytes;
     }
-    const auto repaired = open_search(kind, base, {}, lib, &reused);
+    const auto repaired = open_search(kind, base, {}, lib, fast_file_hash(lib), &reused);
     EXPECT_FALSE(reused);
     EXPECT_EQ(repaired->search(q.data_ptr<float>(), nq, k).ids, a.ids);
     // Garbage under a matching key: load_search refuses it with FormatError, open_search rebuilds.
     write_file_atomically(stored, "not a faiss index");
     EXPECT_THROW(load_search(kind, stored), FormatError);
     write_file_atomically(fs::path(stored.string() + ".json"), "{not json");
-    open_search(kind, base, {}, lib, &reused);
+    open_search(kind, base, {}, lib, fast_file_hash(lib), &reused);
     EXPECT_FALSE(reused);
+    // Damage that the key's hash does not catch (the hash recomputed, as a collision would give):
+    // the structure checks refuse stray ids, so a search never leaves the library.
+    for (int trial = 0; trial < 12; ++trial) {
+      open_search(kind, base, {}, lib, fast_file_hash(lib), &reused);  // a good index and key again
+      std::string bytes = read_file(stored);
+      for (int j = 0; j < 8; ++j) bytes[(size_t(trial) * 7919 + size_t(j) * 104729) % bytes.size()] = char(0xff);
+      write_file_atomically(stored, bytes);
+      Json key_json = Json::parse(read_file(fs::path(stored.string() + ".json")));
+      key_json["index_hash"] = fast_file_hash(stored);
+      write_file_atomically(fs::path(stored.string() + ".json"), key_json.dump());
+      const auto s = open_search(kind, base, {}, lib, fast_file_hash(lib), &reused);
+      try {
+        const SearchResult r = s->search(q.data_ptr<float>(), nq, k);
+        for (int64_t id : r.ids) EXPECT_TRUE(id >= -1 && id < n) << id;
+      } catch (const FormatError&) {
+      }
+    }
     // An index of the other kind is refused by kind.
     const SearchKind other_kind = kind == SearchKind::ivf ? SearchKind::hnsw : SearchKind::ivf;
     EXPECT_THROW(load_search(other_kind, stored), FormatError);
@@ -279,9 +300,40 @@ TEST(RetrieveSearch, StoredIndexIsReusedOnlyWhenItsKeyMatches) {
   // A changed library never reuses the old index.
   write_file_atomically(lib, "library bytes v2");
   bool reused = true;
-  open_search(SearchKind::ivf, base, {}, lib, &reused);
+  open_search(SearchKind::ivf, base, {}, lib, fast_file_hash(lib), &reused);
   EXPECT_FALSE(reused);
   EXPECT_THROW(load_search(SearchKind::exact, lib), UsageError);
+}
+
+TEST(RetrieveSearch, StoredIndexWithStrayIdsIsRefused) {
+  torch::manual_seed(6);
+  const int64_t n = 500, d = 8;
+  const torch::Tensor base = normalize_rows(torch::randn({n, d}));
+  const float* x = base.data_ptr<float>();
+  const fs::path dir = kScratch / "stray_ids";
+  fs::create_directories(dir);
+  {  // IVF: one id pointing past the library.
+    faiss::IndexFlatIP quantizer{int(d)};
+    faiss::IndexIVFFlat ivf(&quantizer, int(d), 4, faiss::METRIC_INNER_PRODUCT);
+    ivf.train(n, x);
+    ivf.add(n, x);
+    size_t list = 0;
+    while (ivf.invlists->list_size(list) == 0) ++list;
+    const std::vector<uint8_t> code(ivf.code_size, 0);
+    ivf.invlists->update_entry(list, 0, n + 5, code.data());
+    faiss::write_index(&ivf, (dir / "ivf.faiss").c_str());
+    EXPECT_THROW(load_search(SearchKind::ivf, dir / "ivf.faiss"), FormatError);
+  }
+  {  // HNSW: one neighbour pointing past the library.
+    faiss::IndexHNSWFlat hnsw(int(d), 8, faiss::METRIC_INNER_PRODUCT);
+    hnsw.add(n, x);
+    hnsw.hnsw.neighbors[0] = faiss::HNSW::storage_idx_t(n + 3);
+    faiss::write_index(&hnsw, (dir / "hnsw.faiss").c_str());
+    EXPECT_THROW(load_search(SearchKind::hnsw, dir / "hnsw.faiss"), FormatError);
+    hnsw.hnsw.neighbors[0] = 0;
+    faiss::write_index(&hnsw, (dir / "hnsw.faiss").c_str());
+    EXPECT_EQ(load_search(SearchKind::hnsw, dir / "hnsw.faiss")->size(), n);  // the intact graph loads
+  }
 }
 
 TEST(RetrieveIndex, FolderOfOddFilesAddAndOtherEncoder) {

@@ -10,6 +10,7 @@
 #include "instret/core/cli.h"
 #include "instret/core/device.h"
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 #include "instret/retrieval/indexing.h"
 #include "instret/retrieval/library.h"
 #include "instret/retrieval/query.h"
@@ -103,7 +104,8 @@ int main(int argc, char** argv) {
       if (prebuild != "exact") {
         const torch::Tensor means = torch::from_blob(library.means.data(), {int64_t(library.instruments.size()), library.dim},
                                                      torch::kFloat32);
-        const auto search = open_search(parse_search_kind(prebuild), means, SearchOptions{}, output);
+        const auto search =
+            open_search(parse_search_kind(prebuild), means, SearchOptions{}, output, fast_file_hash(output));
         spdlog::info("stored {} beside it: {}", search_index_path(output, parse_search_kind(prebuild)).string(),
                      search->describe());
       }
@@ -115,7 +117,12 @@ int main(int argc, char** argv) {
     qo.rule = rule == "threshold" ? SetRule::threshold : SetRule::argmax;
     for (const auto& f : files)
       if (!fs::exists(f)) throw IoError("cannot read " + f + ": no such file");
+    // The stored FAISS index is keyed by the bytes the library was read from: hashed before and
+    // after reading, so a library replaced meanwhile is refused rather than paired with a stale index.
+    const std::string library_hash = index_kind == "exact" ? std::string() : fast_file_hash(library_path);
     const Library library = load_library(library_path);
+    if (index_kind != "exact" && fast_file_hash(library_path) != library_hash)
+      throw IoError("library " + library_path + " changed while it was read (is retrieve index writing it?): try again");
     if (library.instruments.empty()) throw FormatError("library " + library_path + " holds no instrument");
     MultiEncoderRunner encoder(multi, resolve_device(qdevice));
     check_library_encoder(library, library_path, encoder);
@@ -123,7 +130,7 @@ int main(int argc, char** argv) {
     const torch::Tensor means = torch::from_blob(const_cast<float*>(library.means.data()),
                                                  {int64_t(library.instruments.size()), library.dim}, torch::kFloat32);
     bool reused = false;
-    const auto search = open_search(parse_search_kind(index_kind), means, so, library_path, &reused);
+    const auto search = open_search(parse_search_kind(index_kind), means, so, library_path, library_hash, &reused);
     spdlog::info("search: {} {} in {:.2f} s", search->describe(), reused ? "read" : "built",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     Json all = Json::array();

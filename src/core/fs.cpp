@@ -100,31 +100,49 @@ std::string file_hash(const std::filesystem::path& path) {
   return hex;
 }
 
-std::string fast_file_hash(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path.string() + ": cannot open for reading");
-  constexpr uint64_t kPrime = 1099511628211ull;
-  uint64_t lane[4] = {1469598103934665603ull, 0x9e3779b97f4a7c15ull, 0xbf58476d1ce4e5b9ull, 0x94d049bb133111ebull};
+std::string fast_file_hash(std::FILE* file, const std::string& name) {
+  // xxHash64's round on four lanes (each word: lane += w * P2, rotate 31, times P1: every input bit
+  // reaches every lane bit), then the lanes and the length through SplitMix64.
+  constexpr uint64_t kP1 = 0x9E3779B185EBCA87ull, kP2 = 0xC2B2AE3D27D4EB4Full;
+  auto round = [](uint64_t lane, uint64_t w) {
+    lane += w * kP2;
+    lane = (lane << 31) | (lane >> 33);
+    return lane * kP1;
+  };
+  uint64_t lane[4] = {kP1 + kP2, kP2, 0, 0 - kP1};
   uint64_t total = 0;
   std::vector<uint64_t> buf(1 << 17);  // 1 MiB
-  while (in) {
-    in.read(reinterpret_cast<char*>(buf.data()), std::streamsize(buf.size() * sizeof(uint64_t)));
-    const size_t got = size_t(in.gcount());
+  for (;;) {
+    const size_t got = std::fread(buf.data(), 1, buf.size() * sizeof(uint64_t), file);
+    if (got == 0) break;
     if (got % sizeof(uint64_t) != 0)  // the tail: zero-padded to a whole word (the length is mixed in below)
       std::memset(reinterpret_cast<char*>(buf.data()) + got, 0, sizeof(uint64_t) - got % sizeof(uint64_t));
     const size_t words = (got + sizeof(uint64_t) - 1) / sizeof(uint64_t);
     size_t w = 0;
     for (; w + 4 <= words; w += 4)
-      for (int k = 0; k < 4; ++k) lane[k] = (lane[k] ^ buf[w + size_t(k)]) * kPrime;
-    for (; w < words; ++w) lane[0] = (lane[0] ^ buf[w]) * kPrime;
+      for (int k = 0; k < 4; ++k) lane[k] = round(lane[k], buf[w + size_t(k)]);
+    for (; w < words; ++w) lane[0] = round(lane[0], buf[w]);
     total += got;
   }
-  if (in.bad()) throw IoError(path.string() + ": read failed");
+  if (std::ferror(file)) throw IoError(name + ": read failed");
   uint64_t h = splitmix64(total);
   for (uint64_t l : lane) h = splitmix64(h ^ l);
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
   return hex;
+}
+
+std::string fast_file_hash(const std::filesystem::path& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw IoError(path.string() + ": cannot open for reading");
+  try {
+    std::string h = fast_file_hash(f, path.string());
+    std::fclose(f);
+    return h;
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
 }
 
 }  // namespace instret

@@ -92,6 +92,33 @@ class FaissSearch : public VectorSearch {
     }
     if (index->metric_type != faiss::METRIC_INNER_PRODUCT || index->ntotal < 1 || index->d < 1)
       throw FormatError("the stored " + to_string(kind) + " index is not an inner-product index of a library");
+    // FAISS takes the stored ids and graph as written: check them, so that a damaged file can never
+    // send a search outside the library.
+    const int64_t n = index->ntotal;
+    if (auto* v = dynamic_cast<faiss::IndexIVFFlat*>(index.get())) {
+      if (!v->invlists || !v->quantizer || v->quantizer->ntotal != int64_t(v->nlist) || v->quantizer->d != v->d)
+        throw FormatError("the stored ivf index has no consistent quantizer");
+      int64_t listed = 0;
+      for (size_t l = 0; l < v->nlist; ++l) {
+        const size_t size = v->invlists->list_size(l);
+        if (size > size_t(n)) throw FormatError("the stored ivf index has a list longer than the library");
+        if (size == 0) continue;
+        faiss::InvertedLists::ScopedIds ids(v->invlists, l);
+        for (size_t i = 0; i < size; ++i)
+          if (ids[i] < 0 || ids[i] >= n) throw FormatError("the stored ivf index holds an id outside the library");
+        listed += int64_t(size);
+      }
+      if (listed != n) throw FormatError("the stored ivf index lists " + std::to_string(listed) + " of " + std::to_string(n) + " entries");
+    } else if (auto* h = dynamic_cast<faiss::IndexHNSWFlat*>(index.get())) {
+      const auto& g = h->hnsw;
+      if (g.offsets.size() != size_t(n) + 1 || g.levels.size() != size_t(n) || g.offsets.back() != g.neighbors.size() ||
+          g.entry_point < -1 || g.entry_point >= n || !h->storage || h->storage->ntotal != n)
+        throw FormatError("the stored hnsw index has an inconsistent graph");
+      for (size_t i = 0; i < size_t(n); ++i)
+        if (g.offsets[i] > g.offsets[i + 1]) throw FormatError("the stored hnsw index has an inconsistent graph");
+      for (auto id : g.neighbors)
+        if (id < -1 || id >= n) throw FormatError("the stored hnsw index holds a neighbour outside the library");
+    }
     index_ = std::move(index);
   }
   FaissSearch(SearchKind kind, const torch::Tensor& base, const SearchOptions& o) : kind_(kind) {
@@ -144,6 +171,7 @@ class FaissSearch : public VectorSearch {
     std::vector<faiss::Index::idx_t> labels(size_t(nq * k));
     index_->search(nq, q.data_ptr<float>(), k, r.scores.data(), labels.data());
     for (size_t i = 0; i < labels.size(); ++i) {
+      if (labels[i] >= index_->ntotal) throw FormatError("the " + to_string(kind_) + " index returned an id outside the library");
       r.ids[i] = labels[i];
       if (labels[i] < 0) r.scores[i] = -INFINITY;
     }
@@ -188,17 +216,33 @@ std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& 
 
 std::unique_ptr<VectorSearch> load_search(SearchKind kind, const std::filesystem::path& path,
                                           const SearchOptions& options) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw IoError(path.string() + ": cannot open for reading");
+  try {
+    auto search = load_search(kind, f, path.string(), options);
+    std::fclose(f);
+    return search;
+  } catch (...) {
+    std::fclose(f);
+    throw;
+  }
+}
+
+std::unique_ptr<VectorSearch> load_search(SearchKind kind, std::FILE* file, const std::string& path,
+                                          const SearchOptions& options) {
   if (kind == SearchKind::exact) throw UsageError("exact search has no stored index");
   std::unique_ptr<faiss::Index> index;
   try {
-    index.reset(faiss::read_index(path.c_str()));
+    index.reset(faiss::read_index(file));
   } catch (const faiss::FaissException& e) {
-    throw FormatError(path.string() + ": not a readable FAISS index (" + one_line(e.what()) + ")");
+    throw FormatError(path + ": not a readable FAISS index (" + one_line(e.what()) + ")");
+  } catch (const std::exception& e) {  // e.g. std::bad_alloc or length_error from impossible sizes
+    throw FormatError(path + ": not a readable FAISS index (" + one_line(e.what()) + ")");
   }
   try {
     return std::make_unique<FaissSearch>(kind, std::move(index), options);
   } catch (const FormatError& e) {
-    throw FormatError(path.string() + ": " + e.what());
+    throw FormatError(path + ": " + e.what());
   }
 }
 

@@ -31,22 +31,37 @@ Json build_key(SearchKind kind, const torch::Tensor& base, const SearchOptions& 
 }  // namespace
 
 std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& base, const SearchOptions& options,
-                                          const fs::path& library, bool* reused) {
+                                          const fs::path& library, const std::string& library_hash, bool* reused) {
   if (reused) *reused = false;
   if (kind == SearchKind::exact) return make_search(kind, base, options);
   const fs::path index = search_index_path(library, kind), key_file = key_path(index);
-  const Json key = build_key(kind, base, options, fast_file_hash(library));
+  const Json key = build_key(kind, base, options, library_hash);
   std::error_code ec;
   if (fs::is_regular_file(index, ec) && fs::is_regular_file(key_file, ec)) {
     try {
       const Json stored = Json::parse(read_file(key_file));
-      if (stored.is_object() && stored.value("key", Json()) == key &&
-          stored.value("index_hash", std::string()) == fast_file_hash(index)) {
-        auto search = load_search(kind, index, options);
-        if (search->size() != base.size(0) || search->dim() != base.size(1))
-          throw FormatError("holds " + std::to_string(search->size()) + " x " + std::to_string(search->dim()) + " entries");
-        if (reused) *reused = true;
-        return search;
+      if (stored.is_object() && stored.value("key", Json()) == key) {
+        // One open file is hashed and then read: a writer renaming another index into place meanwhile
+        // cannot slip an unhashed file in.
+        std::FILE* f = std::fopen(index.c_str(), "rb");
+        if (!f) throw IoError(index.string() + ": cannot open for reading");
+        std::unique_ptr<VectorSearch> search;
+        try {
+          if (fast_file_hash(f, index.string()) == stored.value("index_hash", std::string())) {
+            std::rewind(f);
+            search = load_search(kind, f, index.string(), options);
+          }
+        } catch (...) {
+          std::fclose(f);
+          throw;
+        }
+        std::fclose(f);
+        if (search) {
+          if (search->size() != base.size(0) || search->dim() != base.size(1))
+            throw FormatError("holds " + std::to_string(search->size()) + " x " + std::to_string(search->dim()) + " entries");
+          if (reused) *reused = true;
+          return search;
+        }
       }
       spdlog::info("{} does not match the library, the build options or its recorded hash: rebuilding it", index.string());
     } catch (const std::exception& e) {
@@ -55,8 +70,14 @@ std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& 
   }
   auto search = make_search(kind, base, options);
   try {
-    write_atomically(index, [&](const fs::path& tmp) { search->save(tmp); });
-    write_file_atomically(key_file, Json({{"key", key}, {"index_hash", fast_file_hash(index)}}).dump(2) + "\n");
+    // The hash is taken of this process's own file before it is renamed into place, so the key never
+    // describes another writer's index.
+    std::string index_hash;
+    write_atomically(index, [&](const fs::path& tmp) {
+      search->save(tmp);
+      index_hash = fast_file_hash(tmp);
+    });
+    write_file_atomically(key_file, Json({{"key", key}, {"index_hash", index_hash}}).dump(2) + "\n");
   } catch (const std::exception& e) {
     spdlog::warn("the {} index was not stored beside the library ({}): it is rebuilt on every query run",
                  to_string(kind), one_line(e.what()));

@@ -49,8 +49,9 @@ MelConfig checkpoint_mel(const Json& run_config, const fs::path& checkpoint) {
 SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& device)
     : path_(checkpoint), device_(device) {
   if (checkpoint.empty()) throw UsageError("no single-encoder checkpoint given (--single CKPT)");
+  // Hashed before anything else is read (a missing file gets read_checkpoint_info's message).
+  const std::string hash = fs::exists(checkpoint) ? file_hash(checkpoint) : std::string();
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
-  const std::string hash = file_hash(checkpoint);
   if (info.model.is_multi())
     throw FormatError("checkpoint " + checkpoint.string() + " is a '" + info.model.kind +
                       "' multi encoder; a single encoder (han_cnn, from train-single) is needed here");
@@ -64,8 +65,9 @@ SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& de
 MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::Device& device)
     : path_(checkpoint), device_(device) {
   if (checkpoint.empty()) throw UsageError("no multi-encoder checkpoint given");
+  // Hashed before anything else is read (a missing file gets read_checkpoint_info's message).
+  const std::string hash = fs::exists(checkpoint) ? file_hash(checkpoint) : std::string();
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
-  const std::string hash = file_hash(checkpoint);
   if (!info.model.is_multi())
     throw FormatError("checkpoint " + checkpoint.string() +
                       " is a 'han_cnn' single encoder; a multi encoder (small or large, from train-multi or "

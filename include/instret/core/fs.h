@@ -1,5 +1,6 @@
 // File-system helpers: atomic output (write to a temporary name, rename when complete).
 #pragma once
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -26,8 +27,10 @@ std::string read_file(const std::filesystem::path& path);
 std::string file_hash(const std::filesystem::path& path);
 
 // 16 hex digits identifying a large file's bytes (and length) at memory speed: four interleaved
-// FNV-1a lanes over 64-bit words, mixed at the end. For change detection of multi-GB files (a
-// library and its FAISS index); identities stored in files keep using file_hash.
+// xxHash64-style lanes over 64-bit words, mixed at the end. For change detection of multi-GB files
+// (a library and its FAISS index); identities stored in files keep using file_hash. The FILE*
+// form hashes from the current position to the end (`name` names it in errors).
 std::string fast_file_hash(const std::filesystem::path& path);
+std::string fast_file_hash(std::FILE* file, const std::string& name);
 
 }  // namespace instret

@@ -5,6 +5,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -57,7 +58,11 @@ std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& 
 
 // Reads an index written by VectorSearch::save of the given kind (hnsw or ivf); the query-time options
 // (ivf_nprobe, hnsw_ef_search) come from `options`. FormatError when the file is not such an index.
+// Its structure is checked (ids and graph inside the library); the FILE* form reads from the current
+// position (`path` names it in errors).
 std::unique_ptr<VectorSearch> load_search(SearchKind kind, const std::filesystem::path& path,
+                                          const SearchOptions& options = {});
+std::unique_ptr<VectorSearch> load_search(SearchKind kind, std::FILE* file, const std::string& path,
                                           const SearchOptions& options = {});
 
 // Recall@k of `approx` against `exact` (same queries): the mean over queries of |approx_k ∩ exact_k| / k.

@@ -17,9 +17,11 @@ std::filesystem::path search_index_path(const std::filesystem::path& library, Se
 
 // The search over `base` (the library's rows): exact search is built directly; an approximate one
 // is read from beside `library` when its key matches, else built from `base` and stored there
-// atomically (a warning, and no file, when the folder is not writable). `reused`, when given, says
-// whether a stored index was read.
+// atomically (a warning, and no file, when the folder is not writable). `library_hash` is
+// fast_file_hash of the library bytes that `base` came from (see load_library_checked). `reused`,
+// when given, says whether a stored index was read.
 std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& base, const SearchOptions& options,
-                                          const std::filesystem::path& library, bool* reused = nullptr);
+                                          const std::filesystem::path& library, const std::string& library_hash,
+                                          bool* reused = nullptr);
 
 }  // namespace instret
