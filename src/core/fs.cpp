@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include <atomic>
+#include <memory>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -133,16 +134,9 @@ std::string fast_file_hash(std::FILE* file, const std::string& name) {
 }
 
 std::string fast_file_hash(const std::filesystem::path& path) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw IoError(path.string() + ": cannot open for reading");
-  try {
-    std::string h = fast_file_hash(f, path.string());
-    std::fclose(f);
-    return h;
-  } catch (...) {
-    std::fclose(f);
-    throw;
-  }
+  return fast_file_hash(f.get(), path.string());
 }
 
 }  // namespace instret

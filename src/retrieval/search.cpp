@@ -216,16 +216,9 @@ std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& 
 
 std::unique_ptr<VectorSearch> load_search(SearchKind kind, const std::filesystem::path& path,
                                           const SearchOptions& options) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
   if (!f) throw IoError(path.string() + ": cannot open for reading");
-  try {
-    auto search = load_search(kind, f, path.string(), options);
-    std::fclose(f);
-    return search;
-  } catch (...) {
-    std::fclose(f);
-    throw;
-  }
+  return load_search(kind, f.get(), path.string(), options);
 }
 
 std::unique_ptr<VectorSearch> load_search(SearchKind kind, std::FILE* file, const std::string& path,

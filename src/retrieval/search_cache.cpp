@@ -43,20 +43,11 @@ std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& 
       if (stored.is_object() && stored.value("key", Json()) == key) {
         // One open file is hashed and then read: a writer renaming another index into place meanwhile
         // cannot slip an unhashed file in.
-        std::FILE* f = std::fopen(index.c_str(), "rb");
+        const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(index.c_str(), "rb"), &std::fclose);
         if (!f) throw IoError(index.string() + ": cannot open for reading");
-        std::unique_ptr<VectorSearch> search;
-        try {
-          if (fast_file_hash(f, index.string()) == stored.value("index_hash", std::string())) {
-            std::rewind(f);
-            search = load_search(kind, f, index.string(), options);
-          }
-        } catch (...) {
-          std::fclose(f);
-          throw;
-        }
-        std::fclose(f);
-        if (search) {
+        if (fast_file_hash(f.get(), index.string()) == stored.value("index_hash", std::string())) {
+          std::rewind(f.get());
+          auto search = load_search(kind, f.get(), index.string(), options);
           if (search->size() != base.size(0) || search->dim() != base.size(1))
             throw FormatError("holds " + std::to_string(search->size()) + " x " + std::to_string(search->dim()) + " entries");
           if (reused) *reused = true;
