@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian package the project needs (idempotent, quick when all is present) and
-# configures + builds the project in build/ (BUILD_DIR overrides).
+# configures + builds the project in build/ (BUILD_DIR overrides; SETUP_ONLY_PACKAGES=1 stops after
+# the packages).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -10,6 +11,7 @@ packages=(
   libtorch-dev libopenblas0-pthread libsndfile1-dev libsoxr-dev libfluidsynth-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libgloo-dev libfaiss-dev
   python3-matplotlib  # the demo's plots (scripts/plot_run.py)
+  python3-venv  # scripts/test-torch2.sh installs a PyPI torch wheel into a virtual environment
   # The embedded default dataset: SoundFonts and General MIDI files from Debian.
   fluid-soundfont-gm timgm6mb-soundfont csound-soundfont musescore-general-soundfont-small
   openttd-openmsx simutrans-data planetblupi-music-midi freedink-data mma
@@ -25,6 +27,8 @@ if ((${#missing[@]})); then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+[ "${SETUP_ONLY_PACKAGES:-0}" = 1 ] && exit 0
 
 jobs="${JOBS:-$(nproc)}"
 if [ ! -f "$build/build.ninja" ]; then

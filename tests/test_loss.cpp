@@ -12,6 +12,7 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/loss/linear_assignment.h"
+#include "instret/loss/matched_contrastive_loss.h"
 #include "instret/loss/pit_cosine_loss.h"
 
 using namespace instret;
@@ -275,4 +276,83 @@ TEST(PitCosineLoss, RejectsBoolCountsAndComputesHalfOnCpu) {
   const auto half = pit_cosine_loss(oh, th, torch::tensor({2, 3}));
   const auto full = pit_cosine_loss(oh.to(torch::kFloat), th.to(torch::kFloat), torch::tensor({2, 3}));
   EXPECT_NEAR(half.loss.item<double>(), full.loss.item<double>(), 1e-6);
+}
+
+// ---- matched contrastive term ----
+
+TEST(MatchedContrastiveLoss, HandComputedValueAndSameInstrumentMask) {
+  // Outputs e1, e2 matched to targets e1, e2 (temperature 1): logits [[1, 0], [0, 1]], so each row's
+  // cross-entropy is log(1 + e^-1).
+  const auto outputs = torch::tensor({1.0, 0.0, 0.0, 1.0}, torch::kFloat64).view({1, 2, 2});
+  const auto targets = outputs.clone();
+  const std::vector<Assignment> a{{{0, 1}, {0, 1}, 0.0}};
+  EXPECT_NEAR(matched_contrastive_loss(outputs, targets, {2}, a, {0, 1}, 1.0).item<double>(), std::log1p(std::exp(-1.0)),
+              1e-12);
+  // Same instrument: the other target is no negative, each row has only itself: loss 0.
+  EXPECT_NEAR(matched_contrastive_loss(outputs, targets, {2}, a, {7, 7}, 1.0).item<double>(), 0.0, 1e-12);
+  // Swapped assignment: output 0 now belongs to target 1: rows are log(1 + e^1).
+  const std::vector<Assignment> swapped{{{0, 1}, {1, 0}, 0.0}};
+  EXPECT_NEAR(matched_contrastive_loss(outputs, targets, {2}, swapped, {0, 1}, 1.0).item<double>(),
+              std::log1p(std::exp(1.0)), 1e-12);
+}
+
+TEST(MatchedContrastiveLoss, EqualsLoopReferenceWithPitAssignmentsAndGradientsOnlyOnMatchedOutputs) {
+  torch::manual_seed(3);
+  const int64_t B = 3, M = 4, N = 3, D = 5;
+  const auto outputs = torch::randn({B, M, D}, torch::kFloat64).requires_grad_(true);
+  const auto targets = torch::randn({B, N, D}, torch::kFloat64);
+  const std::vector<int64_t> counts{3, 1, 2};
+  const std::vector<int64_t> labels{0, 1, 2, 1, 3, 4};  // the second item's target shares item 0's label 1
+  const double tau = 0.2;
+  const PitLoss pit = pit_cosine_loss(outputs, targets, torch::tensor(counts), PitReduction::kMean);
+  const auto loss = matched_contrastive_loss(outputs, targets, counts, pit.assignments, labels, tau);
+
+  // Reference: plain loops in double.
+  struct Pair { int64_t b, out, tgt; };
+  std::vector<Pair> used;
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t t = 0; t < counts[size_t(b)]; ++t) {
+      const auto& as = pit.assignments[size_t(b)];
+      int64_t out = -1;
+      for (size_t k = 0; k < as.cols.size(); ++k)
+        if (as.cols[k] == t) out = as.rows[k];
+      used.push_back({b, out, t});
+    }
+  auto cosine = [&](const torch::Tensor& x, const torch::Tensor& y) {
+    return (x * y).sum().item<double>() / (x.norm().item<double>() * y.norm().item<double>());
+  };
+  double expected = 0;
+  for (size_t i = 0; i < used.size(); ++i) {
+    const auto o = outputs.detach()[used[i].b][used[i].out];
+    double denominator = 0, own = 0;
+    for (size_t j = 0; j < used.size(); ++j) {
+      if (j != i && labels[j] == labels[i]) continue;
+      const double e = std::exp(cosine(o, targets[used[j].b][used[j].tgt]) / tau);
+      denominator += e;
+      if (j == i) own = e;
+    }
+    expected += -std::log(own / denominator);
+  }
+  expected /= double(used.size());
+  EXPECT_NEAR(loss.item<double>(), expected, 1e-10);
+
+  loss.backward();
+  const auto grad = outputs.grad();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t m = 0; m < M; ++m) {
+      const bool matched = std::any_of(used.begin(), used.end(), [&](const Pair& p) { return p.b == b && p.out == m; });
+      EXPECT_EQ(grad[b][m].abs().sum().item<double>() > 0, matched) << "item " << b << " output " << m;
+    }
+}
+
+TEST(MatchedContrastiveLoss, RejectsInconsistentInput) {
+  const auto outputs = torch::randn({1, 2, 3});
+  const auto targets = torch::randn({1, 2, 3});
+  const std::vector<Assignment> a{{{0, 1}, {0, 1}, 0.0}};
+  EXPECT_THROW(matched_contrastive_loss(outputs, targets, {2}, a, {0}, 0.1), UsageError);     // labels
+  EXPECT_THROW(matched_contrastive_loss(outputs, targets, {1}, a, {0}, 0.1), UsageError);     // count
+  EXPECT_THROW(matched_contrastive_loss(outputs, targets, {2}, a, {0, 1}, 0.0), UsageError);  // temperature
+  // An output matched twice, a target matched twice.
+  EXPECT_THROW(matched_contrastive_loss(outputs, targets, {2}, {{{0, 0}, {0, 1}, 0.0}}, {0, 1}, 0.1), UsageError);
+  EXPECT_THROW(matched_contrastive_loss(outputs, targets, {2}, {{{0, 1}, {1, 1}, 0.0}}, {0, 1}, 0.1), UsageError);
 }

@@ -277,6 +277,32 @@ TEST(TrainSingle, SigtermSavesAndExitsZero) {
   EXPECT_EQ(int64_t(metrics(run, "train").back()["step"].get<int64_t>()), step);
 }
 
+TEST(TrainSingle, ContinueValidatesAStepThatStoppedBeforeItsValidation) {
+  // step_2.pt is what a stop at step 2 leaves when step 2 is a validation step and the signal came
+  // before (or during) the validation: a checkpoint at step 2 whose last validation is older.
+  const fs::path run = kScratch / "pending", copy = kScratch / "pending_copy";
+  auto r = tool("train-single", "--data " + tiny_data().string() + " --run " + run.string() + kTinySingle +
+                                    " --set steps=4 --set valid.every=1000 --set checkpoint_every=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  fs::remove_all(copy);
+  fs::copy(run, copy, fs::copy_options::recursive);
+  fs::copy_file(copy / "checkpoints" / "step_2.pt", copy / "checkpoints" / "last.pt",
+                fs::copy_options::overwrite_existing);
+  r = tool("train-single", "--continue " + copy.string() + " --set valid.every=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("step 2 was not validated"), std::string::npos) << r.output;
+  std::vector<int64_t> steps;
+  for (const Json& m : metrics(copy, "valid")) steps.push_back(m["step"].get<int64_t>());
+  EXPECT_EQ(steps, (std::vector<int64_t>{2, 4}));
+  // The uninterrupted run validated its last step: continuing it validates only the new ones.
+  r = tool("train-single", "--continue " + run.string() + " --set steps=6 --set valid.every=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("was not validated"), std::string::npos) << r.output;
+  steps.clear();
+  for (const Json& m : metrics(run, "valid")) steps.push_back(m["step"].get<int64_t>());
+  EXPECT_EQ(steps, (std::vector<int64_t>{4, 6}));
+}
+
 TEST(TrainMulti, RandomMixLearnsAndCachesTargetsByCheckpoint) {
   const fs::path ckpt = tiny_single_checkpoint();
   const fs::path run = kScratch / "multi";
@@ -329,6 +355,34 @@ TEST(TrainMulti, TwoGlooProcessesMatchOneProcess) {
   r = tool("train-multi", common + " --run " + (kScratch / "half").string() + " --set batch_size=2");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_GT(max_difference(kScratch / "half" / "checkpoints" / "last.pt", two / "checkpoints" / "last.pt"), 1e-4);
+}
+
+TEST(TrainMulti, AFailureOnRankZeroStopsEveryRank) {
+  // checkpoints/best.pt is a folder that a checkpoint cannot replace: rank 0 fails at the first
+  // validation's best.pt; rank 1 must stop too, with one line naming it, not wait on a collective.
+  const fs::path ckpt = tiny_single_checkpoint();
+  const fs::path run = kScratch / "two_fail";
+  fs::remove_all(run);
+  fs::create_directories(run / "checkpoints" / "best.pt");
+  write_file_atomically(run / "checkpoints" / "best.pt" / "keep", "x");
+  const std::string common = "--data " + tiny_data().string() + " --single " + ckpt.string() + kTinyMulti +
+                             " --set steps=4 --set valid.every=2 --run " + run.string();
+  const std::string env =
+      "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(31500 + (::getpid() % 2000)) + " WORLD_SIZE=2";
+  const std::string bin = std::string(INSTRET_BIN_DIR) + "/train-multi ";
+  const fs::path rc1 = kScratch / "two_fail_rank1.rc";
+  fs::remove(rc1);
+  const auto r = test::run_command("(" + env + " RANK=1 LOCAL_RANK=1 timeout 120 " + bin + common + " > " +
+                                   (kScratch / "two_fail_rank1.log").string() + " 2>&1; echo $? > " + rc1.string() +
+                                   ") & " + env + " RANK=0 LOCAL_RANK=0 timeout 120 " + bin + common + " 2>&1; rc=$?; wait; exit $rc");
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("best.pt"), std::string::npos) << r.output;
+  ASSERT_TRUE(fs::exists(rc1));
+  const std::string log1 = read_file(kScratch / "two_fail_rank1.log");
+  EXPECT_EQ(std::stoi(read_file(rc1)), 1) << log1;
+  EXPECT_NE(log1.find("rank 0 failed while saving checkpoints/best.pt"), std::string::npos) << log1;
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "last.pt"));
+  EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.pt" / "keep"));
 }
 
 TEST(TrainMulti, NeedsASingleEncoderCheckpoint) {

@@ -19,9 +19,22 @@
 namespace instret {
 
 #if defined(INSTRET_HAVE_GLOO)
+// The concrete process groups are held by their own types: LibTorch 1.13 derives them from
+// c10d::ProcessGroup, 2.x from c10d::Backend, and both give them the same allreduce and barrier.
 struct Distributed::Backend {
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroup> group;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo;
+#if defined(INSTRET_HAVE_NCCL)
+  c10::intrusive_ptr<c10d::ProcessGroupNCCL> nccl;
+#endif
+  // f(group) on whichever group this process runs.
+  template <class F>
+  auto with_group(F&& f) {
+#if defined(INSTRET_HAVE_NCCL)
+    if (nccl) return f(*nccl);
+#endif
+    return f(*gloo);
+  }
 };
 #else
 struct Distributed::Backend {};
@@ -75,7 +88,7 @@ std::unique_ptr<Distributed> Distributed::from_environment(const torch::Device& 
     d->backend_->store = c10::make_intrusive<c10d::TCPStore>(addr, opts);
     if (device.is_cuda()) {
 #if defined(INSTRET_HAVE_NCCL)
-      d->backend_->group = c10::make_intrusive<c10d::ProcessGroupNCCL>(d->backend_->store, d->rank_, d->world_size_);
+      d->backend_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(d->backend_->store, d->rank_, d->world_size_);
 #else
       throw UsageError("multi-process training on CUDA needs c10d NCCL, which this build lacks");
 #endif
@@ -89,7 +102,7 @@ std::unique_ptr<Distributed> Distributed::from_environment(const torch::Device& 
         options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(addr));
       else options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
       options->timeout = std::chrono::minutes(30);
-      d->backend_->group =
+      d->backend_->gloo =
           c10::make_intrusive<c10d::ProcessGroupGloo>(d->backend_->store, d->rank_, d->world_size_, options);
     }
   } catch (const c10::Error& e) {
@@ -115,7 +128,7 @@ void Distributed::all_reduce_mean(const std::vector<torch::Tensor>& tensors) {
     for (const auto& t : tensors) parts.push_back(t.reshape({-1}));
     return parts;
   }())};
-  backend_->group->allreduce(flat)->wait();
+  backend_->with_group([&](auto& g) { g.allreduce(flat)->wait(); });
   flat[0].div_(world_size_);
   int64_t offset = 0;
   for (const auto& t : tensors) {
@@ -130,7 +143,7 @@ std::vector<double> Distributed::all_reduce_sum(std::vector<double> values) {
   if (world_size_ == 1 || values.empty()) return values;
 #if defined(INSTRET_HAVE_GLOO)
   std::vector<torch::Tensor> t{torch::tensor(values, torch::kFloat64).to(device_)};
-  backend_->group->allreduce(t)->wait();
+  backend_->with_group([&](auto& g) { g.allreduce(t)->wait(); });
   const torch::Tensor sums = t[0].cpu();
   for (size_t i = 0; i < values.size(); ++i) values[i] = sums[int64_t(i)].item<double>();
 #endif
@@ -140,7 +153,7 @@ std::vector<double> Distributed::all_reduce_sum(std::vector<double> values) {
 void Distributed::barrier() {
   if (world_size_ == 1) return;
 #if defined(INSTRET_HAVE_GLOO)
-  backend_->group->barrier()->wait();
+  backend_->with_group([&](auto& g) { g.barrier()->wait(); });
 #endif
 }
 

@@ -9,6 +9,7 @@
 #include "instret/eval/instrument_library.h"
 #include "instret/eval/retrieval_evaluation.h"
 #include "instret/eval/family_table.h"
+#include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/embed_clips.h"
 
@@ -47,6 +48,8 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
                          std::to_string(config.model.n_outputs) + ")");
   }
   if (!random_) {
+    for (const MultiItem& item : multi_train_->items())
+      for (const MultiStem& stem : item.stems) stem_instrument_.push_back(stem.instrument);
     const int64_t n = int64_t(multi_train_->items().size());
     if (config.batch_size > n || config.data.mixes_per_epoch > n)
       throw UsageError(root + " has " + std::to_string(n) + " train mixtures: batch_size and data.mixes_per_epoch "
@@ -186,7 +189,16 @@ torch::Tensor MultiTask::loss(const Batch& batch) {
       torch::from_blob(const_cast<float*>(batch.audio.data()), {batch.size, batch.samples}, torch::kFloat32);
   const torch::Tensor outputs = forward_audio(audio).to(torch::kFloat32);
   const auto [targets, counts] = this->targets(batch, train_targets_, on_the_fly_);
-  return pit_cosine_loss(outputs, targets, counts, reduction_).loss;
+  PitLoss pit = pit_cosine_loss(outputs, targets, counts, reduction_);
+  if (config_.contrastive_weight == 0) return pit.loss;
+  // Each target's instrument: target rows are single clips (random mixing) or stems (Nlakh-multi).
+  std::vector<int64_t> labels;
+  labels.reserve(batch.target_rows.size());
+  for (int64_t row : batch.target_rows)
+    labels.push_back(random_ ? single_train_->clips()[size_t(row)].instrument : stem_instrument_[size_t(row)]);
+  const std::vector<int64_t> n(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel());
+  return pit.loss + config_.contrastive_weight * matched_contrastive_loss(outputs, targets, n, pit.assignments, labels,
+                                                                         config_.contrastive_temperature);
 }
 
 Json MultiTask::validate() {

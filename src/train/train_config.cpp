@@ -54,6 +54,7 @@ Json train_default_config(bool multi) {
   if (multi) {
     config["single_encoder"] = "";
     config["loss_reduction"] = "mean";
+    config["contrastive"] = {{"weight", 0.0}, {"temperature", 0.1}};
     config["targets"] = "cache";
     config["targets_dir"] = "";
   }
@@ -169,7 +170,12 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
     c.loss_reduction = config_get<std::string>(j, "loss_reduction");
     c.targets = config_get<std::string>(j, "targets");
     c.targets_dir = config_get<std::string>(j, "targets_dir");
+    c.contrastive_weight = config_get<double>(j, "contrastive.weight");
+    c.contrastive_temperature = config_get<double>(j, "contrastive.temperature");
     require(one_of(c.loss_reduction, {"mean", "sum"}), "loss_reduction", "must be \"mean\" or \"sum\"");
+    require(c.contrastive_weight >= 0 && std::isfinite(c.contrastive_weight), "contrastive.weight", "must be >= 0");
+    require(c.contrastive_temperature > 0 && std::isfinite(c.contrastive_temperature), "contrastive.temperature",
+            "must be > 0");
     require(one_of(c.targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
   }
   return c;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <exception>
 #include <iostream>
 #include <limits>
 #include <optional>
@@ -171,19 +172,31 @@ class Loop {
         best_ = extras.state["best"].get<double>();
         best_step_ = extras.state.value("best_step", int64_t(0));
       }
+      // A run stopped at a validation step before (or while) validating it validates first.
+      validated_step_ = step_;
+      if (extras.state.is_object() && extras.state.contains("validated_step") &&
+          extras.state["validated_step"].is_number_integer())
+        validated_step_ = extras.state["validated_step"].get<int64_t>();
       last_good_ = run_.continue_from;
       spdlog::info("continuing from {} at step {}", run_.continue_from, step_);
     }
   }
 
   void run() {
+    const int64_t valid_every = config_.valid.every > 0 ? config_.valid.every : task_.steps_per_epoch();
+    if (step_ > 0 && validated_step_ != step_ && (step_ % valid_every == 0 || step_ >= config_.steps)) {
+      spdlog::info("step {} was not validated before the run stopped: validating it now", step_);
+      if (!validate()) {
+        save("last");
+        return;
+      }
+    }
     if (step_ >= config_.steps) {
       spdlog::info("the run is complete ({} of {} steps); raise `steps` with --set to train further", step_, config_.steps);
       return;
     }
     StopSignals signals;
     const int64_t spe = task_.steps_per_epoch();
-    const int64_t valid_every = config_.valid.every > 0 ? config_.valid.every : spe;
     PrefetchLoader loader([this](int64_t s) { return task_.make_batch(s); }, step_, config_.steps, config_.data.workers,
                           config_.data.prefetch);
     const bool check_each_step = device_.is_cpu() || dist_.world_size() > 1;
@@ -219,12 +232,16 @@ class Loop {
       optimizer_.step();
       ++step_;
       ++interval_steps;
+      // Whether rank 0 saves last.pt because time has passed: every rank must know (a save is a
+      // collective step: all ranks learn whether it failed).
+      bool timed_save = dist_.is_main() && seconds_since(last_save) > kSaveEverySeconds;
       if (check_each_step) {
-        auto sums = dist_.all_reduce_sum({loss.item<double>(), double(signals.received() != 0)});
+        auto sums = dist_.all_reduce_sum({loss.item<double>(), double(signals.received() != 0), double(timed_save)});
         const double mean_loss = sums[0] / dist_.world_size();
         if (!std::isfinite(mean_loss)) fail_non_finite(mean_loss, step_);
         interval_loss += mean_loss;
         if (sums[1] > 0) stop = signals.received() ? signals.received() : SIGTERM;
+        timed_save = sums[2] > 0;
       } else {
         device_loss += loss.detach().to(torch::kFloat64);
         if (signals.received()) stop = signals.received();
@@ -260,7 +277,7 @@ class Loop {
       if (stop) break;
       const bool validate_now = step_ % valid_every == 0 || step_ == config_.steps;
       const bool keep_now = config_.checkpoint_every > 0 && step_ % config_.checkpoint_every == 0;
-      const bool save_now = validate_now || keep_now || seconds_since(last_save) > kSaveEverySeconds;
+      const bool save_now = validate_now || keep_now || timed_save;
       if (!save_now) continue;
       // Nothing is saved from a model that a non-finite loss may have reached.
       if (!check_each_step) {
@@ -271,8 +288,8 @@ class Loop {
         stop = g_stop_signal.load() ? g_stop_signal.load() : SIGTERM;
         break;
       }
-      if (keep_now) save("step_" + std::to_string(step_));
-      if (!validate_now) save("last");
+      if (keep_now) save_agreed("step_" + std::to_string(step_));
+      if (!validate_now) save_agreed("last");
       last_save = Clock::now();
     }
     if (stop) spdlog::warn("received signal {}: saving the run at step {} and stopping", stop, step_);
@@ -356,6 +373,7 @@ class Loop {
   // Returns false when a stop signal interrupted it (nothing is recorded then); every rank agrees.
   bool validate() {
     bool interrupted = false, new_best = false;
+    std::exception_ptr error;
     if (dist_.is_main()) try {
       const auto t0 = Clock::now();
       Json metrics = task_.validate();
@@ -379,14 +397,41 @@ class Loop {
     } catch (const Interrupted&) {
       spdlog::warn("validation at step {} interrupted", step_);
       interrupted = true;
+    } catch (...) {
+      error = std::current_exception();
     }
-    // The other ranks wait here for rank 0, and learn whether it was interrupted.
-    if (dist_.all_reduce_sum({interrupted ? 1.0 : 0.0})[0] > 0) return false;
+    // The other ranks wait here for rank 0, and learn whether it was interrupted, failed, or found
+    // a new best.
+    const auto flags = dist_.all_reduce_sum({double(interrupted), double(bool(error)), double(new_best)});
+    if (flags[1] > 0) fail_with_main(error, "validating step " + std::to_string(step_));
+    if (flags[0] > 0) return false;
+    validated_step_ = step_;
     // last.pt (which records the best value) first: a failure between the two never leaves a
     // best.pt better than what last.pt remembers.
-    save("last");
-    if (new_best) save("best");
+    save_agreed("last");
+    if (flags[2] > 0) save_agreed("best");
     return true;
+  }
+
+  // Rank 0's error, rethrown there; the other ranks stop with one line that points to it.
+  [[noreturn]] void fail_with_main(const std::exception_ptr& error, const std::string& what) {
+    if (error) std::rethrow_exception(error);
+    throw Error("rank 0 failed while " + what + " (its log says why): stopping rank " + std::to_string(dist_.rank()));
+  }
+
+  // save() on rank 0, then every rank learns whether it failed and all stop together.
+  void save_agreed(const std::string& name) {
+    std::exception_ptr error;
+    try {
+      save(name);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (dist_.world_size() == 1) {
+      if (error) std::rethrow_exception(error);
+      return;
+    }
+    if (dist_.all_reduce_sum({double(bool(error))})[0] > 0) fail_with_main(error, "saving checkpoints/" + name + ".pt");
   }
 
   void save(const std::string& name) {
@@ -394,6 +439,7 @@ class Loop {
     CheckpointExtras extras = generator_state(device_);
     extras.state = {{"epoch", double(step_) / task_.steps_per_epoch()}};
     if (best_) extras.state["best"] = *best_, extras.state["best_step"] = best_step_;
+    extras.state["validated_step"] = validated_step_;
     const auto path = run_.run->checkpoint(name);
     save_checkpoint(path, task_.model(), config_.model, &optimizer_, step_, config_.json, &extras);
     if (config_pending_) {
@@ -417,6 +463,7 @@ class Loop {
   int64_t step_ = 0;
   std::optional<double> best_;
   int64_t best_step_ = 0;
+  int64_t validated_step_ = 0;  // the last step whose validation completed (rank 0 knows it)
   std::string last_good_;
   bool config_pending_ = false;  // a continued run's config.json waits for its first checkpoint
 };

@@ -52,6 +52,7 @@ class MultiTask : public TrainTask {
   torch::Tensor library_;        // (valid instruments, D) normalised; zero rows for instruments without clips
   LabelGroups families_;         // valid instrument -> family (eval-retrieval's family table)
   std::vector<int64_t> valid_items_;
+  std::vector<int64_t> stem_instrument_;  // Nlakh-multi train: instrument of each flat stem row
   LogMel frontend_{nullptr};
   MultiEncoder model_{nullptr};
 };

@@ -67,6 +67,8 @@ struct TrainConfig {
   // train-multi only
   std::string single_encoder;           // checkpoint of the frozen single encoder
   std::string loss_reduction = "mean";  // PIT loss per mixture: "mean" (reference code) | "sum" (paper's equation)
+  double contrastive_weight = 0.0;      // weight of the matched contrastive term added to the PIT loss (0 = the paper)
+  double contrastive_temperature = 0.1; // its softmax temperature over cosine similarities
   std::string targets = "cache";        // "cache" (precomputed per clip/stem) | "on_the_fly" (per batch)
   std::string targets_dir;              // where the cache lives ("" = <data root>/targets, else the run)
 
