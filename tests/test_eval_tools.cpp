@@ -553,6 +553,16 @@ TEST(EvalRetrievalTool, TwinGroupsAddTwinAwareMetrics) {
   const auto bad = tool("eval-retrieval", "--baseline mfcc --data " + grouped.string());
   EXPECT_EQ(bad.code, 1) << bad.output;
   EXPECT_NE(bad.output.find("twin_group 'nobody'"), std::string::npos) << bad.output;
+  // A chain (third -> second -> first) names a group by a member of another group: damaged too.
+  for (Json& i : list)
+    if (i["split"] == "valid") i["twin_group"] = i["id"];
+  int k = 0;
+  for (Json& i : list)
+    if (i["split"] == "valid" && k++ < 3) i["twin_group"] = k == 1 ? valid[0] : valid[size_t(k - 2)];
+  write_json_file(grouped / "instruments.json", list);
+  const auto chain = tool("eval-retrieval", "--baseline mfcc --data " + grouped.string());
+  EXPECT_EQ(chain.code, 1) << chain.output;
+  EXPECT_NE(chain.output.find("whose own twin_group is '" + valid[0] + "'"), std::string::npos) << chain.output;
 }
 
 TEST(EvalRetrievalTool, TrainedEncodersGiveJsonMarkdownAndARecomputableDump) {

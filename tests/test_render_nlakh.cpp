@@ -211,6 +211,13 @@ TEST_F(RenderNlakh, EmbeddedDefaultRecipeWithSmallCounts) {
     }
   EXPECT_TRUE(shamisen) << summary["twins"].dump();
   EXPECT_GE(summary["twins"]["dropped"].size(), 10u);
+  // Train/valid pairs at the twin level but below the duplicate level are listed, and both sides kept.
+  ASSERT_TRUE(summary["train_valid_twins"].is_array());
+  EXPECT_GE(summary["train_valid_twins"].size(), 1u);  // the recipe has one
+  for (const Json& p : summary["train_valid_twins"]) {
+    EXPECT_GE(p["correlation"].get<double>(), 0.95) << p.dump();
+    EXPECT_LT(p["correlation"].get<double>(), 0.98) << p.dump();
+  }
   check_dataset(out, summary, 0.15);
 }
 

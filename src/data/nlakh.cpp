@@ -98,6 +98,10 @@ class Renderer {
     if (!(twin_threshold_ >= 0.0 && twin_threshold_ <= 1.0))
       throw UsageError("twins.threshold must be in 0..1 (0 disables the twin analysis), not " +
                        c["twins"]["threshold"].dump());
+    if (const double dedupe = config_get<double>(c, "dedupe_correlation");
+        twin_threshold_ > 0.0 && dedupe > 0.0 && twin_threshold_ >= dedupe)
+      spdlog::warn("twins.threshold {} is not below dedupe_correlation {}: pairs that similar are dropped as "
+                   "duplicates first, so no twins can be found", twin_threshold_, dedupe);
     twin_policy_ = config_get<std::string>(c, "twins.policy");
     if (twin_policy_ != "keep" && twin_policy_ != "drop" && twin_policy_ != "group")
       throw UsageError("twins.policy must be keep, drop or group, not '" + twin_policy_ + "'");
@@ -303,7 +307,12 @@ class Renderer {
     std::vector<size_t> kept;
     std::vector<char> is_kept(instruments_.size(), 0);
     for (const SimilarPair& p : pairs)
-      if (dedupe && p.similarity >= threshold && instruments_[p.earlier].split != instruments_[p.later].split) {
+      if (twins && dedupe && p.similarity < threshold && instruments_[p.earlier].split != instruments_[p.later].split) {
+        // Similar at the twin level across the splits: not dropped, but a near-leak worth knowing.
+        Json pair = {{"train", instruments_[p.earlier].info.id}, {"valid", instruments_[p.later].info.id}};
+        add_similarity(pair, p);
+        near_cross_split_.push_back(pair);
+      } else if (dedupe && p.similarity >= threshold && instruments_[p.earlier].split != instruments_[p.later].split) {
         Json pair = {{"train", instruments_[p.earlier].info.id}, {"valid", instruments_[p.later].info.id}};
         add_similarity(pair, p);
         cross_split_.push_back(pair);
@@ -336,6 +345,10 @@ class Renderer {
       spdlog::info("dropped {} instruments that stay silent on C3, C4 and C5 (velocity 100)", silent_.size());
     if (!duplicates_.empty())
       spdlog::info("dropped {} near-duplicate instruments (fingerprint correlation >= {})", duplicates_.size(), threshold);
+    if (!near_cross_split_.empty())
+      spdlog::info("{} train/valid pairs are similar at the twin level ({} <= similarity < {}), kept on both sides: "
+                   "summary.json train_valid_twins lists them",
+                   near_cross_split_.size(), twin_threshold_, threshold);
     if (twins) kept = find_twins(pairs, kept, is_kept);
     std::vector<RunInstrument> out;
     for (size_t i : kept) out.push_back(instruments_[i]);
@@ -778,6 +791,7 @@ class Renderer {
     for (const CorpusFile& f : corpus_.files) ++midi_per_split[f.split];
     summary["duplicates_dropped"] = duplicates_;
     summary["train_valid_similar"] = cross_split_;
+    summary["train_valid_twins"] = near_cross_split_;
     summary["silent_dropped"] = silent_;
     summary["twins"] = twins_;
     summary["midi_files"] = {{"train", midi_per_split["train"]}, {"valid", midi_per_split["valid"]},
@@ -850,6 +864,7 @@ class Renderer {
   std::vector<RunInstrument> instruments_;
   Json duplicates_ = Json::array();
   Json cross_split_ = Json::array();  // every train/valid pair of similar instruments
+  Json near_cross_split_ = Json::array();  // train/valid pairs in [twins.threshold, dedupe_correlation)
   Json silent_ = Json::array();
   double twin_threshold_ = 0.0;
   std::string twin_policy_ = "keep";

@@ -229,10 +229,20 @@ std::vector<DatasetInstrument> split_instruments(const fs::path& root, const std
                         std::to_string(seen[inst.id]) + ")");
     out.push_back(std::move(inst));
   }
-  for (const DatasetInstrument& inst : out)
-    if (!inst.twin_group.empty() && !seen.count(inst.twin_group))
+  std::unordered_map<std::string, const DatasetInstrument*> by_id;
+  for (const DatasetInstrument& inst : out) by_id.emplace(inst.id, &inst);
+  for (const DatasetInstrument& inst : out) {
+    if (inst.twin_group.empty() || inst.twin_group == inst.id) continue;
+    const auto g = by_id.find(inst.twin_group);
+    if (g == by_id.end())
       throw FormatError(path.string() + ": instrument '" + inst.id + "' has twin_group '" + inst.twin_group +
                         "', which is not a " + split + " instrument");
+    // A group is named by one member whose own group is itself: no chains (C -> B -> A) or cycles.
+    if (g->second->twin_group != g->second->id)
+      throw FormatError(path.string() + ": instrument '" + inst.id + "' has twin_group '" + inst.twin_group +
+                        "', whose own twin_group is '" + g->second->twin_group +
+                        "': a group is named by a member whose twin_group is itself");
+  }
   return out;
 }
 
