@@ -6,6 +6,7 @@
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/index_io.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <sndfile.h>
 #include <torch/torch.h>
 
@@ -237,10 +238,20 @@ TEST(RetrieveSearch, StoredIndexIsReusedOnlyWhenItsKeyMatches) {
   for (SearchKind kind : {SearchKind::ivf, SearchKind::hnsw}) {
     SCOPED_TRACE(to_string(kind));
     const fs::path stored = search_index_path(lib, kind);
+    // Temporaries of a killed writer (no such pid) go when the index is built; this process's own
+    // and another file's stay.
+    const fs::path dead(stored.string() + ".tmp.999999999.0"), own(stored.string() + ".tmp." +
+                                                                   std::to_string(::getpid()) + ".7");
+    const fs::path foreign(lib.string() + ".tmp.999999999.0");
+    for (const fs::path& p : {dead, own, foreign}) write_file_atomically(p, "partial");
     bool reused = true;
     const auto built = open_search(kind, base, {}, lib, fast_file_hash(lib), &reused);
     EXPECT_FALSE(reused);
     ASSERT_TRUE(fs::exists(stored));
+    EXPECT_FALSE(fs::exists(dead));
+    EXPECT_TRUE(fs::exists(own));
+    EXPECT_TRUE(fs::exists(foreign));
+    for (const fs::path& p : {own, foreign}) fs::remove(p);
     const SearchResult a = built->search(q.data_ptr<float>(), nq, k);
     // Read back: the same answers.
     const auto again = open_search(kind, base, {}, lib, fast_file_hash(lib), &reused);

@@ -1,10 +1,6 @@
 #include "instret/data/nlakh.h"
 
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
-
-#include <cerrno>
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +17,7 @@
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/core/temp_files.h"
 #include "instret/core/hash.h"
 #include "instret/core/log.h"
 #include "instret/core/parallel.h"
@@ -656,32 +653,11 @@ class Renderer {
     }
   }
 
-  // Temporary files ("<name>.tmp.<pid>.<n>", see core/fs.h) of runs that were killed between
-  // writing and renaming them are removed; those of a live process (a concurrent shard writing
-  // into the same folder) are kept.
+  // Temporary files of runs that were killed between writing and renaming them are removed; those
+  // of a live process (a concurrent shard writing into the same folder) are kept.
   void remove_stale_temporaries() const {
-    std::vector<fs::path> stale;
-    std::error_code ec;
-    for (fs::recursive_directory_iterator it(out_, fs::directory_options::skip_permission_denied, ec), end;
-         !ec && it != end; it.increment(ec)) {
-      if (!it->is_regular_file(ec)) continue;
-      const std::string name = it->path().filename().string();
-      const size_t at = name.rfind(".tmp.");
-      if (at == std::string::npos) continue;
-      const std::string rest = name.substr(at + 5);  // "<pid>.<n>"
-      const size_t dot = rest.find('.');
-      if (dot == 0 || dot == std::string::npos || dot + 1 == rest.size() || dot > 9 ||
-          rest.find_first_not_of("0123456789.") != std::string::npos || rest.find('.', dot + 1) != std::string::npos)
-        continue;
-      const long pid = std::stol(rest.substr(0, dot));
-      if (pid <= 0 || pid == long(::getpid())) continue;
-      if (::kill(pid_t(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
-      stale.push_back(it->path());
-    }
-    size_t removed = 0;
-    for (const auto& p : stale)
-      if (fs::remove(p, ec)) ++removed;
-    if (removed) spdlog::info("removed {} temporary files left by killed runs", removed);
+    if (const size_t removed = instret::remove_stale_temporaries(out_))
+      spdlog::info("removed {} temporary files left by killed runs", removed);
   }
 
   // The config as saved with the dataset: what determines the output bytes.

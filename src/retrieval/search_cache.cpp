@@ -5,6 +5,7 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/core/temp_files.h"
 
 namespace instret {
 namespace fs = std::filesystem;
@@ -60,6 +61,10 @@ std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& 
     }
   }
   auto search = make_search(kind, base, options);
+  // A multi-GB index write killed before its rename leaves its temporary beside the library.
+  if (const size_t removed = remove_stale_temporaries(index.parent_path().empty() ? "." : index.parent_path(),
+                                                      index.filename().string(), false))
+    spdlog::info("removed {} temporary index files left by killed runs", removed);
   try {
     // The hash is taken of this process's own file before it is renamed into place, so the key never
     // describes another writer's index.
