@@ -338,3 +338,45 @@ TEST(ReferenceImport, DetectsAnyNamePrefix) {
   for (const auto& p : dst->named_parameters())
     EXPECT_TRUE(torch::equal(p.value(), src->named_parameters()[p.key()])) << p.key();
 }
+
+// Issue 10: every model on CUDA gives the CPU's outputs and gradients (eval mode: no dropout draws),
+// with the same weights; channels_last as training uses it on both.
+TEST(Models, CudaForwardAndBackwardMatchCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(4);
+  const auto x = torch::randn({2, 32, 40});
+  auto check = [&](torch::nn::Module& cpu, torch::nn::Module& gpu, const std::function<torch::Tensor(torch::nn::Module&,
+                                                                                                    const torch::Tensor&)>& f) {
+    {
+      torch::NoGradGuard no_grad;
+      auto src = cpu.named_parameters();
+      for (auto& p : gpu.named_parameters()) p.value().copy_(src[p.key()]);
+      auto bsrc = cpu.named_buffers();
+      for (auto& b : gpu.named_buffers()) b.value().copy_(bsrc[b.key()]);
+    }
+    gpu.to(torch::kCUDA);
+    cpu.eval();
+    gpu.eval();
+    const auto a = f(cpu, x), b = f(gpu, x.to(torch::kCUDA));
+    EXPECT_TRUE(b.is_cuda());
+    expect_close(b.cpu(), a, 1e-3 * std::max(1.0, a.abs().max().item<double>()));
+    a.square().sum().backward();
+    b.square().sum().backward();
+    auto grads = cpu.named_parameters();
+    for (auto& p : gpu.named_parameters()) {
+      const auto& g = grads[p.key()].grad();
+      expect_close(p.value().grad().cpu(), g, 1e-3 * std::max(1.0, g.abs().max().item<double>()));
+    }
+  };
+  HanCnn han_cpu(HanCnnConfig{{4, 8, 8, 16}}, 16, 5), han_gpu(HanCnnConfig{{4, 8, 8, 16}}, 16, 5);
+  check(*han_cpu, *han_gpu, [](torch::nn::Module& m, const torch::Tensor& in) {
+    return dynamic_cast<HanCnnImpl&>(m).forward(in).logits;
+  });
+  for (const std::string kind : {"small", "large"}) {
+    SCOPED_TRACE(kind);
+    MultiEncoder cpu(tiny(kind)), gpu(tiny(kind));
+    check(*cpu, *gpu, [](torch::nn::Module& m, const torch::Tensor& in) {
+      return dynamic_cast<MultiEncoderImpl&>(m).forward(in);
+    });
+  }
+}

@@ -636,3 +636,29 @@ TEST(EmbedModels, SingleAndMultiShapes) {
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_FALSE(fs::exists(kScratch / "x.npy"));
 }
+
+// Issue 10: retrieve index and query on CUDA give the CPU's library and ranking.
+TEST(RetrieveQuery, CudaGivesTheCpuRanking) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const fs::path mix = kScratch / "cuda_mix.wav";
+  write_audio(mix, 6.0, 16000, 1, kWav);
+  std::vector<Json> rankings;
+  std::vector<Library> libraries;
+  for (const char* device : {"cpu", "cuda"}) {
+    const fs::path lib = kScratch / (std::string("cuda_") + device + ".lib");
+    auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --nlakh " + tiny_data().string() +
+                                  " --split valid --device " + device + " -o " + lib.string());
+    ASSERT_EQ(r.code, 0) << r.output;
+    libraries.push_back(load_library(lib));
+    r = tool_stdout("retrieve", "query --multi " + multi_ckpt().string() + " --library " + lib.string() + " " +
+                                    mix.string() + " --json --top-k 5 --device " + device);
+    ASSERT_EQ(r.code, 0) << r.output;
+    rankings.push_back(Json::parse(r.output)["results"][0]["ranking"]);
+  }
+  ASSERT_EQ(libraries[0].clip_embeddings.size(), libraries[1].clip_embeddings.size());
+  for (size_t i = 0; i < libraries[0].clip_embeddings.size(); ++i)
+    ASSERT_NEAR(libraries[1].clip_embeddings[i], libraries[0].clip_embeddings[i], 1e-4) << i;
+  ASSERT_EQ(rankings[0].size(), rankings[1].size());
+  for (size_t i = 0; i < rankings[0].size(); ++i)
+    EXPECT_NEAR(rankings[1][i]["score"].get<double>(), rankings[0][i]["score"].get<double>(), 1e-4) << i;
+}

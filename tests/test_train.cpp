@@ -409,3 +409,30 @@ TEST(TrainTools, BenchmarkPrintsOneJsonLine) {
   const Json j = Json::parse(r.output);
   for (const char* k : {"step_samples_per_s", "pipeline_samples_per_s", "data_wait_fraction"}) EXPECT_TRUE(j.contains(k)) << k;
 }
+
+// Issue 10: the training tools on CUDA follow the CPU's losses over the first steps (dropout off:
+// the two devices draw different masks).
+TEST(TrainTools, CudaLossesAgreeWithCpuOverTheFirstSteps) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const std::string no_dropout = " --set model.han.dropout=0 --set model.han.dropout2d=0 --set steps=3 --set valid.every=100";
+  const std::string single = "--data " + tiny_data().string() + kTinySingle + no_dropout;
+  const std::string multi = "--data " + tiny_data().string() + " --single " + tiny_single_checkpoint().string() +
+                            kTinyMulti + no_dropout;
+  for (const auto& [name, args] : {std::pair<std::string, std::string>{"train-single", single}, {"train-multi", multi}}) {
+    SCOPED_TRACE(name);
+    std::vector<std::vector<Json>> losses;
+    for (const char* device : {"cpu", "cuda"}) {
+      const fs::path run = kScratch / (name + "_" + device);
+      fs::remove_all(run);
+      const auto r = tool(name, args + " --device " + device + " --run " + run.string());
+      ASSERT_EQ(r.code, 0) << r.output;
+      losses.push_back(metrics(run, "train"));
+    }
+    ASSERT_EQ(losses[0].size(), 3u);
+    ASSERT_EQ(losses[1].size(), 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      const double a = losses[0][i]["loss"].get<double>(), b = losses[1][i]["loss"].get<double>();
+      EXPECT_NEAR(b, a, 1e-3 * std::max(1.0, std::fabs(a))) << "step " << i + 1;
+    }
+  }
+}
