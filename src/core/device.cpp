@@ -1,6 +1,9 @@
 #include "instret/core/device.h"
 
+#include <ATen/Context.h>
 #include <torch/cuda.h>
+
+#include <cstdlib>
 
 #include "instret/core/error.h"
 
@@ -24,6 +27,24 @@ torch::Device resolve_device(const std::string& name) {
     throw UsageError("device '" + name + "': this machine has " + std::to_string(torch::cuda::device_count()) +
                      " CUDA device(s)");
   return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+torch::Tensor to_device(const torch::Tensor& host, const torch::Device& device) {
+  if (!device.is_cuda() || !host.is_cpu()) return host.to(device);
+  return host.pin_memory().to(device, /*non_blocking=*/true);
+}
+
+void configure_determinism(bool deterministic, const torch::Device& device) {
+  auto& context = at::globalContext();
+  if (deterministic) {
+    // cuBLAS reads this when its handle is made: set it before the first CUDA matrix product.
+    ::setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+    context.setDeterministicAlgorithms(true, /*warn_only=*/false);
+    context.setDeterministicCuDNN(true);
+    context.setBenchmarkCuDNN(false);
+  } else if (device.is_cuda()) {
+    context.setBenchmarkCuDNN(true);
+  }
 }
 
 }  // namespace instret

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
+#include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
 #include "instret/data/sampling.h"
@@ -152,7 +153,7 @@ torch::Tensor MultiTask::forward_audio(const torch::Tensor& audio) {
   torch::Tensor mel;
   {
     torch::NoGradGuard no_grad;
-    mel = frontend_->forward(audio.to(device_));
+    mel = frontend_->forward(to_device(audio, device_));
   }
   return model_->forward(mel);
 }

@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "instret/core/config.h"
+#include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/npy.h"
 #include "instret/train/checkpoint.h"
@@ -81,12 +82,12 @@ MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::
 
 torch::Tensor MultiEncoderRunner::embed(const torch::Tensor& audio) {
   torch::NoGradGuard no_grad;
-  return model_->forward(frontend_->forward(audio.to(device_)));
+  return model_->forward(frontend_->forward(to_device(audio, device_)));
 }
 
 torch::Tensor SingleEncoder::embed(const torch::Tensor& audio) {
   torch::NoGradGuard no_grad;
-  return model_->embed(frontend_->forward(audio.to(device_)));
+  return model_->embed(frontend_->forward(to_device(audio, device_)));
 }
 
 torch::Tensor cached_embeddings(SingleEncoder& encoder, const fs::path& dir, const std::string& name,

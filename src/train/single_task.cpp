@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
 #include "instret/data/sampling.h"
@@ -100,12 +101,12 @@ torch::Tensor SingleTask::logmel(const Batch& batch) {
   torch::NoGradGuard no_grad;
   torch::Tensor audio =
       torch::from_blob(const_cast<float*>(batch.audio.data()), {batch.size, batch.samples}, torch::kFloat32);
-  return frontend_->forward(audio.to(device_));
+  return frontend_->forward(to_device(audio, device_));
 }
 
 torch::Tensor SingleTask::loss(const Batch& batch) {
   model_->train();
-  const torch::Tensor labels = torch::tensor(batch.labels, torch::kInt64).to(device_);
+  const torch::Tensor labels = to_device(torch::tensor(batch.labels, torch::kInt64), device_);
   const torch::Tensor logits = model_->forward(logmel(batch)).logits;
   return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels);
 }
@@ -117,7 +118,7 @@ Json SingleTask::validate() {
   const int64_t samples = train_->clip_samples();
   const int workers = std::max(1, config_.data.workers);
   auto forward = [&](const torch::Tensor& audio) {
-    const HanCnnOutput out = model_->forward(frontend_->forward(audio.to(device_)));
+    const HanCnnOutput out = model_->forward(frontend_->forward(to_device(audio, device_)));
     return torch::cat({out.logits, out.embedding}, 1);
   };
   if (!heldout_clips_.empty()) {

@@ -50,6 +50,7 @@ Json train_default_config(bool multi) {
       {"device", "auto"},
       {"bf16", false},
       {"channels_last", true},
+      {"deterministic", false},
   };
   if (multi) {
     config["single_encoder"] = "";
@@ -159,6 +160,7 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   c.device = config_get<std::string>(j, "device");
   c.bf16 = config_get<bool>(j, "bf16");
   c.channels_last = config_get<bool>(j, "channels_last");
+  c.deterministic = config_get<bool>(j, "deterministic");
   require(c.batch_size >= 1, "batch_size", "must be >= 1");
   require(c.steps >= 1, "steps", "must be >= 1");
   require(c.log_every >= 1, "log_every", "must be >= 1");

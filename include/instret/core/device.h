@@ -10,4 +10,13 @@ namespace instret {
 // Resolves a --device value; UsageError for a malformed name or a CUDA device this machine lacks.
 torch::Device resolve_device(const std::string& name);
 
+// A host (CPU) tensor on `device`: on CUDA staged through pinned memory and copied without blocking
+// the host (the caller may reuse or free `host` at once: the staging copy is the transfer's source,
+// kept by the pinned allocator until the copy is done); `host` itself on the CPU.
+torch::Tensor to_device(const torch::Tensor& host, const torch::Device& device);
+
+// Training's compute settings for `device`: deterministic algorithms (and the cuBLAS workspace
+// setting they need) when `deterministic`, else cuDNN's autotuner on CUDA (fixed input shapes).
+void configure_determinism(bool deterministic, const torch::Device& device);
+
 }  // namespace instret
