@@ -38,9 +38,12 @@ echo "test-torch2: LibTorch $("$python" -c 'import torch; print(torch.__version_
 [ "$("$python" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')" = 1 ] ||
   { echo "test-torch2: this LibTorch uses the pre-C++11 ABI; Debian's libraries need the new one" >&2; exit 1; }
 
-if [ ! -f "$build/build.ninja" ]; then
-  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$torch_prefix"
-fi
+# The CUDA wheel's libraries find NVIDIA's (pip-installed) libraries through their RPATH at run time;
+# the linker needs them named, or it takes older ones from the system (e.g. a CUDA toolkit's NCCL).
+site="$("$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')"
+rpath_link="$(ls -d "$site"/nvidia/*/lib 2>/dev/null | paste -sd: || true)"
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$torch_prefix" \
+  ${rpath_link:+"-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$rpath_link"} > /dev/null
 cmake --build "$build" -j "${JOBS:-$(nproc)}"
 cd "$build"
 ctest --output-on-failure -j "${JOBS:-$(nproc)}" "$@"

@@ -5,6 +5,7 @@
 Usage:
   ~/pyref/bin/python scripts/bench/bench_reference_training.py --data DIR --model han_cnn|small|large
       [--batch 128] [--steps 10] [--workers 2] [--threads T] [--prefetch 2] [--seed 0] [--device cpu]
+      [--bf16] [--channels-last]
 
 The design is the reference repository's (minju0821/musical_instrument_retrieval), re-written here:
 - han_cnn: the single-instrument encoder (Single_Instrument_Encoder/{dataset,train}.py). A
@@ -166,9 +167,11 @@ def pit_cosine_loss(out, targets, counts):
 
 
 class Task:
-    def __init__(self, model_name, n_classes, device):
+    def __init__(self, model_name, n_classes, device, bf16=False, channels_last=False):
         self.name = model_name
         self.device = device
+        self.bf16 = bf16
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if model_name == "han_cnn":
             self.model = HanCNN(n_out=n_classes)
         elif model_name == "small":
@@ -177,24 +180,27 @@ class Task:
             import timm
             self.model = timm.create_model("convnext_small", pretrained=False, in_chans=1,
                                            num_classes=N_SLOTS * EMB, drop_path_rate=0.5)
-        self.model.to(device).train()
+        self.model.to(device, memory_format=self.memory_format).train()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.n_classes = n_classes
         self.ce = nn.CrossEntropyLoss()
 
     def forward(self, mel):  # mel (B, mel, time)
-        if self.name == "large":
-            return self.model(mel.unsqueeze(1))  # (B, 1, mel, time)
-        return self.model(mel.transpose(1, 2).unsqueeze(1))[0]  # (B, 1, time, mel)
+        x = mel.unsqueeze(1) if self.name == "large" else mel.transpose(1, 2).unsqueeze(1)
+        x = x.contiguous(memory_format=self.memory_format)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            out = self.model(x)  # large: (B, 1, mel, time); han: (B, 1, time, mel)
+        out = out if self.name == "large" else out[0]
+        return out.float()
 
     def step(self, batch):
         self.optimizer.zero_grad()
         if self.name == "han_cnn":
             mel, labels = batch
-            loss = self.ce(self.forward(mel.to(self.device)), labels.to(self.device))
+            loss = self.ce(self.forward(mel.to(self.device, non_blocking=True)), labels.to(self.device))
         else:
             mel, emb, counts = batch
-            out = self.forward(mel.to(self.device)).reshape(mel.shape[0], N_SLOTS, EMB)
+            out = self.forward(mel.to(self.device, non_blocking=True)).reshape(mel.shape[0], N_SLOTS, EMB)
             loss = pit_cosine_loss(out, emb.to(self.device), counts)
         loss.backward()
         self.optimizer.step()
@@ -244,6 +250,8 @@ def main():
     p.add_argument("--prefetch", type=int, default=2, help="DataLoader prefetch_factor (batches per worker)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast of the forward pass (CUDA)")
+    p.add_argument("--channels-last", action="store_true", help="channels_last weights and inputs")
     args = p.parse_args()
     if args.steps < 1 or args.batch < 1 or args.workers < 0:
         p.error("--steps and --batch must be >= 1, --workers >= 0")
@@ -253,7 +261,7 @@ def main():
 
     insts, clips = read_split(args.data, "train")
     frames = 1 + scipy.io.wavfile.read(clips[0][0])[1].shape[0] // 512
-    task = Task(args.model, len(insts), device)
+    task = Task(args.model, len(insts), device, args.bf16, args.channels_last)
     n_items = (args.steps + 1) * args.batch
 
     # (a) the step alone, on pre-made synthetic batches
@@ -271,7 +279,8 @@ def main():
         data = RandomMixDataset(clips, n_items, args.seed)
         sampler = RandomSampler(data, generator=torch.Generator().manual_seed(args.seed))
     loader = DataLoader(data, batch_size=args.batch, sampler=sampler, num_workers=args.workers,
-                        prefetch_factor=args.prefetch if args.workers > 0 else None, drop_last=True)
+                        prefetch_factor=args.prefetch if args.workers > 0 else None, drop_last=True,
+                        pin_memory=device.type == "cuda")
     pipeline, waited = timed_steps(task, iter(loader), args.steps, device)
 
     n, b = args.steps, args.batch

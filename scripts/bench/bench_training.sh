@@ -2,6 +2,8 @@
 # Training throughput of the whole pipeline, C++ (train-* --benchmark) beside the reference's design
 # in Python (scripts/bench/bench_reference_training.py), one model after the other in the same run.
 # Usage: scripts/bench/bench_training.sh DATA_DIR [STEPS]   (a render-nlakh folder; ~/pyref for Python)
+# Env: DEVICE (cpu | cuda, both sides; default cpu), BF16=1 (bf16 autocast, both sides), WORKERS,
+#      THREADS, BATCH_SINGLE / BATCH_SMALL / BATCH_LARGE, PYREF, BUILD_DIR.
 # Prints one JSON line per (side, model); docs/benchmarks.md records them.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -11,6 +13,9 @@ bin="${BUILD_DIR:-$root/build}/bin"
 py="${PYREF:-$HOME/pyref}/bin/python"
 workers="${WORKERS:-2}"
 threads="${THREADS:-2}"
+device="${DEVICE:-cpu}"
+cxx_bf16=() py_bf16=()
+if [ "${BF16:-0}" = 1 ]; then cxx_bf16=(--set bf16=true); py_bf16=(--bf16); fi
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
@@ -23,14 +28,14 @@ run() {  # model batch
   local model=$1 batch=$2
   if [ "$model" = han_cnn ]; then
     "$bin/train-single" --data "$data" --benchmark "$steps" --set batch_size="$batch" \
-      --set data.workers="$workers" -j "$threads" -q
+      --set data.workers="$workers" -j "$threads" --device "$device" "${cxx_bf16[@]}" -q
   else
     "$bin/train-multi" --data "$data" --single "$scratch/single/checkpoints/last.pt" --benchmark "$steps" \
       --set model.kind="$model" --set batch_size="$batch" --set data.workers="$workers" \
-      --set targets_dir="$scratch/targets" -j "$threads" -q
+      --set targets_dir="$scratch/targets" -j "$threads" --device "$device" "${cxx_bf16[@]}" -q
   fi
   "$py" "$root/scripts/bench/bench_reference_training.py" --data "$data" --model "$model" --batch "$batch" \
-    --steps "$steps" --workers "$workers" --threads "$threads"
+    --steps "$steps" --workers "$workers" --threads "$threads" --device "$device" "${py_bf16[@]}"
 }
 
 run han_cnn "${BATCH_SINGLE:-32}"
