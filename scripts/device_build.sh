@@ -28,11 +28,13 @@ if ! pkg-config --exists sndfile soxr fluidsynth 2>/dev/null; then
 fi
 
 # pip-installed NVIDIA libraries (beside torch in site-packages): named for the linker, which would
-# otherwise take older ones from the system (the loader finds them through torch's RPATH).
+# otherwise take older ones from the system (the loader finds them through torch's RPATH). libtorch
+# and libc10 named too: TorchConfig.cmake's find_library searches the system folders first.
 site="$(python3 -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')"
 rpath_link="$(ls -d "$site"/nvidia/*/lib 2>/dev/null | paste -sd: || true)"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   "-DCMAKE_PREFIX_PATH=$torch_prefix$extra_prefix" -DCMAKE_CUDA_ARCHITECTURES=native \
+  "-DTORCH_LIBRARY=$site/torch/lib/libtorch.so" "-Dc10_LIBRARY=$site/torch/lib/libc10.so" \
   ${rpath_link:+"-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$rpath_link"}
 cmake --build "$build" -j "$(nproc)"
 cd "$build" && ctest --output-on-failure -j 4

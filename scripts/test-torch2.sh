@@ -42,7 +42,11 @@ echo "test-torch2: LibTorch $("$python" -c 'import torch; print(torch.__version_
 # the linker needs them named, or it takes older ones from the system (e.g. a CUDA toolkit's NCCL).
 site="$("$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')"
 rpath_link="$(ls -d "$site"/nvidia/*/lib 2>/dev/null | paste -sd: || true)"
+# TorchConfig.cmake finds libtorch and libc10 with find_library(... PATHS <its lib>), which searches
+# the system folders first: with Debian's libtorch-dev installed it would link Debian's 1.13 beside
+# the wheel's. Name them.
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$torch_prefix" \
+  "-DTORCH_LIBRARY=$site/torch/lib/libtorch.so" "-Dc10_LIBRARY=$site/torch/lib/libc10.so" \
   ${rpath_link:+"-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$rpath_link"} > /dev/null
 cmake --build "$build" -j "${JOBS:-$(nproc)}"
 cd "$build"
