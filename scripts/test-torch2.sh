@@ -22,7 +22,7 @@ SETUP_ONLY_PACKAGES=1 "$root/scripts/setup.sh"
 python="${TORCH2_PYTHON:-}"
 if [ -z "$python" ]; then
   python="$home/bin/python"
-  if ! "$python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$version')" 2>/dev/null; then
+  if ! "$python" -W ignore -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$version')" 2>/dev/null; then
     echo "test-torch2: installing torch $version into $home"
     python3 -m venv "$home"
     "$python" -m pip install -q --upgrade pip
@@ -33,14 +33,14 @@ if [ -z "$python" ]; then
     fi
   fi
 fi
-torch_prefix="$("$python" -c 'import torch; print(torch.utils.cmake_prefix_path)')"
-echo "test-torch2: LibTorch $("$python" -c 'import torch; print(torch.__version__)') at $torch_prefix"
-[ "$("$python" -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')" = 1 ] ||
+torch_prefix="$("$python" -W ignore -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+echo "test-torch2: LibTorch $("$python" -W ignore -c 'import torch; print(torch.__version__)') at $torch_prefix"
+[ "$("$python" -W ignore -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')" = 1 ] ||
   { echo "test-torch2: this LibTorch uses the pre-C++11 ABI; Debian's libraries need the new one" >&2; exit 1; }
 
 # The CUDA wheel's libraries find NVIDIA's (pip-installed) libraries through their RPATH at run time;
 # the linker needs them named, or it takes older ones from the system (e.g. a CUDA toolkit's NCCL).
-site="$("$python" -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')"
+site="$("$python" -W ignore -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')"
 rpath_link="$(ls -d "$site"/nvidia/*/lib 2>/dev/null | paste -sd: || true)"
 # TorchConfig.cmake finds libtorch and libc10 with find_library(... PATHS <its lib>), which searches
 # the system folders first: with Debian's libtorch-dev installed it would link Debian's 1.13 beside
