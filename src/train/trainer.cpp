@@ -463,7 +463,7 @@ class Loop {
   int64_t step_ = 0;
   std::optional<double> best_;
   int64_t best_step_ = 0;
-  int64_t validated_step_ = 0;  // the last step whose validation completed (rank 0 knows it)
+  int64_t validated_step_ = 0;  // the last step whose validation completed (saved in checkpoints)
   std::string last_good_;
   bool config_pending_ = false;  // a continued run's config.json waits for its first checkpoint
 };
