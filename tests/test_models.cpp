@@ -11,6 +11,7 @@
 #include "instret/core/error.h"
 #include "instret/core/npy.h"
 #include "instret/models/encoders.h"
+#include "instret/models/memory_format.h"
 #include "instret/models/model_summary.h"
 #include "instret/models/reference_import.h"
 #include "instret/models/torch_state_dict.h"
@@ -343,6 +344,9 @@ TEST(ReferenceImport, DetectsAnyNamePrefix) {
 // with the same weights; channels_last as training uses it on both.
 TEST(Models, CudaForwardAndBackwardMatchCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  // TF32 (on by default for cuDNN on recent GPUs) would round the convolutions to 10 mantissa bits.
+  at::globalContext().setAllowTF32CuDNN(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
   torch::manual_seed(4);
   const auto x = torch::randn({2, 32, 40});
   auto check = [&](torch::nn::Module& cpu, torch::nn::Module& gpu, const std::function<torch::Tensor(torch::nn::Module&,
@@ -355,6 +359,8 @@ TEST(Models, CudaForwardAndBackwardMatchCpu) {
       for (auto& b : gpu.named_buffers()) b.value().copy_(bsrc[b.key()]);
     }
     gpu.to(torch::kCUDA);
+    to_channels_last(cpu);
+    to_channels_last(gpu);
     cpu.eval();
     gpu.eval();
     const auto a = f(cpu, x), b = f(gpu, x.to(torch::kCUDA));

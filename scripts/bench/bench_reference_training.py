@@ -258,6 +258,8 @@ def main():
     torch.set_num_threads(args.threads if args.threads > 0 else len(os.sched_getaffinity(0)))
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes, as the C++ tools' training
 
     insts, clips = read_split(args.data, "train")
     frames = 1 + scipy.io.wavfile.read(clips[0][0])[1].shape[0] // 512

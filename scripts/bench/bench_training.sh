@@ -2,7 +2,8 @@
 # Training throughput of the whole pipeline, C++ (train-* --benchmark) beside the reference's design
 # in Python (scripts/bench/bench_reference_training.py), one model after the other in the same run.
 # Usage: scripts/bench/bench_training.sh DATA_DIR [STEPS]   (a render-nlakh folder; ~/pyref for Python)
-# Env: DEVICE (cpu | cuda, both sides; default cpu), BF16=1 (bf16 autocast, both sides), WORKERS,
+# Env: DEVICE (cpu | cuda, both sides; default cpu), BF16=1 (bf16 autocast on CUDA, both sides),
+#      REF_CHANNELS_LAST=1 (channels_last for the Python side too), WORKERS,
 #      THREADS, BATCH_SINGLE / BATCH_SMALL / BATCH_LARGE, PYREF, BUILD_DIR.
 # Prints one JSON line per (side, model); docs/benchmarks.md records them.
 set -euo pipefail
@@ -15,7 +16,11 @@ workers="${WORKERS:-2}"
 threads="${THREADS:-2}"
 device="${DEVICE:-cpu}"
 cxx_bf16=() py_bf16=()
-if [ "${BF16:-0}" = 1 ]; then cxx_bf16=(--set bf16=true); py_bf16=(--bf16); fi
+# bf16 autocast applies to CUDA only, on both sides. The C++ tools train channels_last by default;
+# the reference's design does not (REF_CHANNELS_LAST=1 gives it channels_last too).
+if [ "${BF16:-0}" = 1 ] && [ "$device" != cpu ]; then cxx_bf16=(--set bf16=true); py_bf16=(--bf16); fi
+py_layout=()
+[ "${REF_CHANNELS_LAST:-0}" = 1 ] && py_layout=(--channels-last)
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
@@ -35,7 +40,7 @@ run() {  # model batch
       --set targets_dir="$scratch/targets" -j "$threads" --device "$device" "${cxx_bf16[@]}" -q
   fi
   "$py" "$root/scripts/bench/bench_reference_training.py" --data "$data" --model "$model" --batch "$batch" \
-    --steps "$steps" --workers "$workers" --threads "$threads" --device "$device" "${py_bf16[@]}"
+    --steps "$steps" --workers "$workers" --threads "$threads" --device "$device" "${py_bf16[@]}" "${py_layout[@]}"
 }
 
 run han_cnn "${BATCH_SINGLE:-32}"

@@ -342,11 +342,19 @@ class Renderer {
       spdlog::info("dropped {} instruments that stay silent on C3, C4 and C5 (velocity 100)", silent_.size());
     if (!duplicates_.empty())
       spdlog::info("dropped {} near-duplicate instruments (fingerprint correlation >= {})", duplicates_.size(), threshold);
+    if (twins) kept = find_twins(pairs, kept, is_kept);
+    // Only pairs whose two sides are both in the dataset (neither dropped as a duplicate nor as a twin).
+    std::set<std::string> final_ids;
+    for (size_t i : kept) final_ids.insert(instruments_[i].info.id);
+    Json near = Json::array();
+    for (const Json& p : near_cross_split_)
+      if (final_ids.count(p["train"].get<std::string>()) && final_ids.count(p["valid"].get<std::string>()))
+        near.push_back(p);
+    near_cross_split_ = std::move(near);
     if (!near_cross_split_.empty())
-      spdlog::info("{} train/valid pairs are similar at the twin level ({} <= similarity < {}), kept on both sides: "
+      spdlog::info("{} train/valid pairs in the dataset are similar at the twin level ({} <= similarity < {}): "
                    "summary.json train_valid_twins lists them",
                    near_cross_split_.size(), twin_threshold_, threshold);
-    if (twins) kept = find_twins(pairs, kept, is_kept);
     std::vector<RunInstrument> out;
     for (size_t i : kept) out.push_back(instruments_[i]);
     instruments_ = std::move(out);

@@ -237,8 +237,9 @@ std::vector<DatasetInstrument> split_instruments(const fs::path& root, const std
     if (g == by_id.end())
       throw FormatError(path.string() + ": instrument '" + inst.id + "' has twin_group '" + inst.twin_group +
                         "', which is not a " + split + " instrument");
-    // A group is named by one member whose own group is itself: no chains (C -> B -> A) or cycles.
-    if (g->second->twin_group != g->second->id)
+    // A group is named by one member whose own group is itself (or unset, which means the same): no
+    // chains (C -> B -> A) or cycles.
+    if (!g->second->twin_group.empty() && g->second->twin_group != g->second->id)
       throw FormatError(path.string() + ": instrument '" + inst.id + "' has twin_group '" + inst.twin_group +
                         "', whose own twin_group is '" + g->second->twin_group +
                         "': a group is named by a member whose twin_group is itself");

@@ -82,13 +82,18 @@ std::unique_ptr<Distributed> Distributed::from_environment(const torch::Device& 
   opts.isServer = d->rank_ == 0;
   opts.numWorkers = d->world_size_;
   opts.waitWorkers = true;
-  opts.timeout = std::chrono::minutes(5);
+  opts.timeout = std::chrono::minutes(30);  // the first collectives wait for rank 0's target cache
   d->backend_ = std::make_unique<Backend>();
   try {
     d->backend_->store = c10::make_intrusive<c10d::TCPStore>(addr, opts);
     if (device.is_cuda()) {
 #if defined(INSTRET_HAVE_NCCL)
-      d->backend_->nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(d->backend_->store, d->rank_, d->world_size_);
+      // Rank 0 alone fills the target cache and validates while the others wait in a collective:
+      // the watchdog's default timeout would abort them.
+      auto options = c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = std::chrono::minutes(30);
+      d->backend_->nccl =
+          c10::make_intrusive<c10d::ProcessGroupNCCL>(d->backend_->store, d->rank_, d->world_size_, options);
 #else
       throw UsageError("multi-process training on CUDA needs c10d NCCL, which this build lacks");
 #endif

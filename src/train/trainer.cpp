@@ -183,6 +183,7 @@ class Loop {
   }
 
   void run() {
+    StopSignals signals;
     const int64_t valid_every = config_.valid.every > 0 ? config_.valid.every : task_.steps_per_epoch();
     if (step_ > 0 && validated_step_ != step_ && (step_ % valid_every == 0 || step_ >= config_.steps)) {
       spdlog::info("step {} was not validated before the run stopped: validating it now", step_);
@@ -195,7 +196,6 @@ class Loop {
       spdlog::info("the run is complete ({} of {} steps); raise `steps` with --set to train further", step_, config_.steps);
       return;
     }
-    StopSignals signals;
     const int64_t spe = task_.steps_per_epoch();
     PrefetchLoader loader([this](int64_t s) { return task_.make_batch(s); }, step_, config_.steps, config_.data.workers,
                           config_.data.prefetch);

@@ -89,7 +89,8 @@ int run_training_tool(int argc, char** argv, bool multi) {
     torch::Device device = resolve_device(train_config.device);
     if (train_config.bf16 && !device.is_cuda()) spdlog::warn("bf16 autocast applies to CUDA only; training in float32");
     if (train_config.threads > 0) torch::set_num_threads(train_config.threads);
-    configure_determinism(train_config.deterministic, device);
+    // Targets on the fly run the single encoder on each batch's stems: a different batch size per step.
+    configure_determinism(train_config.deterministic, device, !(multi && train_config.targets == "on_the_fly"));
     auto dist = Distributed::from_environment(device);
     device = dist->device();
     if (!benchmark && flags.continue_run.empty()) RunDir::prepare(flags.run, dist->is_main());

@@ -15,8 +15,9 @@ torch::Device resolve_device(const std::string& name);
 // kept by the pinned allocator until the copy is done); `host` itself on the CPU.
 torch::Tensor to_device(const torch::Tensor& host, const torch::Device& device);
 
-// Training's compute settings for `device`: deterministic algorithms (and the cuBLAS workspace
-// setting they need) when `deterministic`, else cuDNN's autotuner on CUDA (fixed input shapes).
-void configure_determinism(bool deterministic, const torch::Device& device);
+// Training's compute settings for `device`: deterministic algorithms where they exist (others warn;
+// and the cuBLAS workspace setting they need) when `deterministic`, else cuDNN's autotuner on CUDA
+// when the input shapes are fixed (it tunes once per shape).
+void configure_determinism(bool deterministic, const torch::Device& device, bool fixed_shapes);
 
 }  // namespace instret
