@@ -8,7 +8,8 @@ build="${BUILD_DIR:-$root/build-cuda}"
 debs="${DEBS_DIR:-$root/shared/debs}"
 prefix="$build/deps"
 
-torch_prefix="$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')"
+. "$root/scripts/torch_cmake.sh"
+torch_cmake python3
 abi="$(python3 -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')"
 echo "device_build: LibTorch at $torch_prefix (CXX11 ABI $abi), CUDA $(python3 -c 'import torch;print(torch.version.cuda)')"
 [ "$abi" = 1 ] || echo "device_build: warning: this LibTorch uses the pre-C++11 ABI; Debian's libraries use the new one" >&2
@@ -27,14 +28,7 @@ if ! pkg-config --exists sndfile soxr fluidsynth 2>/dev/null; then
   extra_prefix=";$prefix/usr;$multiarch/cmake"
 fi
 
-# pip-installed NVIDIA libraries (beside torch in site-packages): named for the linker, which would
-# otherwise take older ones from the system (the loader finds them through torch's RPATH). libtorch
-# and libc10 named too: TorchConfig.cmake's find_library searches the system folders first.
-site="$(python3 -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')"
-rpath_link="$(ls -d "$site"/nvidia/*/lib 2>/dev/null | paste -sd: || true)"
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  "-DCMAKE_PREFIX_PATH=$torch_prefix$extra_prefix" -DCMAKE_CUDA_ARCHITECTURES=native \
-  "-DTORCH_LIBRARY=$site/torch/lib/libtorch.so" "-Dc10_LIBRARY=$site/torch/lib/libc10.so" \
-  ${rpath_link:+"-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$rpath_link"}
+  "-DCMAKE_PREFIX_PATH=$torch_prefix$extra_prefix" -DCMAKE_CUDA_ARCHITECTURES=native "${torch_link_args[@]}"
 cmake --build "$build" -j "$(nproc)"
 cd "$build" && ctest --output-on-failure -j 4

@@ -33,21 +33,14 @@ if [ -z "$python" ]; then
     fi
   fi
 fi
-torch_prefix="$("$python" -W ignore -c 'import torch; print(torch.utils.cmake_prefix_path)')"
+. "$root/scripts/torch_cmake.sh"
+torch_cmake "$python"
 echo "test-torch2: LibTorch $("$python" -W ignore -c 'import torch; print(torch.__version__)') at $torch_prefix"
 [ "$("$python" -W ignore -c 'import torch; print(int(torch._C._GLIBCXX_USE_CXX11_ABI))')" = 1 ] ||
   { echo "test-torch2: this LibTorch uses the pre-C++11 ABI; Debian's libraries need the new one" >&2; exit 1; }
 
-# The CUDA wheel's libraries find NVIDIA's (pip-installed) libraries through their RPATH at run time;
-# the linker needs them named, or it takes older ones from the system (e.g. a CUDA toolkit's NCCL).
-site="$("$python" -W ignore -c 'import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))')"
-rpath_link="$(ls -d "$site"/nvidia/*/lib 2>/dev/null | paste -sd: || true)"
-# TorchConfig.cmake finds libtorch and libc10 with find_library(... PATHS <its lib>), which searches
-# the system folders first: with Debian's libtorch-dev installed it would link Debian's 1.13 beside
-# the wheel's. Name them.
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_PREFIX_PATH=$torch_prefix" \
-  "-DTORCH_LIBRARY=$site/torch/lib/libtorch.so" "-Dc10_LIBRARY=$site/torch/lib/libc10.so" \
-  ${rpath_link:+"-DCMAKE_EXE_LINKER_FLAGS=-Wl,-rpath-link,$rpath_link"} > /dev/null
+  "${torch_link_args[@]}" > /dev/null
 cmake --build "$build" -j "${JOBS:-$(nproc)}"
 cd "$build"
 ctest --output-on-failure -j "${JOBS:-$(nproc)}" "$@"
