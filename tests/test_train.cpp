@@ -8,6 +8,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "instret/core/config.h"
@@ -19,6 +20,7 @@
 #include "instret/train/lr_schedule.h"
 #include "instret/train/single_encoder.h"
 #include "instret/train/train_config.h"
+#include "instret/train/warm_start.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -99,6 +101,16 @@ const std::string kTinyMulti =
     " --set model.kind=large --set model.emb_dim=16 --set 'model.convnext.depths=[1,1,1,1]'"
     " --set 'model.convnext.dims=[8,8,16,16]' --set model.convnext.drop_path=0 --set batch_size=4 --set log_every=1"
     " --set data.kind=random --set data.mixes_per_epoch=16 --set valid.batch_size=8 -j 1";
+
+// The message of the UsageError `f` throws ("(no UsageError)" when none).
+std::string usage_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "(no UsageError)";
+}
 
 }  // namespace
 
@@ -401,6 +413,89 @@ TEST(TrainMulti, NeedsASingleEncoderCheckpoint) {
                               run.string() + kTinyMulti);
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_NE(r.output.find("multi encoder"), std::string::npos) << r.output;
+}
+
+TEST(TrainMulti, WarmStartCopiesTheSingleEncodersTrunk) {
+  const SingleEncoder single(tiny_single_checkpoint(), torch::kCPU);
+  ModelConfig small;
+  small.kind = "small";
+  small.emb_dim = 16;
+  small.han.channels = {4, 8, 8, 8};
+  torch::manual_seed(3);
+  MultiEncoder scratch(small);
+  torch::manual_seed(3);
+  MultiEncoder trunk(small);
+  warm_start(*trunk, "single_trunk", single, MelConfig{});
+  torch::manual_seed(3);
+  MultiEncoder full(small);
+  warm_start(*full, "single", single, MelConfig{});
+  warm_start(*scratch, "none", single, MelConfig{});  // leaves the model as built
+
+  // Every tensor of the single encoder but its classifier is in the trunk, under "cnn.".
+  const auto params = trunk->named_parameters();
+  int64_t copied = 0;
+  for (const auto& p : single.network()->named_parameters()) {
+    if (p.key().rfind("linear2.", 0) == 0) continue;
+    EXPECT_TRUE(torch::equal(params["cnn." + p.key()], p.value())) << p.key();
+    ++copied;
+  }
+  EXPECT_GT(copied, 8);
+  // The trunk's embedding of a batch is the single encoder's.
+  trunk->eval();
+  const torch::Tensor x = torch::randn({3, 128, 40});
+  torch::NoGradGuard no_grad;
+  HanCnn frozen = single.network();
+  EXPECT_TRUE(torch::allclose(trunk->cnn->forward(x).embedding, frozen->forward(x).embedding, 1e-5, 1e-6));
+  // "single": each output block of the head = identity + the random init "scratch" got.
+  const torch::Tensor w0 = scratch->cnn->linear2[0]->as<torch::nn::Linear>()->weight;
+  const torch::Tensor w1 = full->cnn->linear2[0]->as<torch::nn::Linear>()->weight;
+  EXPECT_TRUE(torch::equal(trunk->cnn->linear2[0]->as<torch::nn::Linear>()->weight, w0));
+  for (int64_t k = 0; k < small.n_outputs; ++k)
+    EXPECT_TRUE(torch::allclose(w1.narrow(0, k * 16, 16) - w0.narrow(0, k * 16, 16), torch::eye(16), 1e-6, 1e-6)) << k;
+
+  // Mismatches are refused with the reason.
+  ModelConfig wide = small;
+  wide.han.channels = {4, 8, 8, 16};
+  MultiEncoder other(wide);
+  EXPECT_NE(usage_error_of([&] { warm_start(*other, "single", single, MelConfig{}); }).find("another trunk"), std::string::npos);
+  MelConfig mel;
+  mel.n_mels = 64;
+  EXPECT_NE(usage_error_of([&] { warm_start(*full, "single", single, mel); }).find("other log-mel settings"), std::string::npos);
+  EXPECT_NE(usage_error_of([&] { warm_start(*full, "pretrained", single, MelConfig{}); }).find("must be"), std::string::npos);
+  ModelConfig large;
+  large.kind = "large";
+  large.emb_dim = 16;
+  large.convnext.depths = {1, 1, 1, 1};
+  large.convnext.dims = {8, 8, 16, 16};
+  MultiEncoder convnext(large);
+  EXPECT_NE(usage_error_of([&] { warm_start(*convnext, "single", single, MelConfig{}); }).find("needs model.kind \"small\""),
+            std::string::npos);
+}
+
+TEST(TrainMulti, WarmStartedSmallTrainsWithTheContrastiveTerm) {
+  const fs::path ckpt = tiny_single_checkpoint();
+  const std::string small = " --set model.kind=small --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]'"
+                            " --set batch_size=4 --set log_every=1 --set data.kind=random --set data.mixes_per_epoch=16"
+                            " --set valid.batch_size=8 -j 1 --set contrastive.weight=1 --set valid.every=100";
+  const fs::path run = kScratch / "multi_warm";
+  auto r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " + run.string() +
+                                   small + " --set warm_start=single --set steps=3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("warm start \"single\": "), std::string::npos) << r.output;
+  const auto train = metrics(run, "train");
+  ASSERT_EQ(train.size(), 3u);
+  for (const Json& m : train) EXPECT_TRUE(std::isfinite(m["loss"].get<double>())) << m.dump();
+  // The config check names the key before anything is loaded.
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
+                              (kScratch / "multi_warm_large").string() + kTinyMulti + " --set warm_start=single");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("config key 'warm_start'"), std::string::npos) << r.output;
+  // --init gives the starting weights too: one of them.
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
+                              (kScratch / "multi_warm_init").string() + small + " --set warm_start=single --init " +
+                              (run / "checkpoints" / "last.pt").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--init and warm_start"), std::string::npos) << r.output;
 }
 
 TEST(TrainTools, BenchmarkPrintsOneJsonLine) {

@@ -13,6 +13,7 @@
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/embed_clips.h"
+#include "instret/train/warm_start.h"
 
 namespace instret {
 namespace fs = std::filesystem;
@@ -100,6 +101,7 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   families_ = LabelGroups{families.group_of, int64_t(families.names.size())};
 
   model_ = MultiEncoder(config.model);
+  warm_start(*model_, config.warm_start, *encoder_, config.mel);
   model_->to(device_);
   if (config.channels_last) to_channels_last(*model_);
   frontend_ = LogMel(config.mel);

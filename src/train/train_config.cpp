@@ -58,6 +58,7 @@ Json train_default_config(bool multi) {
     config["contrastive"] = {{"weight", 0.0}, {"temperature", 0.1}};
     config["targets"] = "cache";
     config["targets_dir"] = "";
+    config["warm_start"] = "none";
   }
   return config;
 }
@@ -174,11 +175,15 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
     c.targets_dir = config_get<std::string>(j, "targets_dir");
     c.contrastive_weight = config_get<double>(j, "contrastive.weight");
     c.contrastive_temperature = config_get<double>(j, "contrastive.temperature");
+    c.warm_start = config_get<std::string>(j, "warm_start");
     require(one_of(c.loss_reduction, {"mean", "sum"}), "loss_reduction", "must be \"mean\" or \"sum\"");
     require(c.contrastive_weight >= 0 && std::isfinite(c.contrastive_weight), "contrastive.weight", "must be >= 0");
     require(c.contrastive_temperature > 0 && std::isfinite(c.contrastive_temperature), "contrastive.temperature",
             "must be > 0");
     require(one_of(c.targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
+    require(one_of(c.warm_start, {"none", "single_trunk", "single"}), "warm_start",
+            "must be \"none\", \"single_trunk\" or \"single\"");
+    require(c.warm_start == "none" || c.model.kind == "small", "warm_start", "\"" + c.warm_start + "\" needs model.kind \"small\"");
   }
   return c;
 }

@@ -14,6 +14,7 @@
 #include "instret/train/checkpoint.h"
 #include "instret/train/multi_task.h"
 #include "instret/train/single_task.h"
+#include "instret/train/warm_start.h"
 
 namespace instret {
 
@@ -86,6 +87,9 @@ int run_training_tool(int argc, char** argv, bool multi) {
     const bool benchmark = flags.benchmark > 0;
     if (!benchmark && flags.run.empty() && flags.continue_run.empty())
       throw UsageError("give --run DIR for a new run, or --continue RUN to continue one");
+    if (multi && !flags.init.empty() && is_warm_start(train_config.warm_start))
+      throw UsageError("--init and warm_start \"" + train_config.warm_start +
+                       "\" both choose the starting weights: give one of them");
     torch::Device device = resolve_device(train_config.device);
     if (train_config.bf16 && !device.is_cuda()) spdlog::warn("bf16 autocast applies to CUDA only; training in float32");
     if (train_config.threads > 0) torch::set_num_threads(train_config.threads);

@@ -72,6 +72,7 @@ struct TrainConfig {
   double contrastive_temperature = 0.1; // its softmax temperature over cosine similarities
   std::string targets = "cache";        // "cache" (precomputed per clip/stem) | "on_the_fly" (per batch)
   std::string targets_dir;              // where the cache lives ("" = <data root>/targets, else the run)
+  std::string warm_start = "none";      // "none" | "single_trunk" | "single" (Small only: instret/train/warm_start.h)
 
   Json json;  // the whole config as given (after defaults and overrides)
 };

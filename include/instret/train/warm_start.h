@@ -1,0 +1,25 @@
+// Warm start of the Small multi-instrument encoder from the frozen single-instrument encoder it is
+// trained against (train-multi's `warm_start` key). The Small encoder is the Han CNN with a wider last
+// layer: every layer up to its penultimate one (linear1, the single encoder's embedding) has the
+// same names and shapes, so the trunk can start as the single encoder and the head learns to split
+// the mixture's embedding into one embedding per instrument.
+#pragma once
+#include <string>
+
+#include "instret/audio/mel.h"
+#include "instret/models/encoders.h"
+#include "instret/train/single_encoder.h"
+
+namespace instret {
+
+// The values of the `warm_start` key: "none" (random init, the paper), "single_trunk" (trunk copied,
+// head random), "single" (trunk copied, each of the head's n_outputs blocks = identity + its random
+// init, so every output starts near the single encoder's embedding of the whole mixture).
+bool is_warm_start(const std::string& mode);
+
+// Applies `mode` to a freshly built model. UsageError when `mode` is unknown, when it is not
+// "none" and the model is not Small, or when the single encoder's trunk (channels, emb_dim) or
+// log-mel settings differ from the run's `mel`.
+void warm_start(MultiEncoderImpl& model, const std::string& mode, const SingleEncoder& single, const MelConfig& mel);
+
+}  // namespace instret
