@@ -22,9 +22,9 @@ bin="$build/bin"
 cd "$root"
 
 if [ "$long" = 1 ]; then
-  clips=40 valid_mixtures=400 single_steps=3000 multi_steps=3000
+  clips=40 valid_mixtures=400 single_steps=6000 multi_steps=6000 valid_every=1000
 else
-  clips=25 valid_mixtures=150 single_steps=450 multi_steps=450
+  clips=25 valid_mixtures=300 single_steps=900 multi_steps=900 valid_every=300
 fi
 start=$(date +%s)
 step() { printf '\n== [%ss] %s\n' "$(($(date +%s) - start))" "$*"; }
@@ -39,16 +39,16 @@ if [ -f "$out/single/checkpoints/last.pt" ]; then
   "$bin/train-single" --continue "$out/single" --set steps="$single_steps"
 else
   "$bin/train-single" -c configs/cpu_single.json --data "$out/nlakh" --run "$out/single" --set steps="$single_steps" \
-    --set valid.every=150
+    --set valid.every="$valid_every"
 fi
 single="$out/single/checkpoints/best.pt"
 
-step "3. Train the multi-instrument encoder, Small on random mixes (configs/cpu_multi_small_random.json, $multi_steps steps)"
+step "3. Train the multi-instrument encoder, Small on random mixes, warm-started from the single encoder (configs/cpu_multi_small_random.json, $multi_steps steps)"
 if [ -f "$out/multi/checkpoints/last.pt" ]; then
   "$bin/train-multi" --continue "$out/multi" --set steps="$multi_steps"
 else
   "$bin/train-multi" -c configs/cpu_multi_small_random.json --data "$out/nlakh" --single "$single" \
-    --run "$out/multi" --set steps="$multi_steps" --set valid.every=150
+    --run "$out/multi" --set steps="$multi_steps" --set valid.every="$valid_every"
 fi
 multi="$out/multi/checkpoints/best.pt"
 

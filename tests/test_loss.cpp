@@ -11,6 +11,7 @@
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
+#include "instret/loss/family_smoothing.h"
 #include "instret/loss/linear_assignment.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/loss/pit_cosine_loss.h"
@@ -355,4 +356,40 @@ TEST(MatchedContrastiveLoss, RejectsInconsistentInput) {
   // An output matched twice, a target matched twice.
   EXPECT_THROW(matched_contrastive_loss(outputs, targets, {2}, {{{0, 0}, {0, 1}, 0.0}}, {0, 1}, 0.1), UsageError);
   EXPECT_THROW(matched_contrastive_loss(outputs, targets, {2}, {{{0, 1}, {1, 1}, 0.0}}, {0, 1}, 0.1), UsageError);
+}
+
+TEST(FamilySmoothing, TargetRowsByHand) {
+  const torch::Tensor t = family_smoothed_targets({"piano", "bass", "piano", "piano"}, 0.3);
+  const torch::Tensor expected = torch::tensor({{0.8f, 0.0f, 0.1f, 0.1f},
+                                                {0.0f, 1.0f, 0.0f, 0.0f},
+                                                {0.1f, 0.0f, 0.8f, 0.1f},
+                                                {0.1f, 0.0f, 0.1f, 0.8f}});
+  EXPECT_TRUE(torch::allclose(t, expected, 0, 1e-6)) << t;
+  EXPECT_TRUE(torch::equal(family_smoothed_targets({"a", "b", "a"}, 0.0), torch::eye(3)));
+  EXPECT_THROW(family_smoothed_targets({"a"}, 1.5), UsageError);
+  EXPECT_THROW(family_smoothed_targets({"a"}, -0.1), UsageError);
+  EXPECT_THROW(family_smoothed_targets({"a"}, std::nan("")), UsageError);
+  EXPECT_THROW(family_smoothed_targets({}, 0.1), UsageError);
+}
+
+TEST(FamilySmoothing, LossIsCrossEntropyWithSoftTargetsAndItsGradient) {
+  torch::manual_seed(0);
+  const torch::Tensor logits = torch::randn({5, 4}, torch::kFloat64).requires_grad_(true);
+  const torch::Tensor labels = torch::tensor({0, 1, 2, 3, 0}, torch::kInt64);
+  // The identity gives torch's cross-entropy.
+  const torch::Tensor ce = torch::nn::functional::cross_entropy(logits, labels);
+  EXPECT_NEAR(smoothed_cross_entropy(logits, labels, torch::eye(4)).item<double>(), ce.item<double>(), 1e-6);
+  // Soft targets: loss by hand, gradient = (softmax - target row) / B.
+  const torch::Tensor targets = family_smoothed_targets({"piano", "bass", "piano", "piano"}, 0.3);
+  const torch::Tensor loss = smoothed_cross_entropy(logits, labels, targets);
+  const torch::Tensor p = torch::softmax(logits.detach(), 1);
+  const torch::Tensor rows = targets.to(torch::kFloat64).index_select(0, labels);
+  double by_hand = 0;
+  for (int64_t b = 0; b < 5; ++b)
+    for (int64_t j = 0; j < 4; ++j) by_hand -= rows[b][j].item<double>() * std::log(p[b][j].item<double>());
+  EXPECT_NEAR(loss.item<double>(), by_hand / 5, 1e-5);
+  loss.backward();
+  EXPECT_TRUE(torch::allclose(logits.grad().to(torch::kFloat32), ((p - rows) / 5).to(torch::kFloat32), 1e-5, 1e-6));
+  EXPECT_THROW(smoothed_cross_entropy(logits, labels, torch::eye(3)), UsageError);
+  EXPECT_THROW(smoothed_cross_entropy(logits, labels.narrow(0, 0, 4), targets), UsageError);
 }

@@ -185,6 +185,29 @@ TEST(TrainSingle, LearnsAndWritesTheRunFolder) {
   EXPECT_EQ(saved["steps"], 60);
 }
 
+TEST(TrainSingle, FamilySmoothingTrainsAndIsChecked) {
+  const std::string common = "--data " + tiny_data().string() + kTinySingle + " --set steps=3 --set valid.every=100";
+  const fs::path plain = kScratch / "plain", smoothed = kScratch / "smoothed";
+  auto r = tool("train-single", common + " --run " + plain.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = tool("train-single", common + " --run " + smoothed.string() + " --set family_smoothing=0.3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  // Same seed and batches: the losses differ only through the smoothed targets (the tiny data's two
+  // string instruments are the only family with two members, so only their clips' targets change).
+  const auto pa = metrics(plain, "train"), pb = metrics(smoothed, "train");
+  ASSERT_EQ(pa.size(), 3u);
+  ASSERT_EQ(pb.size(), 3u);
+  double differs = 0;
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_TRUE(std::isfinite(pb[i]["loss"].get<double>()));
+    differs = std::max(differs, std::abs(pa[i]["loss"].get<double>() - pb[i]["loss"].get<double>()));
+  }
+  EXPECT_GT(differs, 1e-6);
+  r = tool("train-single", common + " --run " + (kScratch / "smoothed_bad").string() + " --set family_smoothing=1.5");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("config key 'family_smoothing': must be in [0, 1]"), std::string::npos) << r.output;
+}
+
 TEST(TrainSingle, ContinueIsBitExactAndWorkerCountDoesNotMatter) {
   const std::string common = "--data " + tiny_data().string() + kTinySingle + " --set valid.every=3";
   const fs::path whole = kScratch / "whole", halves = kScratch / "halves";

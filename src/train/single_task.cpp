@@ -10,6 +10,7 @@
 #include "instret/core/hash.h"
 #include "instret/data/sampling.h"
 #include "instret/eval/eer_evaluation.h"
+#include "instret/loss/family_smoothing.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/embed_clips.h"
 
@@ -40,6 +41,11 @@ SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const D
   valid_ = std::make_unique<NlakhSingle>(NlakhSingle::open(config.data.root, "valid"));
   const int64_t n_classes = int64_t(train_->instruments().size());
   config.model.n_classes = n_classes;
+  if (config.family_smoothing > 0) {
+    std::vector<std::string> families;
+    for (const auto& instrument : train_->instruments()) families.push_back(instrument.family);
+    smoothed_targets_ = family_smoothed_targets(families, config.family_smoothing).to(device_);
+  }
   config.json["model"]["n_classes"] = n_classes;
   if (config.batch_size % world_ != 0)
     throw UsageError("batch_size " + std::to_string(config.batch_size) + " is not divisible by WORLD_SIZE " +
@@ -108,6 +114,7 @@ torch::Tensor SingleTask::loss(const Batch& batch) {
   model_->train();
   const torch::Tensor labels = to_device(torch::tensor(batch.labels, torch::kInt64), device_);
   const torch::Tensor logits = model_->forward(logmel(batch)).logits;
+  if (smoothed_targets_.defined()) return smoothed_cross_entropy(logits, labels, smoothed_targets_);
   return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels);
 }
 

@@ -52,6 +52,7 @@ Json train_default_config(bool multi) {
       {"channels_last", true},
       {"deterministic", false},
   };
+  if (!multi) config["family_smoothing"] = 0.0;
   if (multi) {
     config["single_encoder"] = "";
     config["loss_reduction"] = "mean";
@@ -168,6 +169,10 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   require(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0");
   require(c.threads >= 0, "threads", "must be >= 0");
 
+  if (!multi) {
+    c.family_smoothing = config_get<double>(j, "family_smoothing");
+    require(c.family_smoothing >= 0 && c.family_smoothing <= 1, "family_smoothing", "must be in [0, 1]");
+  }
   if (multi) {
     c.single_encoder = config_get<std::string>(j, "single_encoder");
     c.loss_reduction = config_get<std::string>(j, "loss_reduction");

@@ -40,6 +40,7 @@ class SingleTask : public TrainTask {
   std::unique_ptr<NlakhSingle> train_, valid_;
   std::vector<int64_t> train_clips_, heldout_clips_;  // indices into train_->clips()
   std::vector<int64_t> valid_clips_;                  // indices into valid_->clips()
+  torch::Tensor smoothed_targets_;  // (classes, classes) with family_smoothing > 0, else undefined
   LogMel frontend_{nullptr};
   HanCnn model_{nullptr};
 };

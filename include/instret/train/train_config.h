@@ -65,6 +65,8 @@ struct TrainConfig {
   bool bf16 = false;             // bf16 autocast (CUDA only)
   bool channels_last = true;     // 4-D weights and inputs in channels-last memory order
   bool deterministic = false;    // deterministic algorithms only (CUDA: slower; off = cuDNN autotuning)
+  // train-single only
+  double family_smoothing = 0.0;        // label smoothing onto the class's family (0 = the paper's cross-entropy)
   // train-multi only
   std::string single_encoder;           // checkpoint of the frozen single encoder
   std::string loss_reduction = "mean";  // PIT loss per mixture: "mean" (reference code) | "sum" (paper's equation)

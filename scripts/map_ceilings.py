@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""What the retrieval mAP of a dataset's valid mixtures can reach, beside what a model reaches.
+
+For a render-nlakh folder and a single-encoder checkpoint, prints (JSON) the mAP macro / weighted of
+eval-retrieval's protocol (library = each valid instrument's first clip; score of an instrument in a
+mixture = its best cosine over the outputs; macro over all library instruments, weighted by support)
+for score rules that need no multi encoder:
+  oracle            the outputs are the mixture's stems' own single-encoder embeddings (a perfect
+                    multi encoder for this single encoder),
+  single_on_mixture one output: the single encoder's embedding of the whole mixture,
+  family_detector   1 for every instrument of a family present in the mixture (perfect family
+                    recognition, no instrument recognition), plus tiny seeded noise to break ties,
+  file_family_detector  the same per (SoundFont file, family).
+Usage: scripts/map_ceilings.py DATA CHECKPOINT [--build build]   (Debian's python3 with numpy)
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+
+def average_precision(truth, scores):
+    """scikit-learn's average_precision_score for one label (ties grouped by threshold)."""
+    order = np.argsort(-scores, kind="mergesort")
+    y, s = truth[order], scores[order]
+    last = np.r_[np.where(np.diff(s))[0], len(s) - 1]
+    tps = np.cumsum(y)[last]
+    precision = tps / (last + 1)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def map_scores(truth, scores):
+    present = [k for k in range(truth.shape[1]) if truth[:, k].any()]
+    aps = np.array([average_precision(truth[:, k], scores[:, k]) for k in present])
+    support = truth[:, present].sum(0)
+    return {"map_macro": round(float(aps.sum() / truth.shape[1]), 4),
+            "map_weighted": round(float(aps @ support / support.sum()), 4)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("data")
+    ap.add_argument("checkpoint")
+    ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
+    args = ap.parse_args()
+    read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
+    instruments = {i["id"]: i for i in json.load(open(os.path.join(args.data, "instruments.json")))}
+    library, first = [], {}
+    for clip in read("single_valid.jsonl"):
+        if clip["instrument"] not in first:
+            first[clip["instrument"]] = len(library)
+            library.append(clip)
+    names = [c["instrument"] for c in library]
+    mixtures = read("multi_valid.jsonl")
+    truth = np.zeros((len(mixtures), len(names)), dtype=np.int64)
+    for i, m in enumerate(mixtures):
+        for s in m["stems"]:
+            truth[i, first[s["instrument"]]] = 1
+
+    def embed(paths):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "e.npy")
+            subprocess.run([os.path.join(args.build, "bin", "embed"), "--single", args.checkpoint, "-o", out, "-q"] +
+                           [os.path.join(args.data, p) for p in paths], check=True)
+            e = np.load(out)
+        return e / np.linalg.norm(e, axis=-1, keepdims=True)
+
+    lib = embed([c["path"] for c in library])
+    stems = embed([s["path"] for m in mixtures for s in m["stems"]])
+    mix = embed([m["path"] for m in mixtures])
+    oracle, row = np.zeros(truth.shape), 0
+    for i, m in enumerate(mixtures):
+        n = len(m["stems"])
+        oracle[i] = (stems[row:row + n] @ lib.T).max(0)
+        row += n
+    rng = np.random.default_rng(0)
+
+    def detector(key):
+        present = [{key(instruments[s["instrument"]]) for s in m["stems"]} for m in mixtures]
+        return np.array([[float(key(instruments[n]) in p) for n in names] for p in present]) + \
+            1e-6 * rng.random(truth.shape)
+
+    report = {"mixtures": len(mixtures), "library_instruments": len(names),
+              "oracle": map_scores(truth, oracle), "single_on_mixture": map_scores(truth, mix @ lib.T),
+              "family_detector": map_scores(truth, detector(lambda i: i["family"])),
+              "file_family_detector": map_scores(truth, detector(lambda i: (i.get("file"), i["family"])))}
+    json.dump(report, sys.stdout, indent=1)
+    print()
+
+
+if __name__ == "__main__":
+    main()
