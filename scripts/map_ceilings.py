@@ -11,7 +11,10 @@ for score rules that need no multi encoder:
   family_detector   1 for every instrument of a family present in the mixture (perfect family
                     recognition, no instrument recognition), plus tiny seeded noise to break ties,
   file_family_detector  the same per (SoundFont file, family).
-Usage: scripts/map_ceilings.py DATA CHECKPOINT [--build build]   (Debian's python3 with numpy)
+With --multi CKPT also the multi encoder's own mAP (best over its outputs) and, per output slot, its
+mAP alone and the mean cosine of the slot's outputs to their mean over the mixtures (near 1: the
+slot barely depends on the mixture).
+Usage: scripts/map_ceilings.py DATA CHECKPOINT [--multi CKPT] [--build build]   (Debian's python3 with numpy)
 """
 import argparse
 import json
@@ -46,6 +49,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data")
     ap.add_argument("checkpoint")
+    ap.add_argument("--multi", help="a multi-encoder checkpoint to score beside the ceilings")
     ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
     args = ap.parse_args()
     read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
@@ -62,10 +66,10 @@ def main():
         for s in m["stems"]:
             truth[i, first[s["instrument"]]] = 1
 
-    def embed(paths):
+    def embed(paths, mode="--single", checkpoint=args.checkpoint):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "e.npy")
-            subprocess.run([os.path.join(args.build, "bin", "embed"), "--single", args.checkpoint, "-o", out, "-q"] +
+            subprocess.run([os.path.join(args.build, "bin", "embed"), mode, checkpoint, "-o", out, "-q"] +
                            [os.path.join(args.data, p) for p in paths], check=True)
             e = np.load(out)
         return e / np.linalg.norm(e, axis=-1, keepdims=True)
@@ -89,6 +93,16 @@ def main():
               "oracle": map_scores(truth, oracle), "single_on_mixture": map_scores(truth, mix @ lib.T),
               "family_detector": map_scores(truth, detector(lambda i: i["family"])),
               "file_family_detector": map_scores(truth, detector(lambda i: (i.get("file"), i["family"])))}
+    if args.multi:
+        outputs = embed([m["path"] for m in mixtures], "--multi", args.multi)  # (mixtures, M, D)
+        cos = np.einsum("bmd,ld->bml", outputs, lib)
+        slots = []
+        for k in range(outputs.shape[1]):
+            mean = outputs[:, k].mean(0)
+            mean /= np.linalg.norm(mean)
+            slots.append({"slot": k, "cos_to_mean": round(float((outputs[:, k] @ mean).mean()), 3),
+                          **map_scores(truth, cos[:, k])})
+        report["multi"] = {**map_scores(truth, cos.max(1)), "slots": slots}
     json.dump(report, sys.stdout, indent=1)
     print()
 
