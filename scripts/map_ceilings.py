@@ -53,18 +53,21 @@ def main():
     ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
     args = ap.parse_args()
     read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
-    instruments = {i["id"]: i for i in json.load(open(os.path.join(args.data, "instruments.json")))}
-    library, first = [], {}
+    catalogue = json.load(open(os.path.join(args.data, "instruments.json")))
+    instruments = {i["id"]: i for i in catalogue}
+    # Labels: every valid instrument (as eval-retrieval); one without clips has no library entry and
+    # scores -2 under the embedding rules.
+    names = [i["id"] for i in catalogue if i.get("split") == "valid"]
+    column = {n: k for k, n in enumerate(names)}
+    library = {}
     for clip in read("single_valid.jsonl"):
-        if clip["instrument"] not in first:
-            first[clip["instrument"]] = len(library)
-            library.append(clip)
-    names = [c["instrument"] for c in library]
+        library.setdefault(clip["instrument"], clip)
+    has_clip = np.array([n in library for n in names])
     mixtures = read("multi_valid.jsonl")
     truth = np.zeros((len(mixtures), len(names)), dtype=np.int64)
     for i, m in enumerate(mixtures):
         for s in m["stems"]:
-            truth[i, first[s["instrument"]]] = 1
+            truth[i, column[s["instrument"]]] = 1
 
     def embed(paths, mode="--single", checkpoint=args.checkpoint):
         with tempfile.TemporaryDirectory() as tmp:
@@ -74,7 +77,14 @@ def main():
             e = np.load(out)
         return e / np.linalg.norm(e, axis=-1, keepdims=True)
 
-    lib = embed([c["path"] for c in library])
+    clips = embed([library[n]["path"] for n in names if n in library])
+    lib = np.zeros((len(names), clips.shape[1]))
+    lib[has_clip] = clips
+
+    def masked(scores):
+        scores[:, ~has_clip] = -2.0
+        return scores
+
     stems = embed([s["path"] for m in mixtures for s in m["stems"]])
     mix = embed([m["path"] for m in mixtures])
     oracle, row = np.zeros(truth.shape), 0
@@ -94,12 +104,13 @@ def main():
             1e-6 * rng.random(truth.shape)
 
     report = {"mixtures": len(mixtures), "library_instruments": len(names), "stems_cos_to_mean": cos_to_mean(stems),
-              "oracle": map_scores(truth, oracle), "single_on_mixture": map_scores(truth, mix @ lib.T),
+              "oracle": map_scores(truth, masked(oracle)), "single_on_mixture": map_scores(truth, masked(mix @ lib.T)),
               "family_detector": map_scores(truth, detector(lambda i: i["family"])),
               "file_family_detector": map_scores(truth, detector(lambda i: (i.get("file"), i["family"])))}
     if args.multi:
         outputs = embed([m["path"] for m in mixtures], "--multi", args.multi)  # (mixtures, M, D)
         cos = np.einsum("bmd,ld->bml", outputs, lib)
+        cos[:, :, ~has_clip] = -2.0
         slots = []
         for k in range(outputs.shape[1]):
             slots.append({"slot": k, "cos_to_mean": cos_to_mean(outputs[:, k]),

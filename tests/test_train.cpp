@@ -206,6 +206,14 @@ TEST(TrainSingle, FamilySmoothingTrainsAndIsChecked) {
   r = tool("train-single", common + " --run " + (kScratch / "smoothed_bad").string() + " --set family_smoothing=1.5");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("config key 'family_smoothing': must be in [0, 1]"), std::string::npos) << r.output;
+  // Each tool knows only its own keys.
+  r = tool("train-single", common + " --run " + (kScratch / "smoothed_warm").string() + " --set warm_start=single");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown config key 'warm_start'"), std::string::npos) << r.output;
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single x.pt --run " +
+                              (kScratch / "multi_smoothed").string() + kTinyMulti + " --set family_smoothing=0.3");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("unknown config key 'family_smoothing'"), std::string::npos) << r.output;
 }
 
 TEST(TrainSingle, ContinueIsBitExactAndWorkerCountDoesNotMatter) {
@@ -508,6 +516,23 @@ TEST(TrainMulti, WarmStartedSmallTrainsWithTheContrastiveTerm) {
   const auto train = metrics(run, "train");
   ASSERT_EQ(train.size(), 3u);
   for (const Json& m : train) EXPECT_TRUE(std::isfinite(m["loss"].get<double>())) << m.dump();
+  // --continue of a warm-started run loads its own weights: the run goes on (single_trunk this time).
+  const fs::path trunk_run = kScratch / "multi_warm_trunk";
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
+                              trunk_run.string() + small + " --set warm_start=single_trunk --set steps=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("warm start \"single_trunk\": "), std::string::npos) << r.output;
+  r = tool("train-multi", "--continue " + trunk_run.string() + " --set steps=3 -j 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(read_checkpoint_info(trunk_run / "checkpoints" / "last.pt").step, 3);
+  // A trunk that does not fit is refused before any target is computed.
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
+                              (kScratch / "multi_warm_wide").string() + small +
+                              " --set 'model.han.channels=[4,8,8,16]' --set warm_start=single --set targets_dir=" +
+                              (kScratch / "multi_warm_wide_targets").string());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("another trunk"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(kScratch / "multi_warm_wide_targets")) << r.output;
   // The config check names the key before anything is loaded.
   r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
                               (kScratch / "multi_warm_large").string() + kTinyMulti + " --set warm_start=single");

@@ -64,6 +64,7 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   if (encoder_->dim() != config.model.emb_dim)
     throw UsageError("the single encoder " + config.single_encoder + " gives " + std::to_string(encoder_->dim()) +
                      "-d embeddings, model.emb_dim is " + std::to_string(config.model.emb_dim));
+  check_warm_start(config.warm_start, config.model, *encoder_, config.mel);  // before the target caches
   const fs::path cache_dir = config.targets_dir.empty() ? fs::path(root) / "targets" : fs::path(config.targets_dir);
   const int workers = std::max(1, config.data.workers);
   const int64_t batch = config.valid.batch_size;

@@ -33,20 +33,21 @@ int64_t copy_trunk(torch::OrderedDict<std::string, torch::Tensor> dst,
 
 bool is_warm_start(const std::string& mode) { return mode == "single_trunk" || mode == "single"; }
 
-void warm_start(MultiEncoderImpl& model, const std::string& mode, const SingleEncoder& single, const MelConfig& mel) {
+void check_warm_start(const std::string& mode, const ModelConfig& config, const SingleEncoder& single,
+                      const MelConfig& mel) {
   if (std::find(std::begin(kModes), std::end(kModes), mode) == std::end(kModes))
     throw UsageError("config key 'warm_start': must be \"none\", \"single_trunk\" or \"single\", got \"" + mode + "\"");
   if (mode == "none") return;
-  const ModelConfig& config = model.config();
-  if (!model.cnn)
+  if (config.kind != "small")
     throw UsageError("config key 'warm_start': \"" + mode + "\" needs model.kind \"small\" (the single encoder's Han CNN trunk), got \"" +
                      config.kind + "\"");
-  const HanCnnConfig& a = single.config().han;
-  const HanCnnConfig& b = config.han;
-  if (to_json(a) != to_json(b) || single.config().emb_dim != config.emb_dim)
-    throw UsageError("config key 'warm_start': the single encoder " + single.path().string() + " has another trunk (han " +
-                     to_json(a).dump() + ", emb_dim " + std::to_string(single.config().emb_dim) + ") than the model (han " +
-                     to_json(b).dump() + ", emb_dim " + std::to_string(config.emb_dim) + ")");
+  const auto& a = single.config().han.channels;
+  const auto& b = config.han.channels;
+  if (a != b || single.config().emb_dim != config.emb_dim)
+    throw UsageError("config key 'warm_start': the single encoder " + single.path().string() +
+                     " has another trunk (model.han.channels " + Json(a).dump() + ", emb_dim " +
+                     std::to_string(single.config().emb_dim) + ") than the model (" + Json(b).dump() + ", " +
+                     std::to_string(config.emb_dim) + ")");
   Json single_mel, run_mel;
   to_json(single_mel, single.mel());
   to_json(run_mel, mel);
@@ -54,7 +55,12 @@ void warm_start(MultiEncoderImpl& model, const std::string& mode, const SingleEn
     throw UsageError("config key 'warm_start': the single encoder " + single.path().string() +
                      " was trained on other log-mel settings than this run's mel: " + single_mel.dump() + " vs " +
                      run_mel.dump());
+}
 
+void warm_start(MultiEncoderImpl& model, const std::string& mode, const SingleEncoder& single, const MelConfig& mel) {
+  const ModelConfig& config = model.config();
+  check_warm_start(mode, config, single, mel);
+  if (mode == "none") return;
   torch::NoGradGuard no_grad;
   const HanCnn& src = single.network();
   const int64_t n = copy_trunk(model.named_parameters(), src->named_parameters()) +

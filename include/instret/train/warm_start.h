@@ -17,9 +17,13 @@ namespace instret {
 // init, so every output starts near the single encoder's embedding of the whole mixture).
 bool is_warm_start(const std::string& mode);
 
-// Applies `mode` to a freshly built model. UsageError when `mode` is unknown, when it is not
-// "none" and the model is not Small, or when the single encoder's trunk (channels, emb_dim) or
-// log-mel settings differ from the run's `mel`.
+// UsageError when `mode` is unknown, or when it is not "none" and the model is not Small, or the
+// single encoder's trunk (model.han.channels, emb_dim) or log-mel settings differ from the model's
+// and the run's `mel` (dropout and slope may differ: they hold no weights).
+void check_warm_start(const std::string& mode, const ModelConfig& config, const SingleEncoder& single,
+                      const MelConfig& mel);
+
+// check_warm_start, then applies `mode` to a freshly built model.
 void warm_start(MultiEncoderImpl& model, const std::string& mode, const SingleEncoder& single, const MelConfig& mel);
 
 }  // namespace instret
