@@ -37,15 +37,6 @@ void train_step(MultiEncoder& m, torch::optim::Adam& opt, const torch::Tensor& x
   opt.step();
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const FormatError& e) {
-    return e.what();
-  }
-  return "(no FormatError)";
-}
-
 }  // namespace
 
 TEST(Checkpoint, RoundTripsExactlyAndResumesIdentically) {
@@ -110,20 +101,20 @@ TEST(Checkpoint, MismatchesAreNamed) {
 
   const auto large = tiny("large");
   auto ml = make_model(large);
-  EXPECT_NE(error_of([&] { load_checkpoint(path, *ml, large); })
+  EXPECT_NE(test::error_of<FormatError>([&] { load_checkpoint(path, *ml, large); })
                 .find("is a 'small' multi encoder, config asks for a 'large' multi encoder"),
             std::string::npos);
 
   auto wider = small;
   wider.emb_dim = 8;
   auto mw = make_model(wider);
-  const auto msg = error_of([&] { load_checkpoint(path, *mw, wider); });
+  const auto msg = test::error_of<FormatError>([&] { load_checkpoint(path, *mw, wider); });
   EXPECT_NE(msg.find("parameter 'cnn.linear1.1.weight' has shape [16, 16], model expects [8, 16]"), std::string::npos)
       << msg;
 
   const auto han = tiny("han_cnn");
   auto mh = make_model(han);
-  EXPECT_NE(error_of([&] { load_checkpoint(path, *mh, han); }).find("config asks for a 'han_cnn' single encoder"),
+  EXPECT_NE(test::error_of<FormatError>([&] { load_checkpoint(path, *mh, han); }).find("config asks for a 'han_cnn' single encoder"),
             std::string::npos);
 }
 
@@ -144,7 +135,7 @@ TEST(Checkpoint, FailedLoadLeavesTheModelUntouched) {
                            torch::optim::AdamOptions(1e-3));
   std::vector<torch::Tensor> before;
   for (const auto& p : b->parameters()) before.push_back(p.detach().clone());
-  EXPECT_NE(error_of([&] { load_checkpoint(path, *b, c, &opt_b); }).find("optimizer state does not fit"),
+  EXPECT_NE(test::error_of<FormatError>([&] { load_checkpoint(path, *b, c, &opt_b); }).find("optimizer state does not fit"),
             std::string::npos);
   const auto after = b->parameters();
   for (size_t i = 0; i < before.size(); ++i) EXPECT_TRUE(torch::equal(before[i], after[i])) << i;

@@ -42,18 +42,6 @@ std::string slurp(const fs::path& p) {
 
 void spit(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
 
-template <typename E>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("(other exception: ") + e.what() + ")";
-  }
-  return "(no exception)";
-}
-
 // Minimal zip writer: each record stored (method 0) or deflated (method 8), with `declared` sizes
 // that may lie (SIZE_MAX: the true size).
 struct ZipRecord {
@@ -174,7 +162,7 @@ TEST(HostileWeights, DuplicateKeysReadAsTorchLoad) {
 TEST(HostileWeights, CrcMismatchesAreRefused) {
   const Json ref = read_json_file(kHostile + "expected.json");
   for (const std::string name : {"crc_bad_tensor.pt", "crc_bad_pickle.pt"}) {
-    const auto msg = error_of<FormatError>([&] { read_torch_state_dict(kHostile + name); });
+    const auto msg = test::error_of<FormatError>([&] { read_torch_state_dict(kHostile + name); });
     EXPECT_NE(msg.find(kHostile + name + ": "), std::string::npos) << msg;
     EXPECT_NE(msg.find("'" + ref[name]["bad_record"].get<std::string>() + "' fails its CRC-32 check"),
               std::string::npos)
@@ -205,10 +193,10 @@ TEST(HostileWeights, CheckpointCrcMismatchIsRefused) {
   const auto bad = scratch() / "crc_bad.ckpt";
   spit(bad, bytes);
   MultiEncoder other(c);
-  const auto msg = error_of<FormatError>([&] { load_checkpoint(bad, *other, c); });
+  const auto msg = test::error_of<FormatError>([&] { load_checkpoint(bad, *other, c); });
   EXPECT_NE(msg.find("checkpoint " + bad.string()), std::string::npos) << msg;
   EXPECT_NE(msg.find("fails its CRC-32 check"), std::string::npos) << msg;
-  EXPECT_NE(error_of<FormatError>([&] { read_checkpoint_info(bad); }).find("CRC-32"), std::string::npos);
+  EXPECT_NE(test::error_of<FormatError>([&] { read_checkpoint_info(bad); }).find("CRC-32"), std::string::npos);
 }
 
 // Item 15: LibTorch's TorchScript reader throws torch::jit::ErrorReport (message starting with a
@@ -284,7 +272,7 @@ TEST(HostileWeights, NonRegularInputsAreRefused) {
     for (auto f : std::vector<std::function<void()>>{[&] { read_torch_state_dict(fifo); },
                                                      [&] { read_torch_state_dict("/dev/null"); },
                                                      [&] { read_checkpoint_info(fifo); }})
-      out += error_of<IoError>(f) + "\n";
+      out += test::error_of<IoError>(f) + "\n";
     return out;
   });
   if (attempt.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
@@ -318,23 +306,23 @@ TEST(HostileWeights, DecompressionBombsAreRefusedWithoutTheMemory) {
   const std::string zeros(16 << 20, '\0');
   const auto declared = scratch() / "declared_bomb.pth";
   spit(declared, make_zip({{"archive/data.pkl", zeros, true}}));
-  EXPECT_NE(error_of<FormatError>([&] { read_torch_state_dict(declared); }).find("decompression bomb"),
+  EXPECT_NE(test::error_of<FormatError>([&] { read_torch_state_dict(declared); }).find("decompression bomb"),
             std::string::npos);
   // The same zeros declared as 100 bytes: inflation stops at the declared size.
   const auto lying = scratch() / "lying_bomb.pth";
   spit(lying, make_zip({{"archive/data.pkl", zeros, true, 100}}));
-  EXPECT_NE(error_of<FormatError>([&] { read_torch_state_dict(lying); }).find("inflates beyond its declared 100 bytes"),
+  EXPECT_NE(test::error_of<FormatError>([&] { read_torch_state_dict(lying); }).find("inflates beyond its declared 100 bytes"),
             std::string::npos);
   // A tensor record that inflates to 1 GiB for a pickle asking for it: refused before allocation.
   const auto tensor_bomb = scratch() / "tensor_bomb.pth";
   spit(tensor_bomb, make_zip({{"archive/data.pkl", one_tensor_pickle(int64_t(1) << 28)},
                               {"archive/data/0", std::string(1 << 20, '\0'), true, uint64_t(1) << 30}}));
-  EXPECT_NE(error_of<FormatError>([&] { read_torch_state_dict(tensor_bomb); }).find("decompression bomb"),
+  EXPECT_NE(test::error_of<FormatError>([&] { read_torch_state_dict(tensor_bomb); }).find("decompression bomb"),
             std::string::npos);
   // A record declared larger than the tensor the pickle builds is refused before it is read.
   const auto mismatch = scratch() / "mismatch.pth";
   spit(mismatch, make_zip({{"archive/data.pkl", one_tensor_pickle(4)}, {"archive/data/0", storage + storage}}));
-  EXPECT_NE(error_of<FormatError>([&] { read_torch_state_dict(mismatch); }).find("has 32 bytes, expected 16"),
+  EXPECT_NE(test::error_of<FormatError>([&] { read_torch_state_dict(mismatch); }).find("has 32 bytes, expected 16"),
             std::string::npos);
   // A record whose bytes contain another record (an overlap bomb reads the same bytes many times).
   {
@@ -345,7 +333,7 @@ TEST(HostileWeights, DecompressionBombsAreRefusedWithoutTheMemory) {
     for (int k = 0; k < 4; ++k) z[cd + 20 + k] = z[cd + 24 + k] = char((covering >> (8 * k)) & 0xff);
     const auto p = scratch() / "overlap.pth";
     spit(p, z);
-    const auto msg = error_of<FormatError>([&] { read_torch_state_dict(p); });
+    const auto msg = test::error_of<FormatError>([&] { read_torch_state_dict(p); });
     EXPECT_NE(msg.find("overlaps another record"), std::string::npos) << msg;
   }
   // None of it cost the memory it claimed (zeros and its compressed copy take 32 MiB).

@@ -4,10 +4,25 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace instret::test {
+
+// The message of the E that `f` throws; "(other exception: ...)" or "(no exception)" otherwise.
+template <typename E>
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("(other exception: ") + e.what() + ")";
+  }
+  return "(no exception)";
+}
 
 // temp/instret_test_<tag>_<pid>, created (and emptied first when `fresh`).
 inline std::filesystem::path scratch_dir(const std::string& tag, bool fresh = false) {

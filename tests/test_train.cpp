@@ -102,16 +102,6 @@ const std::string kTinyMulti =
     " --set 'model.convnext.dims=[8,8,16,16]' --set model.convnext.drop_path=0 --set batch_size=4 --set log_every=1"
     " --set data.kind=random --set data.mixes_per_epoch=16 --set valid.batch_size=8 -j 1";
 
-// The message of the UsageError `f` throws ("(no UsageError)" when none).
-std::string usage_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const UsageError& e) {
-    return e.what();
-  }
-  return "(no UsageError)";
-}
-
 }  // namespace
 
 TEST(TrainConfig, DefaultsAreValidAndStrict) {
@@ -488,18 +478,18 @@ TEST(TrainMulti, WarmStartCopiesTheSingleEncodersTrunk) {
   ModelConfig wide = small;
   wide.han.channels = {4, 8, 8, 16};
   MultiEncoder other(wide);
-  EXPECT_NE(usage_error_of([&] { warm_start(*other, "single", single, MelConfig{}); }).find("another trunk"), std::string::npos);
+  EXPECT_NE(test::error_of<UsageError>([&] { warm_start(*other, "single", single, MelConfig{}); }).find("another trunk"), std::string::npos);
   MelConfig mel;
   mel.n_mels = 64;
-  EXPECT_NE(usage_error_of([&] { warm_start(*full, "single", single, mel); }).find("other log-mel settings"), std::string::npos);
-  EXPECT_NE(usage_error_of([&] { warm_start(*full, "pretrained", single, MelConfig{}); }).find("must be"), std::string::npos);
+  EXPECT_NE(test::error_of<UsageError>([&] { warm_start(*full, "single", single, mel); }).find("other log-mel settings"), std::string::npos);
+  EXPECT_NE(test::error_of<UsageError>([&] { warm_start(*full, "pretrained", single, MelConfig{}); }).find("must be"), std::string::npos);
   ModelConfig large;
   large.kind = "large";
   large.emb_dim = 16;
   large.convnext.depths = {1, 1, 1, 1};
   large.convnext.dims = {8, 8, 16, 16};
   MultiEncoder convnext(large);
-  EXPECT_NE(usage_error_of([&] { warm_start(*convnext, "single", single, MelConfig{}); }).find("needs model.kind \"small\""),
+  EXPECT_NE(test::error_of<UsageError>([&] { warm_start(*convnext, "single", single, MelConfig{}); }).find("needs model.kind \"small\""),
             std::string::npos);
 }
 
