@@ -503,6 +503,9 @@ TEST(TrainMulti, WarmStartedSmallTrainsWithTheContrastiveTerm) {
                                    small + " --set warm_start=single --set steps=3");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("warm start \"single\": "), std::string::npos) << r.output;
+  std::ifstream log_file(run / "train.log");
+  const std::string log((std::istreambuf_iterator<char>(log_file)), std::istreambuf_iterator<char>());
+  EXPECT_NE(log.find("warm start \"single\" from the single encoder"), std::string::npos) << log;
   const auto train = metrics(run, "train");
   ASSERT_EQ(train.size(), 3u);
   for (const Json& m : train) EXPECT_TRUE(std::isfinite(m["loss"].get<double>())) << m.dump();

@@ -121,6 +121,10 @@ int run_training_tool(int argc, char** argv, bool multi) {
       if (dist->is_main()) run->attach_log();
       spec.run = &*run;
       spdlog::info("{}: run folder {}", name, run->root().string());
+      // The model was built (and warm-started) before the log file was attached: say so in it too.
+      if (multi && is_warm_start(train_config.warm_start) && flags.continue_run.empty())
+        spdlog::info("{}: warm start \"{}\" from the single encoder {}", name, train_config.warm_start,
+                     train_config.single_encoder);
     }
     train(*task, train_config, device, *dist, spec);
   });
