@@ -4,6 +4,8 @@
 #include <cmath>
 #include <limits>
 
+#include "instret/train/warm_start.h"
+
 namespace instret {
 
 Json train_default_config(bool multi) {
@@ -52,8 +54,9 @@ Json train_default_config(bool multi) {
       {"channels_last", true},
       {"deterministic", false},
   };
-  if (!multi) config["family_smoothing"] = 0.0;
-  if (multi) {
+  if (!multi) {
+    config["family_smoothing"] = 0.0;
+  } else {
     config["single_encoder"] = "";
     config["loss_reduction"] = "mean";
     config["contrastive"] = {{"weight", 0.0}, {"temperature", 0.1}};
@@ -172,8 +175,7 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   if (!multi) {
     c.family_smoothing = config_get<double>(j, "family_smoothing");
     require(c.family_smoothing >= 0 && c.family_smoothing <= 1, "family_smoothing", "must be in [0, 1]");
-  }
-  if (multi) {
+  } else {
     c.single_encoder = config_get<std::string>(j, "single_encoder");
     c.loss_reduction = config_get<std::string>(j, "loss_reduction");
     c.targets = config_get<std::string>(j, "targets");
@@ -186,9 +188,7 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
     require(c.contrastive_temperature > 0 && std::isfinite(c.contrastive_temperature), "contrastive.temperature",
             "must be > 0");
     require(one_of(c.targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
-    require(one_of(c.warm_start, {"none", "single_trunk", "single"}), "warm_start",
-            "must be \"none\", \"single_trunk\" or \"single\"");
-    require(c.warm_start == "none" || c.model.kind == "small", "warm_start", "\"" + c.warm_start + "\" needs model.kind \"small\"");
+    validate_warm_start(c.warm_start, c.model.kind);
   }
   return c;
 }

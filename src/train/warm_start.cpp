@@ -3,15 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include <algorithm>
-
 #include "instret/core/error.h"
 
 namespace instret {
 
 namespace {
-
-const char* const kModes[] = {"none", "single_trunk", "single"};
 
 // Copies every parameter or buffer of `src` but the classifier (linear2) into the tensor of the same
 // name under "cnn." in `dst`; returns how many.
@@ -33,14 +29,18 @@ int64_t copy_trunk(torch::OrderedDict<std::string, torch::Tensor> dst,
 
 bool is_warm_start(const std::string& mode) { return mode == "single_trunk" || mode == "single"; }
 
+void validate_warm_start(const std::string& mode, const std::string& model_kind) {
+  if (mode != "none" && !is_warm_start(mode))
+    throw UsageError("config key 'warm_start': must be \"none\", \"single_trunk\" or \"single\", got \"" + mode + "\"");
+  if (mode != "none" && model_kind != "small")
+    throw UsageError("config key 'warm_start': \"" + mode + "\" needs model.kind \"small\" (the single encoder's Han CNN trunk), got \"" +
+                     model_kind + "\"");
+}
+
 void check_warm_start(const std::string& mode, const ModelConfig& config, const SingleEncoder& single,
                       const MelConfig& mel) {
-  if (std::find(std::begin(kModes), std::end(kModes), mode) == std::end(kModes))
-    throw UsageError("config key 'warm_start': must be \"none\", \"single_trunk\" or \"single\", got \"" + mode + "\"");
+  validate_warm_start(mode, config.kind);
   if (mode == "none") return;
-  if (config.kind != "small")
-    throw UsageError("config key 'warm_start': \"" + mode + "\" needs model.kind \"small\" (the single encoder's Han CNN trunk), got \"" +
-                     config.kind + "\"");
   const auto& a = single.config().han.channels;
   const auto& b = config.han.channels;
   if (a != b || single.config().emb_dim != config.emb_dim)

@@ -17,8 +17,11 @@ namespace instret {
 // init, so every output starts near the single encoder's embedding of the whole mixture).
 bool is_warm_start(const std::string& mode);
 
-// UsageError when `mode` is unknown, or when it is not "none" and the model is not Small, or the
-// single encoder's trunk (model.han.channels, emb_dim) or log-mel settings differ from the model's
+// UsageError naming the config key unless `mode` is one of those values, and "none" for any
+// model.kind but "small". The config check of train-multi and check_warm_start both use it.
+void validate_warm_start(const std::string& mode, const std::string& model_kind);
+
+// validate_warm_start, then UsageError when the single encoder's trunk (model.han.channels, emb_dim) or log-mel settings differ from the model's
 // and the run's `mel` (dropout and slope may differ: they hold no weights).
 void check_warm_start(const std::string& mode, const ModelConfig& config, const SingleEncoder& single,
                       const MelConfig& mel);
