@@ -23,7 +23,6 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
-#include "instret/data/mel_eq.h"
 #include "instret/data/nlakh_dataset.h"
 #include "instret/data/prefetch_loader.h"
 #include "instret/data/random_mix.h"
@@ -441,38 +440,6 @@ TEST(RandomMix, MixDownNormalisesByThePeak) {
   EXPECT_EQ(out, z);
   mix_down({}, 4, out.data());
   EXPECT_EQ(out, z);
-}
-
-TEST(MelEq, SmoothBoundedPerItemCurvesFromTheSeed) {
-  const int64_t B = 6, F = 64, T = 5;
-  const torch::Tensor mel = torch::randn({B, F, T});
-  const double max_db = 12;
-  const torch::Tensor out = random_mel_eq(mel, max_db, 7, 3);
-  const torch::Tensor diff = (out - mel).to(torch::kDouble);
-  // The same curve in every frame of an item, |curve| <= max_db, a different curve per item.
-  EXPECT_LT((diff - diff.select(2, 0).unsqueeze(2)).abs().max().item<double>(), 1e-5);
-  const torch::Tensor curves = diff.select(2, 0);
-  EXPECT_LE(curves.abs().max().item<double>(), max_db + 1e-5);
-  EXPECT_GT(curves.abs().max().item<double>(), 0.5);
-  for (int64_t b = 1; b < B; ++b) EXPECT_GT((curves[b] - curves[0]).abs().max().item<double>(), 1e-3);
-  // Each curve lies in the span of cos(pi k f / (F - 1)), k = 1..3: no constant term, nothing rougher.
-  std::vector<double> basis;
-  for (int k = 1; k <= 3; ++k)
-    for (int64_t f = 0; f < F; ++f) basis.push_back(std::cos(3.14159265358979323846 * k * double(f) / double(F - 1)));
-  const torch::Tensor A = torch::tensor(basis, torch::kDouble).view({3, F}).t();  // (F, 3)
-  const torch::Tensor coef = std::get<0>(torch::linalg_lstsq(A, curves.t(), {}, {}));
-  EXPECT_LT((torch::mm(A, coef) - curves.t()).abs().max().item<double>(), 1e-4);
-  EXPECT_LE(coef.abs().max().item<double>(), max_db / 3 + 1e-4);
-  // A pure function of (seed, step); another step or seed gives other curves; 4-D input agrees.
-  EXPECT_TRUE(torch::equal(random_mel_eq(mel, max_db, 7, 3), out));
-  EXPECT_FALSE(torch::allclose(random_mel_eq(mel, max_db, 7, 4), out));
-  EXPECT_FALSE(torch::allclose(random_mel_eq(mel, max_db, 8, 3), out));
-  EXPECT_TRUE(torch::allclose(random_mel_eq(mel.unsqueeze(1), max_db, 7, 3).squeeze(1), out));
-  // Off is the identity; bad gains and shapes are usage errors.
-  EXPECT_TRUE(torch::equal(random_mel_eq(mel, 0, 7, 3), mel));
-  EXPECT_THROW(random_mel_eq(mel, -1, 7, 3), UsageError);
-  EXPECT_THROW(random_mel_eq(mel, std::nan(""), 7, 3), UsageError);
-  EXPECT_THROW(random_mel_eq(torch::zeros({F, T}), 3, 7, 3), UsageError);
 }
 
 TEST(BatchMakers, RandomMixSingleAndMultiBatches) {

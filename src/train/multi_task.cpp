@@ -6,7 +6,6 @@
 #include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
-#include "instret/data/mel_eq.h"
 #include "instret/data/sampling.h"
 #include "instret/eval/instrument_library.h"
 #include "instret/eval/retrieval_evaluation.h"
@@ -153,13 +152,11 @@ Batch MultiTask::synthetic_batch(int64_t step) const {
   return b;
 }
 
-torch::Tensor MultiTask::forward_audio(const torch::Tensor& audio, std::optional<int64_t> augment_step) {
+torch::Tensor MultiTask::forward_audio(const torch::Tensor& audio) {
   torch::Tensor mel;
   {
     torch::NoGradGuard no_grad;
     mel = frontend_->forward(to_device(audio, device_));
-    if (augment_step)
-      mel = random_mel_eq(mel, config_.augment_eq_db, stream_seed(config_.seed, {uint64_t(rank_)}), *augment_step);
   }
   return model_->forward(mel);
 }
@@ -194,7 +191,7 @@ torch::Tensor MultiTask::loss(const Batch& batch) {
   model_->train();
   const torch::Tensor audio =
       torch::from_blob(const_cast<float*>(batch.audio.data()), {batch.size, batch.samples}, torch::kFloat32);
-  const torch::Tensor outputs = forward_audio(audio, batch.step).to(torch::kFloat32);
+  const torch::Tensor outputs = forward_audio(audio).to(torch::kFloat32);
   const auto [targets, counts] = this->targets(batch, train_targets_, on_the_fly_);
   PitLoss pit = pit_cosine_loss(outputs, targets, counts, reduction_);
   if (config_.contrastive_weight == 0) return pit.loss;

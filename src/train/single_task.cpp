@@ -9,7 +9,6 @@
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
 #include "instret/data/sampling.h"
-#include "instret/data/mel_eq.h"
 #include "instret/eval/eer_evaluation.h"
 #include "instret/loss/family_smoothing.h"
 #include "instret/models/memory_format.h"
@@ -114,9 +113,7 @@ torch::Tensor SingleTask::logmel(const Batch& batch) {
 torch::Tensor SingleTask::loss(const Batch& batch) {
   model_->train();
   const torch::Tensor labels = to_device(torch::tensor(batch.labels, torch::kInt64), device_);
-  const torch::Tensor mel = random_mel_eq(logmel(batch), config_.augment_eq_db, stream_seed(config_.seed, {uint64_t(rank_)}),
-                                          batch.step);
-  const torch::Tensor logits = model_->forward(mel).logits;
+  const torch::Tensor logits = model_->forward(logmel(batch)).logits;
   if (smoothed_targets_.defined()) return smoothed_cross_entropy(logits, labels, smoothed_targets_);
   return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels);
 }

@@ -53,7 +53,6 @@ Json train_default_config(bool multi) {
       {"bf16", false},
       {"channels_last", true},
       {"deterministic", false},
-      {"augment", {{"eq_db", 0.0}}},
   };
   if (!multi) {
     config["family_smoothing"] = 0.0;
@@ -167,8 +166,6 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   c.bf16 = config_get<bool>(j, "bf16");
   c.channels_last = config_get<bool>(j, "channels_last");
   c.deterministic = config_get<bool>(j, "deterministic");
-  c.augment_eq_db = config_get<double>(j, "augment.eq_db");
-  require(c.augment_eq_db >= 0 && c.augment_eq_db <= 40, "augment.eq_db", "must lie in [0, 40] dB");
   require(c.batch_size >= 1, "batch_size", "must be >= 1");
   require(c.steps >= 1, "steps", "must be >= 1");
   require(c.log_every >= 1, "log_every", "must be >= 1");

@@ -4,7 +4,6 @@
 // the valid instruments as the library.
 #pragma once
 #include <memory>
-#include <optional>
 
 #include "instret/audio/mel.h"
 #include "instret/data/nlakh_dataset.h"
@@ -36,9 +35,7 @@ class MultiTask : public TrainTask {
   // Targets (B, max count, D) on the device and counts (B) of a batch: rows of `table`, or the single
   // encoder's embeddings of the batch's stems when `from_stems`.
   std::pair<torch::Tensor, torch::Tensor> targets(const Batch& batch, const torch::Tensor& table, bool from_stems);
-  // The model's outputs for a batch of audio; with augment_step, the training log-mels get that
-  // step's random EQ (augment.eq_db).
-  torch::Tensor forward_audio(const torch::Tensor& audio, std::optional<int64_t> augment_step = std::nullopt);
+  torch::Tensor forward_audio(const torch::Tensor& audio);
 
   const TrainConfig& config_;
   torch::Device device_;

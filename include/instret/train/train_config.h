@@ -65,7 +65,6 @@ struct TrainConfig {
   bool bf16 = false;             // bf16 autocast (CUDA only)
   bool channels_last = true;     // 4-D weights and inputs in channels-last memory order
   bool deterministic = false;    // deterministic algorithms only (CUDA: slower; off = cuDNN autotuning)
-  double augment_eq_db = 0.0;    // random EQ of each training log-mel, up to this many dB (0 = off; instret/data/mel_eq.h)
   // train-single only
   double family_smoothing = 0.0;        // label smoothing onto the class's family (0 = the paper's cross-entropy)
   // train-multi only
