@@ -23,9 +23,9 @@ bin="$build/bin"
 cd "$root"
 
 if [ "$long" = 1 ]; then
-  clips=40 valid_mixtures=400 single_steps=6000 multi_steps=6000 valid_every=1000
+  clips=40 valid_mixtures=400 single_steps=6000 multi_steps=6000 single_valid_every=1000 multi_valid_every=1000
 else
-  clips=25 valid_mixtures=300 single_steps=900 multi_steps=900 valid_every=300
+  clips=25 valid_mixtures=300 single_steps=1800 multi_steps=900 single_valid_every=600 multi_valid_every=300
 fi
 start=$(date +%s)
 step() { printf '\n== [%ss] %s\n' "$(($(date +%s) - start))" "$*"; }
@@ -40,7 +40,7 @@ if [ -f "$out/single/checkpoints/last.pt" ]; then
   "$bin/train-single" --continue "$out/single" --set steps="$single_steps"
 else
   "$bin/train-single" -c configs/cpu_single.json --data "$out/nlakh" --run "$out/single" --set steps="$single_steps" \
-    --set valid.every="$valid_every"
+    --set valid.every="$single_valid_every"
 fi
 single="$out/single/checkpoints/best.pt"
 
@@ -49,7 +49,7 @@ if [ -f "$out/multi/checkpoints/last.pt" ]; then
   "$bin/train-multi" --continue "$out/multi" --set steps="$multi_steps"
 else
   "$bin/train-multi" -c configs/cpu_multi_small_random.json --data "$out/nlakh" --single "$single" \
-    --run "$out/multi" --set steps="$multi_steps" --set valid.every="$valid_every"
+    --run "$out/multi" --set steps="$multi_steps" --set valid.every="$multi_valid_every"
 fi
 multi="$out/multi/checkpoints/best.pt"
 
