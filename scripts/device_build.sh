@@ -2,6 +2,8 @@
 # Builds the project against a CUDA LibTorch 2.x on a GPU host (into build-cuda/), then runs the
 # tests. LibTorch comes from the host's Python PyTorch; the other libraries come from the system
 # when present, else from Debian .deb files (scripts/fetch_debs.sh) unpacked into a local prefix.
+# Env: BUILD_DIR (build-cuda), DEBS_DIR (shared/debs), RUN_TESTS=0 to build only (scripts/gpu_check.sh
+# runs its own selection), JOBS (all cores).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build-cuda}"
@@ -30,5 +32,6 @@ fi
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   "-DCMAKE_PREFIX_PATH=$torch_prefix$extra_prefix" -DCMAKE_CUDA_ARCHITECTURES=native "${torch_link_args[@]}"
-cmake --build "$build" -j "$(nproc)"
+cmake --build "$build" -j "${JOBS:-$(nproc)}"
+[ "${RUN_TESTS:-1}" = 1 ] || exit 0
 cd "$build" && ctest --output-on-failure -j 4

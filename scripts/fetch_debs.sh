@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Downloads (does not install) the Debian packages a GPU host needs besides its own CUDA
 # LibTorch, into DIR (default: shared/debs), so that scripts/device_build.sh can unpack them
-# there into a prefix when that host cannot install packages itself.
+# there into a prefix when that host cannot install packages itself; and, into DIR/data, the
+# SoundFonts and MIDI files of configs/nlakh_tiny.json (the tests' and scripts/gpu_check.sh's data),
+# which scripts/gpu_check.sh unpacks into / (data only: files under /usr/share). About 25 MiB in all.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${1:-$root/shared/debs}"
@@ -14,4 +16,7 @@ pkgs=(libsndfile1-dev libsndfile1 libsoxr-dev libsoxr0 libfluidsynth-dev libflui
       libpulse0 libjack-jackd2-0 libasound2 libsystemd0 libportaudio2
       libfaiss-dev libblas3 libblas-dev liblapack3 liblapack-dev libgfortran5)
 apt-get download "${pkgs[@]}"
-ls -1 "$dir"
+mkdir -p data
+(cd data && apt-get download timgm6mb-soundfont csound-soundfont openttd-openmsx planetblupi-music-midi)
+ls -1 "$dir" "$dir/data"
+du -sh "$dir"

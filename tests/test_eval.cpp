@@ -19,6 +19,7 @@
 #include "instret/eval/eer_evaluation.h"
 #include "instret/eval/retrieval_evaluation.h"
 #include "instret/eval/retrieval_metrics.h"
+#include "instret/eval/slot_diagnostics.h"
 #include "instret/eval/twin_table.h"
 
 using namespace instret;
@@ -562,4 +563,27 @@ TEST(EvalDumps, RecomputeWithScikitLearn) {
   const std::string script = std::string(INSTRET_SOURCE_DIR) + "/scripts/golden/check_eval_dumps.py";
   EXPECT_EQ(std::system((py + " " + script + " eer " + dir + "eer.json " + dir + "eer.csv").c_str()), 0);
   EXPECT_EQ(std::system((py + " " + script + " retrieval " + dir + "ret.json " + dir + "ret.jsonl").c_str()), 0);
+}
+
+// Slot diagnostics by hand: slot 0 is the same for both mixtures (a prototype: collapse 1), slot 1
+// turns by 90 degrees (cosine to its mean direction 1/sqrt 2); within a mixture the slots are at 90
+// and 0 degrees. Top-1 picks 0, 0, 0, 1 over 3 library entries: counts 3, 1, 0.
+TEST(SlotDiagnostics, CollapsePairwiseCosineAndHubsByHand) {
+  const torch::Tensor outputs = torch::tensor({1.0, 0.0, 0.0, 2.0,    // mixture 0: slots (1,0), (0,2)
+                                               3.0, 0.0, 1.0, 0.0})   // mixture 1: slots (3,0), (1,0)
+                                    .view({2, 2, 2});
+  const torch::Tensor cosines = torch::tensor({0.9, 0.1, 0.0, 0.8, 0.2, 0.1,    // picks 0, 0
+                                               0.7, 0.3, 0.2, 0.1, 0.6, 0.5})   // picks 0, 1
+                                    .view({2, 2, 3});
+  const SlotDiagnostics d = slot_diagnostics(outputs, cosines);
+  ASSERT_EQ(d.collapse_per_slot.size(), 2u);
+  EXPECT_NEAR(d.collapse_per_slot[0], 1.0, 1e-12);
+  EXPECT_NEAR(d.collapse_per_slot[1], std::sqrt(0.5), 1e-12);
+  EXPECT_NEAR(d.collapse, (1.0 + std::sqrt(0.5)) / 2, 1e-12);
+  EXPECT_NEAR(d.pairwise_cosine, (0.0 + 1.0) / 2, 1e-12);
+  EXPECT_NEAR(d.hub_top1_share, 0.75, 1e-12);
+  const double mu = 4.0 / 3, var = ((3 - mu) * (3 - mu) + (1 - mu) * (1 - mu) + mu * mu) / 3;
+  const double third = (std::pow(3 - mu, 3) + std::pow(1 - mu, 3) + std::pow(-mu, 3)) / 3;
+  EXPECT_NEAR(d.hub_skewness, third / std::pow(var, 1.5), 1e-12);
+  EXPECT_THROW(slot_diagnostics(outputs, cosines.narrow(0, 0, 1)), UsageError);
 }

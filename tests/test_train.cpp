@@ -46,7 +46,8 @@ const fs::path& tiny_data() {
 // Flags of a tiny, fast single encoder (16-d embedding, 4..8 channels).
 const std::string kTinySingle =
     " --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]' --set batch_size=4 --set log_every=1"
-    " --set valid.enroll=1 --set valid.targets=2 --set valid.non_targets=2 --set valid.batch_size=8 -j 1";
+    " --set valid.enroll=1 --set valid.targets=2 --set valid.non_targets=2 --set valid.batch_size=8 -j 1"
+    " --set bf16=false";  // exact comparisons below: float32 on every CPU (bf16's own test is Bf16*)
 
 test::CommandResult tool(const std::string& name, const std::string& args, const std::string& env = "") {
   return test::run_command(env + " " + std::string(INSTRET_BIN_DIR) + "/" + name + " " + args + " 2>&1");
@@ -100,7 +101,7 @@ const fs::path& tiny_single_checkpoint() {
 const std::string kTinyMulti =
     " --set model.kind=large --set model.emb_dim=16 --set 'model.convnext.depths=[1,1,1,1]'"
     " --set 'model.convnext.dims=[8,8,16,16]' --set model.convnext.drop_path=0 --set batch_size=4 --set log_every=1"
-    " --set data.kind=random --set data.mixes_per_epoch=16 --set valid.batch_size=8 -j 1";
+    " --set data.kind=random --set data.mixes_per_epoch=16 --set valid.batch_size=8 -j 1 --set bf16=false";
 
 }  // namespace
 
@@ -204,6 +205,31 @@ TEST(TrainSingle, FamilySmoothingTrainsAndIsChecked) {
                               (kScratch / "multi_smoothed").string() + kTinyMulti + " --set family_smoothing=0.3");
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("unknown config key 'family_smoothing'"), std::string::npos) << r.output;
+}
+
+// bf16 forced on (emulated where the CPU lacks it): both tools train with finite losses, say so in
+// the log, and train-multi keeps its bf16 targets apart from float32 ones.
+TEST(TrainTools, Bf16ForcedOnTrainsAndSaysSo) {
+  const fs::path single = kScratch / "bf16_single";
+  auto r = tool("train-single", "--data " + tiny_data().string() + " --run " + single.string() + kTinySingle +
+                                    " --set steps=3 --set valid.every=3 --set bf16=true");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("compute: bf16 autocast (bf16 true"), std::string::npos) << r.output;
+  for (const Json& m : metrics(single, "train")) EXPECT_TRUE(std::isfinite(m["loss"].get<double>()));
+  ASSERT_EQ(metrics(single, "valid").size(), 1u);
+  EXPECT_TRUE(std::isfinite(metrics(single, "valid")[0]["eer"].get<double>()));
+  const fs::path ckpt = tiny_single_checkpoint();
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
+                              (kScratch / "bf16_multi").string() + kTinyMulti +
+                              " --set steps=2 --set valid.every=2 --set bf16=true --set targets_dir=" +
+                              (kScratch / "bf16_targets").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(kScratch / "bf16_targets" / (file_hash(ckpt) + "-bf16") / "multi_valid.npy"));
+  EXPECT_FALSE(fs::exists(kScratch / "bf16_targets" / file_hash(ckpt)));
+  r = tool("train-single", "--data " + tiny_data().string() + " --run " + (kScratch / "bf16_bad").string() +
+                               kTinySingle + " --set bf16=maybe");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("config key 'bf16'"), std::string::npos) << r.output;
 }
 
 TEST(TrainSingle, ContinueIsBitExactAndWorkerCountDoesNotMatter) {

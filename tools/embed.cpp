@@ -9,6 +9,7 @@
 #include "instret/audio/io.h"
 #include "instret/core/cli.h"
 #include "instret/core/device.h"
+#include "instret/core/precision.h"
 #include "instret/core/error.h"
 #include "instret/core/npy.h"
 #include "instret/train/embed_clips.h"
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   std::string output;
   double offset = 0.0;
-  std::string device = "cpu";
+  std::string device = "cpu", bf16 = "auto";
   int64_t batch = 32;
   int workers = 2;
   auto* o_mel = app.add_flag("--mel", mel_mode, "Write log-mel features (N, n_mels, frames), float32");
@@ -39,6 +40,7 @@ int main(int argc, char** argv) {
   app.add_option("-o,--output", output, "Output .npy file")->required();
   app.add_option("--offset", offset, "Start of the clip in each file, seconds")->check(CLI::NonNegativeNumber);
   app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
+  add_bf16_flag(app, bf16);
   app.add_option("--batch", batch, "Clips per batch")->check(CLI::PositiveNumber);
   app.add_option("-j,--workers", workers, "Decoding threads")->check(CLI::Range(1, 64));
   return run_tool(app, argc, argv, common, [&] {
@@ -71,13 +73,16 @@ int main(int argc, char** argv) {
       return;
     }
     torch::Tensor emb;
+    const Precision precision = inference_precision(bf16, dev);
     if (!single.empty()) {
-      SingleEncoder encoder(single, dev);
+      SingleEncoder encoder(single, dev, precision.bf16);
+      log_precision(precision, dev);
       emb = embed_clips(
           int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); }, batch,
           workers, "embed");
     } else {
-      MultiEncoderRunner encoder(multi, dev);
+      MultiEncoderRunner encoder(multi, dev, precision.bf16);
+      log_precision(precision, dev);
       emb = embed_clips(
           int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); }, batch,
           workers, "embed");

@@ -9,6 +9,7 @@
 
 #include "instret/core/cli.h"
 #include "instret/core/device.h"
+#include "instret/core/precision.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
 #include "instret/retrieval/indexing.h"
@@ -30,7 +31,7 @@ int main(int argc, char** argv) {
 
   // retrieve index
   CLI::App* index = app.add_subcommand("index", "Embed instruments with a single encoder into a library file");
-  std::string single, output, folder, nlakh, split = "valid", soundfont, device = "auto", prebuild = "exact";
+  std::string single, output, folder, nlakh, split = "valid", soundfont, device = "auto", prebuild = "exact", bf16 = "auto";
   std::vector<int> programs;
   bool add = false;
   int workers = 2;
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   o_folder->excludes(o_nlakh)->excludes(o_sf);
   o_nlakh->excludes(o_sf);
   index->add_option("--device", device, "auto, cpu, cuda or cuda:N");
+  add_bf16_flag(*index, bf16);
   index->add_option("-j,--workers", workers, "Decoding / rendering threads")->check(CLI::Range(1, 64));
   index->add_option("--batch", batch, "Clips per forward")->check(CLI::PositiveNumber);
   index->add_option("--index", prebuild, "Also build and store this approximate index beside the library (hnsw or ivf)")
@@ -76,12 +78,16 @@ int main(int argc, char** argv) {
   query->add_option("--ef-search", so.hnsw_ef_search, "HNSW beam width")->check(CLI::PositiveNumber);
   query->add_flag("--json", json, "JSON on stdout instead of the table");
   query->add_option("--device", qdevice, "auto, cpu, cuda or cuda:N");
+  add_bf16_flag(*query, bf16);
 
   return run_tool(app, argc, argv, common, [&] {
     if (index->parsed()) {
       const int sources = int(!folder.empty()) + int(!nlakh.empty()) + int(!soundfont.empty());
       if (sources != 1) throw UsageError("choose one source: --folder DIR, --nlakh DIR or --soundfont SF2");
-      SingleEncoder encoder(single, resolve_device(device));
+      const torch::Device dev = resolve_device(device);
+      const Precision precision = inference_precision(bf16, dev);
+      SingleEncoder encoder(single, dev, precision.bf16);
+      log_precision(precision, dev);
       Library library;
       if (add && fs::exists(output)) {
         library = load_library(output);
@@ -124,7 +130,10 @@ int main(int argc, char** argv) {
     if (index_kind != "exact" && fast_file_hash(library_path) != library_hash)
       throw IoError("library " + library_path + " changed while it was read (is retrieve index writing it?): try again");
     if (library.instruments.empty()) throw FormatError("library " + library_path + " holds no instrument");
-    MultiEncoderRunner encoder(multi, resolve_device(qdevice));
+    const torch::Device qdev = resolve_device(qdevice);
+    const Precision precision = inference_precision(bf16, qdev);
+    MultiEncoderRunner encoder(multi, qdev, precision.bf16);
+    log_precision(precision, qdev);
     check_library_encoder(library, library_path, encoder);
     const auto t0 = std::chrono::steady_clock::now();
     const torch::Tensor means = torch::from_blob(const_cast<float*>(library.means.data()),

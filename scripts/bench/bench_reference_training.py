@@ -5,7 +5,7 @@
 Usage:
   ~/pyref/bin/python scripts/bench/bench_reference_training.py --data DIR --model han_cnn|small|large
       [--batch 128] [--steps 10] [--workers 2] [--threads T] [--prefetch 2] [--seed 0] [--device cpu]
-      [--bf16] [--channels-last]
+      [--bf16] [--channels-last] [--channels 32,64,128,256] [--emb 1024]
 
 The design is the reference repository's (minju0821/musical_instrument_retrieval), re-written here:
 - han_cnn: the single-instrument encoder (Single_Instrument_Encoder/{dataset,train}.py). A
@@ -56,7 +56,10 @@ import warnings  # noqa: E402
 warnings.filterwarnings("ignore", category=UserWarning, message="pkg_resources is deprecated")
 warnings.filterwarnings("ignore", category=FutureWarning)
 
-import librosa  # noqa: E402
+try:  # only the pipeline (b) needs librosa: --step-only runs without it (e.g. on a GPU host)
+    import librosa  # noqa: E402
+except ImportError:
+    librosa = None
 import numpy as np  # noqa: E402
 import scipy.io.wavfile  # noqa: E402
 import torch  # noqa: E402
@@ -167,15 +170,15 @@ def pit_cosine_loss(out, targets, counts):
 
 
 class Task:
-    def __init__(self, model_name, n_classes, device, bf16=False, channels_last=False):
+    def __init__(self, model_name, n_classes, device, bf16=False, channels_last=False, channels=(32, 64, 128, 256)):
         self.name = model_name
         self.device = device
         self.bf16 = bf16
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         if model_name == "han_cnn":
-            self.model = HanCNN(n_out=n_classes)
+            self.model = HanCNN(n_out=n_classes, channels=channels, emb=EMB)
         elif model_name == "small":
-            self.model = HanCNN(n_out=N_SLOTS * EMB)
+            self.model = HanCNN(n_out=N_SLOTS * EMB, channels=channels, emb=EMB)
         else:
             import timm
             self.model = timm.create_model("convnext_small", pretrained=False, in_chans=1,
@@ -250,11 +253,19 @@ def main():
     p.add_argument("--prefetch", type=int, default=2, help="DataLoader prefetch_factor (batches per worker)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast of the forward pass (CUDA)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast of the forward pass (CPU or CUDA)")
+    p.add_argument("--channels", default="32,64,128,256", help="Han CNN block widths (han_cnn, small)")
+    p.add_argument("--emb", type=int, default=1024, help="embedding size (han_cnn, small)")
     p.add_argument("--channels-last", action="store_true", help="channels_last weights and inputs")
+    p.add_argument("--step-only", action="store_true", help="time (a) only, not the DataLoader pipeline (no librosa)")
     args = p.parse_args()
+    global EMB
+    EMB = args.emb
+    channels = tuple(int(c) for c in args.channels.split(","))
     if args.steps < 1 or args.batch < 1 or args.workers < 0:
         p.error("--steps and --batch must be >= 1, --workers >= 0")
+    if librosa is None and not args.step_only:
+        p.error("librosa is not installed: the pipeline needs it (or give --step-only)")
     torch.set_num_threads(args.threads if args.threads > 0 else len(os.sched_getaffinity(0)))
     torch.manual_seed(args.seed)
     device = torch.device(args.device)
@@ -263,7 +274,7 @@ def main():
 
     insts, clips = read_split(args.data, "train")
     frames = 1 + scipy.io.wavfile.read(clips[0][0])[1].shape[0] // 512
-    task = Task(args.model, len(insts), device, args.bf16, args.channels_last)
+    task = Task(args.model, len(insts), device, args.bf16, args.channels_last, channels)
     n_items = (args.steps + 1) * args.batch
 
     # (a) the step alone, on pre-made synthetic batches
@@ -271,28 +282,33 @@ def main():
     premade = [task.synthetic_batch(rng, args.batch, frames) for _ in range(args.steps + 1)]
     synthetic, _ = timed_steps(task, iter(premade), args.steps, device)
     del premade
-
     # (b) the whole pipeline: DataLoader workers read, mix and compute log-mels
-    if args.model == "han_cnn":
-        data = SingleClipDataset(clips)
-        sampler = RandomSampler(data, replacement=False, num_samples=n_items,
-                                generator=torch.Generator().manual_seed(args.seed))
-    else:
-        data = RandomMixDataset(clips, n_items, args.seed)
-        sampler = RandomSampler(data, generator=torch.Generator().manual_seed(args.seed))
-    loader = DataLoader(data, batch_size=args.batch, sampler=sampler, num_workers=args.workers,
-                        prefetch_factor=args.prefetch if args.workers > 0 else None, drop_last=True,
-                        pin_memory=device.type == "cuda")
-    pipeline, waited = timed_steps(task, iter(loader), args.steps, device)
+    pipeline = waited = None
+    if not args.step_only:
+        if args.model == "han_cnn":
+            data = SingleClipDataset(clips)
+            sampler = RandomSampler(data, replacement=False, num_samples=n_items,
+                                    generator=torch.Generator().manual_seed(args.seed))
+        else:
+            data = RandomMixDataset(clips, n_items, args.seed)
+            sampler = RandomSampler(data, generator=torch.Generator().manual_seed(args.seed))
+        loader = DataLoader(data, batch_size=args.batch, sampler=sampler, num_workers=args.workers,
+                            prefetch_factor=args.prefetch if args.workers > 0 else None, drop_last=True,
+                            pin_memory=device.type == "cuda")
+        pipeline, waited = timed_steps(task, iter(loader), args.steps, device)
 
     n, b = args.steps, args.batch
     print(json.dumps({"benchmark": f"reference-python-{args.model}", "device": str(device), "batch_size": b,
                       "steps": n, "workers": args.workers, "threads": torch.get_num_threads(),
                       "step_steps_per_s": n / synthetic, "step_samples_per_s": n * b / synthetic,
-                      "pipeline_steps_per_s": n / pipeline, "pipeline_samples_per_s": n * b / pipeline,
-                      "data_wait_fraction": waited / pipeline, "frames": frames,
+                      "pipeline_steps_per_s": pipeline and n / pipeline,
+                      "pipeline_samples_per_s": pipeline and n * b / pipeline,
+                      "data_wait_fraction": pipeline and waited / pipeline, "frames": frames,
+                      "bf16": args.bf16, "channels_last": args.channels_last,
+                      "channels": list(channels) if args.model != "large" else None,
+                      "emb_dim": EMB,
                       "train_instruments": len(insts), "train_clips": len(clips),
-                      "torch": torch.__version__, "librosa": librosa.__version__}), flush=True)
+                      "torch": torch.__version__, "librosa": librosa and librosa.__version__}), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "instret/core/error.h"
+#include "instret/core/precision.h"
 
 namespace instret {
 
@@ -272,6 +273,8 @@ LogMelImpl::LogMelImpl(const MelConfig& config) : config_(config) {
 }
 
 torch::Tensor LogMelImpl::mel_power(torch::Tensor audio) {
+  // Features are float32 even inside a bf16 autocast scope (its matrix products would be bf16).
+  NoAutocast no_autocast;
   audio = checked_input(std::move(audio));
   const int64_t batch = audio.size(0);
   if (!audio.device().is_cpu()) return apply_filterbank(power_unchecked(audio));
@@ -303,7 +306,10 @@ torch::Tensor LogMelImpl::mel_power(torch::Tensor audio) {
   return out;
 }
 
-torch::Tensor LogMelImpl::power_spectrogram(torch::Tensor audio) { return power_unchecked(checked_input(std::move(audio))); }
+torch::Tensor LogMelImpl::power_spectrogram(torch::Tensor audio) {
+  NoAutocast no_autocast;
+  return power_unchecked(checked_input(std::move(audio)));
+}
 
 torch::Tensor LogMelImpl::checked_input(torch::Tensor audio) const {
   if (audio.dim() == 1) audio = audio.unsqueeze(0);
@@ -346,6 +352,7 @@ torch::Tensor LogMelImpl::power_unchecked(const torch::Tensor& audio) const {
 }
 
 torch::Tensor LogMelImpl::apply_filterbank(const torch::Tensor& power) const {
+  NoAutocast no_autocast;
   if (power.dim() != 3 || power.size(2) != config_.n_bins())
     throw UsageError("filterbank input must be (batch, frames, " + std::to_string(config_.n_bins()) + ")");
   const int64_t batch = power.size(0), frames = power.size(1);

@@ -17,6 +17,12 @@ void add_common_flags(CLI::App& app, CommonOptions& options, bool with_config) {
   }
 }
 
+void add_bf16_flag(CLI::App& app, std::string& value) {
+  app.add_option("--bf16", value,
+                 "bf16 autocast of the encoder: auto (on for CUDA and for CPUs with AVX512-BF16 or AMX), true, false")
+      ->check(CLI::IsMember({"auto", "true", "false"}));
+}
+
 int run_tool(CLI::App& app, int argc, char** argv, const CommonOptions& options,
              const std::function<void()>& body) {
   try {

@@ -8,6 +8,9 @@ namespace {
 
 bool same_kind(const Json& a, const Json& b) {
   if (a.is_number() && b.is_number()) return true;
+  // A switch whose default is "auto" also takes true and false (e.g. bf16).
+  if (a.is_string() && a.get<std::string>() == "auto" && b.is_boolean()) return true;
+  if (a.is_boolean() && b.is_string() && b.get<std::string>() == "auto") return true;
   return a.type() == b.type();
 }
 

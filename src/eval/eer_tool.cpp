@@ -8,6 +8,7 @@
 
 #include "instret/core/cli.h"
 #include "instret/core/device.h"
+#include "instret/core/precision.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
 #include "instret/data/nlakh_dataset.h"
@@ -23,7 +24,7 @@ int run_eval_eer_tool(int argc, char** argv) {
                "eval-eer"};
   CommonOptions options;
   add_common_flags(app, options);
-  std::string single, baseline, data, split = "valid", json_out, dump, device = "auto";
+  std::string single, baseline, data, split = "valid", json_out, dump, device = "auto", bf16 = "auto";
   std::vector<uint64_t> seeds{0, 1, 2, 3, 4};
   EerProtocol protocol;
   int threads = 0;
@@ -44,6 +45,7 @@ int run_eval_eer_tool(int argc, char** argv) {
   app.add_option("--json", json_out, "Also write the JSON report to this file (atomically)");
   app.add_option("--dump-trials", dump, "Write every trial as CSV: seed,instrument,instrument_id,target,score");
   app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
+  add_bf16_flag(app, bf16);
   app.add_option("-j,--threads", threads, "Intra-op threads, 0 = LibTorch's default")->check(CLI::Range(0, 1024));
   return run_tool(app, argc, argv, options, [&] {
     if (single.empty() == baseline.empty()) throw UsageError("give --single CKPT or --baseline mfcc|logmel");
@@ -61,7 +63,10 @@ int run_eval_eer_tool(int argc, char** argv) {
 
     require_split(data, split);
     const NlakhSingle dataset = NlakhSingle::open(data, split);
-    ClipEmbedder embedder = single.empty() ? ClipEmbedder::baseline(baseline_config, dev) : ClipEmbedder::single(single, dev);
+    const Precision precision = inference_precision(bf16, dev);
+    ClipEmbedder embedder = single.empty() ? ClipEmbedder::baseline(baseline_config, dev)
+                                           : ClipEmbedder::single(single, dev, precision.bf16);
+    if (!single.empty()) log_precision(precision, dev);
     std::vector<int64_t> clips, clip_instrument;
     int64_t without_clips = 0;
     for (size_t k = 0; k < dataset.clips_by_instrument().size(); ++k) {

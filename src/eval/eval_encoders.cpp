@@ -18,9 +18,9 @@ Json baseline_json(const MelStatsConfig& c) {
 
 }  // namespace
 
-ClipEmbedder ClipEmbedder::single(const fs::path& checkpoint, const torch::Device& device) {
+ClipEmbedder ClipEmbedder::single(const fs::path& checkpoint, const torch::Device& device, bool bf16) {
   ClipEmbedder e;
-  e.encoder_ = std::make_shared<SingleEncoder>(checkpoint, device);
+  e.encoder_ = std::make_shared<SingleEncoder>(checkpoint, device, bf16);
   return e;
 }
 
@@ -38,12 +38,15 @@ int64_t ClipEmbedder::dim() const { return encoder_ ? encoder_->dim() : baseline
 
 Json ClipEmbedder::describe() const {
   if (!encoder_) return baseline_json(baseline_->config());
-  return {{"kind", "single"}, {"checkpoint", encoder_->path().string()}, {"hash", encoder_->hash()}};
+  return {{"kind", "single"},
+          {"checkpoint", encoder_->path().string()},
+          {"hash", encoder_->hash()},
+          {"bf16", encoder_->bf16()}};
 }
 
-MixtureEmbedder MixtureEmbedder::multi(const fs::path& checkpoint, const torch::Device& device) {
+MixtureEmbedder MixtureEmbedder::multi(const fs::path& checkpoint, const torch::Device& device, bool bf16) {
   MixtureEmbedder e;
-  e.encoder_ = std::make_shared<MultiEncoderRunner>(checkpoint, device);
+  e.encoder_ = std::make_shared<MultiEncoderRunner>(checkpoint, device, bf16);
   return e;
 }
 
@@ -66,7 +69,8 @@ Json MixtureEmbedder::describe() const {
   return {{"kind", "multi"},
           {"model", encoder_->config().kind},
           {"checkpoint", encoder_->path().string()},
-          {"hash", encoder_->hash()}};
+          {"hash", encoder_->hash()},
+          {"bf16", encoder_->bf16()}};
 }
 
 std::string MixtureEmbedder::name() const {

@@ -9,6 +9,8 @@
 
 #include "instret/core/cli.h"
 #include "instret/core/device.h"
+#include "instret/core/precision.h"
+#include "instret/eval/slot_diagnostics.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
 #include "instret/data/nlakh_dataset.h"
@@ -27,7 +29,7 @@ int run_eval_retrieval_tool(int argc, char** argv) {
                "eval-retrieval"};
   CommonOptions options;
   add_common_flags(app, options);
-  std::string multi, single, baseline, data, split = "valid", json_out, dump, device = "auto", name;
+  std::string multi, single, baseline, data, split = "valid", json_out, dump, device = "auto", name, bf16 = "auto";
   int64_t library_k = 1, max_mixtures = 0;
   bool markdown = false;
   int threads = 0;
@@ -51,6 +53,7 @@ int run_eval_retrieval_tool(int argc, char** argv) {
   app.add_option("--name", name, "Model name in the markdown row (default: the model kind and checkpoint)");
   app.add_option("--dump-scores", dump, "Write per-mixture scores, true and predicted sets as JSONL");
   app.add_option("--device", device, "auto, cpu, cuda or cuda:N");
+  add_bf16_flag(app, bf16);
   app.add_option("-j,--threads", threads, "Intra-op threads, 0 = LibTorch's default")->check(CLI::Range(0, 1024));
   return run_tool(app, argc, argv, options, [&] {
     if (baseline.empty() && (multi.empty() || single.empty()))
@@ -70,13 +73,17 @@ int run_eval_retrieval_tool(int argc, char** argv) {
     const NlakhSingle singles = NlakhSingle::open(data, split);
     const NlakhMulti mixtures = NlakhMulti::open(data, split);
     const bool learned = baseline.empty();
+    const Precision precision = inference_precision(bf16, dev);
+    const bool use_bf16 = learned && precision.bf16;
     MixtureEmbedder mix_embedder =
-        learned ? MixtureEmbedder::multi(multi, dev) : MixtureEmbedder::baseline(baseline_config, dev);
-    ClipEmbedder clip_embedder = learned ? ClipEmbedder::single(single, dev) : ClipEmbedder::baseline(baseline_config, dev);
+        learned ? MixtureEmbedder::multi(multi, dev, use_bf16) : MixtureEmbedder::baseline(baseline_config, dev);
+    ClipEmbedder clip_embedder =
+        learned ? ClipEmbedder::single(single, dev, use_bf16) : ClipEmbedder::baseline(baseline_config, dev);
     if (mix_embedder.dim() != clip_embedder.dim())
       throw UsageError("the multi encoder " + multi + " gives " + std::to_string(mix_embedder.dim()) +
                        "-d embeddings but the single encoder " + single + " gives " + std::to_string(clip_embedder.dim()) +
                        "-d ones: they were not trained together");
+    if (learned) log_precision(precision, dev);
 
     // The library: the mean of each instrument's first K clips.
     const int64_t n_labels = int64_t(singles.instruments().size());
@@ -128,6 +135,12 @@ int run_eval_retrieval_tool(int argc, char** argv) {
                    {"library_clips", library_k}};
     report.update(retrieval_evaluation_json(result, chance));
     report["counts"]["instruments_without_clips"] = without_clips;
+    const SlotDiagnostics slots = slot_diagnostics(outputs, sims);
+    report["slots"] = {{"collapse", slots.collapse},
+                       {"collapse_per_slot", slots.collapse_per_slot},
+                       {"pairwise_cosine", slots.pairwise_cosine},
+                       {"hub_top1_share", slots.hub_top1_share},
+                       {"hub_skewness", slots.hub_skewness}};
     report["families"] = families.names;
     if (!twins.group_of.empty()) report["twin_groups"] = twins.shared_groups(singles.instruments());
     const std::string md = retrieval_markdown(result, name.empty() ? mix_embedder.name() : name);

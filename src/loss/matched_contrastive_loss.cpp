@@ -7,6 +7,7 @@
 #include <string>
 
 #include "instret/core/error.h"
+#include "instret/core/precision.h"
 
 namespace instret {
 
@@ -52,7 +53,7 @@ torch::Tensor matched_contrastive_loss(const torch::Tensor& outputs, const torch
     throw UsageError("contrastive loss: " + std::to_string(total) + " targets but " + std::to_string(labels.size()) +
                      " labels");
 
-  const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  const NoAutocast no_autocast;
   const auto dev = outputs.device();
   const auto long_opts = torch::TensorOptions().dtype(torch::kLong);
   auto o = outputs.reshape({B * M, -1}).index_select(0, torch::tensor(output_flat, long_opts).to(dev));

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "instret/core/error.h"
+#include "instret/core/precision.h"
 
 namespace instret {
 
@@ -43,7 +44,7 @@ PitLoss pit_cosine_loss(const torch::Tensor& outputs, const torch::Tensor& targe
   // The costs, and so the assignment and the loss, in the outputs' precision even under autocast
   // (bf16 training): a bf16 cosine has about 3 significant digits, enough to flip near-tied
   // assignments and to quantise the loss.
-  const c10::impl::ExcludeDispatchKeyGuard no_autocast(c10::autocast_dispatch_keyset);
+  const NoAutocast no_autocast;
   // Padding target slots are replaced by zeros (torch::where, not a multiplication: 0 * NaN is NaN,
   // and NaN/Inf padding would otherwise poison the gradient of every output of its item). Their cost
   // is then 1. CPU matrix products have no float16/bfloat16 kernels: those are computed in float32.

@@ -8,13 +8,23 @@ namespace instret {
 
 namespace nn = torch::nn;
 
+namespace {
+
+// Layer norms run in float32, as CUDA's autocast runs them: under CPU bf16 autocast the
+// convolutions hand them bf16, which LibTorch's CPU layer norm does not take beside float32 weights.
+torch::Tensor norm_input(const torch::Tensor& x) {
+  return x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf ? x.to(torch::kFloat32) : x;
+}
+
+}  // namespace
+
 LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({channels}));
   bias = register_parameter("bias", torch::zeros({channels}));
 }
 
 torch::Tensor LayerNorm2dImpl::forward(const torch::Tensor& x) {
-  auto y = torch::layer_norm(x.permute({0, 2, 3, 1}), {weight.size(0)}, weight, bias, eps_);
+  auto y = torch::layer_norm(norm_input(x).permute({0, 2, 3, 1}), {weight.size(0)}, weight, bias, eps_);
   return y.permute({0, 3, 1, 2});
 }
 
@@ -43,7 +53,7 @@ ConvNextBlockImpl::ConvNextBlockImpl(int64_t dim, double layer_scale, double dro
 }
 
 torch::Tensor ConvNextBlockImpl::forward(const torch::Tensor& x) {
-  auto y = mlp(norm(conv_dw(x).permute({0, 2, 3, 1})));
+  auto y = mlp(norm(norm_input(conv_dw(x)).permute({0, 2, 3, 1})));
   if (gamma.defined()) y = y * gamma;
   return x + drop_path(y.permute({0, 3, 1, 2}), drop_path_, is_training());
 }
@@ -68,7 +78,7 @@ ConvNextHeadImpl::ConvNextHeadImpl(int64_t dim, int64_t n_out) {
 }
 
 torch::Tensor ConvNextHeadImpl::forward(const torch::Tensor& features) {
-  return fc(norm(features.mean({2, 3})));
+  return fc(norm(norm_input(features).mean({2, 3})));
 }
 
 ConvNextImpl::ConvNextImpl(const ConvNextConfig& c, int64_t n_out) {

@@ -6,10 +6,12 @@
 #include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
+#include "instret/core/precision.h"
 #include "instret/data/sampling.h"
 #include "instret/eval/instrument_library.h"
 #include "instret/eval/retrieval_evaluation.h"
 #include "instret/eval/family_table.h"
+#include "instret/eval/slot_diagnostics.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/embed_clips.h"
@@ -28,7 +30,8 @@ std::string manifest_key(const std::string& root, const std::string& name) {
 }  // namespace
 
 MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distributed& dist)
-    : config_(config), device_(device), rank_(dist.rank()), world_(dist.world_size()),
+    : config_(config), device_(device), bf16_(resolve_precision(config.bf16, device).bf16), rank_(dist.rank()),
+      world_(dist.world_size()),
       random_(config.data.kind == "random"), on_the_fly_(config.targets == "on_the_fly"),
       reduction_(pit_reduction_from_string(config.loss_reduction)) {
   const std::string& root = config.data.root;
@@ -60,7 +63,7 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   const int64_t cap = config.valid.max_mixtures;
   for (int64_t i = 0; i < int64_t(multi_valid_->items().size()) && (cap == 0 || i < cap); ++i) valid_items_.push_back(i);
 
-  encoder_ = std::make_unique<SingleEncoder>(config.single_encoder, device_);
+  encoder_ = std::make_unique<SingleEncoder>(config.single_encoder, device_, bf16_);
   if (encoder_->dim() != config.model.emb_dim)
     throw UsageError("the single encoder " + config.single_encoder + " gives " + std::to_string(encoder_->dim()) +
                      "-d embeddings, model.emb_dim is " + std::to_string(config.model.emb_dim));
@@ -213,7 +216,11 @@ Json MultiTask::validate() {
       embed_clips(
           int64_t(valid_items_.size()), multi_valid_->clip_samples(),
           [&](int64_t i, float* out) { multi_valid_->read_mix(valid_items_[size_t(i)], out); },
-          [&](const torch::Tensor& audio) { return forward_audio(audio).to(torch::kFloat32); }, config_.valid.batch_size,
+          [&](const torch::Tensor& audio) {
+            Autocast autocast(bf16_, device_);
+            return forward_audio(audio).to(torch::kFloat32);
+          },
+          config_.valid.batch_size,
           std::max(1, config_.data.workers), "valid mixtures", stop_requested)
           .view({-1, m, d});
   // Loss against the cached targets of the valid stems, in chunks.
@@ -248,6 +255,7 @@ Json MultiTask::validate() {
       evaluate_retrieval(std::vector<double>(sims.data_ptr<double>(), sims.data_ptr<double>() + sims.numel()), m,
                          library_.size(0), truth, families_, no_chance);
   const AveragedScore f1 = r.f1, ap = r.map;
+  const SlotDiagnostics slots = slot_diagnostics(outputs, sims);
   model_->train();
   return {{"loss", loss_sum / double(n)},
           {"f1_macro", f1.macro},
@@ -255,7 +263,11 @@ Json MultiTask::validate() {
           {"map_macro", ap.macro},
           {"map_weighted", ap.weighted},
           {"family_f1_macro", r.family_f1.macro},
-          {"family_f1_weighted", r.family_f1.weighted}};
+          {"family_f1_weighted", r.family_f1.weighted},
+          {"slot_collapse", slots.collapse},
+          {"slot_pairwise_cosine", slots.pairwise_cosine},
+          {"hub_top1_share", slots.hub_top1_share},
+          {"hub_skewness", slots.hub_skewness}};
 }
 
 }  // namespace instret

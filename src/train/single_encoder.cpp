@@ -9,6 +9,8 @@
 #include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/npy.h"
+#include "instret/core/precision.h"
+#include "instret/models/memory_format.h"
 #include "instret/train/checkpoint.h"
 
 namespace instret {
@@ -22,11 +24,13 @@ namespace {
 // file replaced meanwhile (a training run writing `best.pt`) would pair these weights with another
 // file's hash, and so with another file's cached targets or library: refused.
 std::string freeze(const fs::path& checkpoint, const std::string& hash_before, torch::nn::Module& model,
-                   const ModelConfig& config, LogMelImpl& frontend, const torch::Device& device) {
+                   const ModelConfig& config, LogMelImpl& frontend, const torch::Device& device, bool bf16) {
   load_checkpoint(checkpoint, model, config);
   if (file_hash(checkpoint) != hash_before)
     throw IoError("checkpoint " + checkpoint.string() + " changed while it was read (is a run writing it?): try again");
   model.to(device);
+  // oneDNN's and cuDNN's bf16 convolutions want channels-last (values unchanged).
+  if (bf16) to_channels_last(model);
   model.eval();
   for (auto& p : model.parameters()) p.requires_grad_(false);
   frontend.to(device);
@@ -47,8 +51,8 @@ MelConfig checkpoint_mel(const Json& run_config, const fs::path& checkpoint) {
   return mel;
 }
 
-SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& device)
-    : path_(checkpoint), device_(device) {
+SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& device, bool bf16)
+    : path_(checkpoint), device_(device), bf16_(bf16) {
   if (checkpoint.empty()) throw UsageError("no single-encoder checkpoint given (--single CKPT)");
   // Hashed before anything else is read (a missing file gets read_checkpoint_info's message).
   const std::string hash = fs::exists(checkpoint) ? file_hash(checkpoint) : std::string();
@@ -60,11 +64,11 @@ SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& de
   mel_ = checkpoint_mel(info.run_config, checkpoint);
   model_ = HanCnn(config_.han, config_.emb_dim, config_.n_classes);
   frontend_ = LogMel(mel_);
-  hash_ = freeze(checkpoint, hash, *model_, config_, *frontend_, device_);
+  hash_ = freeze(checkpoint, hash, *model_, config_, *frontend_, device_, bf16_);
 }
 
-MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::Device& device)
-    : path_(checkpoint), device_(device) {
+MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::Device& device, bool bf16)
+    : path_(checkpoint), device_(device), bf16_(bf16) {
   if (checkpoint.empty()) throw UsageError("no multi-encoder checkpoint given");
   // Hashed before anything else is read (a missing file gets read_checkpoint_info's message).
   const std::string hash = fs::exists(checkpoint) ? file_hash(checkpoint) : std::string();
@@ -77,23 +81,28 @@ MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::
   mel_ = checkpoint_mel(info.run_config, checkpoint);
   model_ = MultiEncoder(config_);
   frontend_ = LogMel(mel_);
-  hash_ = freeze(checkpoint, hash, *model_, config_, *frontend_, device_);
+  hash_ = freeze(checkpoint, hash, *model_, config_, *frontend_, device_, bf16_);
 }
 
 torch::Tensor MultiEncoderRunner::embed(const torch::Tensor& audio) {
   torch::NoGradGuard no_grad;
-  return model_->forward(frontend_->forward(to_device(audio, device_)));
+  const torch::Tensor mel = frontend_->forward(to_device(audio, device_));
+  Autocast autocast(bf16_, device_);
+  return model_->forward(mel).to(torch::kFloat32);
 }
 
 torch::Tensor SingleEncoder::embed(const torch::Tensor& audio) {
   torch::NoGradGuard no_grad;
-  return model_->embed(frontend_->forward(to_device(audio, device_)));
+  const torch::Tensor mel = frontend_->forward(to_device(audio, device_));
+  Autocast autocast(bf16_, device_);
+  return model_->embed(mel).to(torch::kFloat32);
 }
 
 torch::Tensor cached_embeddings(SingleEncoder& encoder, const fs::path& dir, const std::string& name,
                                 const std::string& list_key, int64_t n, int64_t samples, const ReadClip& read,
                                 int64_t batch, int workers) {
-  const fs::path folder = dir / encoder.hash();
+  // bf16 embeddings differ from float32 ones in the third digit: a cache of their own.
+  const fs::path folder = dir / (encoder.hash() + (encoder.bf16() ? "-bf16" : ""));
   const fs::path npy = folder / (name + ".npy");
   const fs::path meta = folder / (name + ".json");
   const Json expected = {{"encoder", encoder.path().string()}, {"encoder_hash", encoder.hash()},

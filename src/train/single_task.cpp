@@ -8,6 +8,7 @@
 #include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
+#include "instret/core/precision.h"
 #include "instret/data/sampling.h"
 #include "instret/eval/eer_evaluation.h"
 #include "instret/loss/family_smoothing.h"
@@ -35,7 +36,8 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> split_heldout(const NlakhS
 }
 
 SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const Distributed& dist)
-    : config_(config), device_(device), rank_(dist.rank()), world_(dist.world_size()) {
+    : config_(config), device_(device), bf16_(resolve_precision(config.bf16, device).bf16), rank_(dist.rank()),
+      world_(dist.world_size()) {
   if (config.data.root.empty()) throw UsageError("no dataset given (--data DIR, a render-nlakh output folder)");
   train_ = std::make_unique<NlakhSingle>(NlakhSingle::open(config.data.root, "train"));
   valid_ = std::make_unique<NlakhSingle>(NlakhSingle::open(config.data.root, "valid"));
@@ -125,8 +127,10 @@ Json SingleTask::validate() {
   const int64_t samples = train_->clip_samples();
   const int workers = std::max(1, config_.data.workers);
   auto forward = [&](const torch::Tensor& audio) {
-    const HanCnnOutput out = model_->forward(frontend_->forward(to_device(audio, device_)));
-    return torch::cat({out.logits, out.embedding}, 1);
+    const torch::Tensor mel = frontend_->forward(to_device(audio, device_));
+    Autocast autocast(bf16_, device_);
+    const HanCnnOutput out = model_->forward(mel);
+    return torch::cat({out.logits.to(torch::kFloat32), out.embedding.to(torch::kFloat32)}, 1);
   };
   if (!heldout_clips_.empty()) {
     const torch::Tensor out = embed_clips(

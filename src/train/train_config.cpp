@@ -50,7 +50,7 @@ Json train_default_config(bool multi) {
       {"checkpoint_every", 0},
       {"threads", 0},
       {"device", "auto"},
-      {"bf16", false},
+      {"bf16", "auto"},
       {"channels_last", true},
       {"deterministic", false},
   };
@@ -163,7 +163,7 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   c.checkpoint_every = config_get<int64_t>(j, "checkpoint_every");
   c.threads = config_get<int>(j, "threads");
   c.device = config_get<std::string>(j, "device");
-  c.bf16 = config_get<bool>(j, "bf16");
+  c.bf16 = bf16_mode_from_json(j.at("bf16"), "bf16");
   c.channels_last = config_get<bool>(j, "channels_last");
   c.deterministic = config_get<bool>(j, "deterministic");
   require(c.batch_size >= 1, "batch_size", "must be >= 1");

@@ -1,6 +1,5 @@
 #include "instret/train/trainer.h"
 
-#include <ATen/autocast_mode.h>
 #include <spdlog/spdlog.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
@@ -16,6 +15,7 @@
 
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
+#include "instret/core/precision.h"
 #include "instret/data/sampling.h"
 #include "instret/train/checkpoint.h"
 #include "instret/train/lr_schedule.h"
@@ -107,33 +107,6 @@ void restore_generators(const CheckpointExtras& extras, const torch::Device& dev
   }
 }
 
-// bf16 autocast for the forward pass on CUDA.
-class Autocast {
- public:
-  explicit Autocast(bool on) : on_(on) {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR >= 2
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-#else
-    at::autocast::set_autocast_gpu_dtype(at::kBFloat16);
-    at::autocast::set_enabled(true);
-#endif
-  }
-  ~Autocast() {
-    if (!on_) return;
-#if TORCH_VERSION_MAJOR >= 2
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-    at::autocast::set_enabled(false);
-#endif
-    at::autocast::clear_cache();
-  }
-
- private:
-  bool on_;
-};
-
 std::vector<torch::Tensor> trainable(torch::nn::Module& model) {
   std::vector<torch::Tensor> out;
   for (auto& p : model.parameters())
@@ -144,7 +117,8 @@ std::vector<torch::Tensor> trainable(torch::nn::Module& model) {
 class Loop {
  public:
   Loop(TrainTask& task, const TrainConfig& config, const torch::Device& device, Distributed& dist, const TrainRun& run)
-      : task_(task), config_(config), device_(device), dist_(dist), run_(run), params_(trainable(task.model())),
+      : task_(task), config_(config), device_(device), dist_(dist), run_(run),
+        bf16_(resolve_precision(config.bf16, device).bf16), params_(trainable(task.model())),
         optimizer_(params_, torch::optim::AdamOptions(config.optim.lr)
                                 .betas({config.optim.beta1, config.optim.beta2})
                                 .weight_decay(config.optim.weight_decay)) {}
@@ -218,7 +192,7 @@ class Loop {
       optimizer_.zero_grad();
       torch::Tensor loss;
       {
-        Autocast autocast(config_.bf16 && device_.is_cuda());
+        Autocast autocast(bf16_, device_);
         loss = task_.loss(*batch);
       }
       loss.backward();
@@ -308,6 +282,9 @@ class Loop {
                        {"steps", n},
                        {"workers", config_.data.workers},
                        {"threads", at::get_num_threads()},
+                       {"bf16", bf16_},
+                       {"channels_last", config_.channels_last},
+                       {"emb_dim", config_.model.emb_dim},
                        {"step_steps_per_s", n / synthetic},
                        {"step_samples_per_s", n * b / synthetic},
                        {"pipeline_steps_per_s", n / pipeline},
@@ -339,7 +316,7 @@ class Loop {
       optimizer_.zero_grad();
       torch::Tensor loss;
       {
-        Autocast autocast(config_.bf16 && device_.is_cuda());
+        Autocast autocast(bf16_, device_);
         loss = task_.loss(batch);
       }
       loss.backward();
@@ -458,6 +435,7 @@ class Loop {
   torch::Device device_;
   Distributed& dist_;
   const TrainRun& run_;
+  bool bf16_;  // bf16 autocast of the forward pass (the loss is computed in float32)
   std::vector<torch::Tensor> params_;
   torch::optim::Adam optimizer_;
   int64_t step_ = 0;

@@ -9,6 +9,7 @@
 #include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
+#include "instret/core/precision.h"
 #include "instret/data/sampling.h"
 #include "instret/models/print_model.h"
 #include "instret/train/checkpoint.h"
@@ -91,12 +92,13 @@ int run_training_tool(int argc, char** argv, bool multi) {
       throw UsageError("--init and warm_start \"" + train_config.warm_start +
                        "\" both choose the starting weights: give one of them");
     torch::Device device = resolve_device(train_config.device);
-    if (train_config.bf16 && !device.is_cuda()) spdlog::warn("bf16 autocast applies to CUDA only; training in float32");
     if (train_config.threads > 0) torch::set_num_threads(train_config.threads);
     // Targets on the fly run the single encoder on each batch's stems: a different batch size per step.
     configure_determinism(train_config.deterministic, device, !(multi && train_config.targets == "on_the_fly"));
     auto dist = Distributed::from_environment(device);
     device = dist->device();
+    spdlog::info("compute: {} on {}, {} memory order", resolve_precision(train_config.bf16, device).describe(),
+                 device.str(), train_config.channels_last ? "channels-last" : "contiguous");
     if (!benchmark && flags.continue_run.empty()) RunDir::prepare(flags.run, dist->is_main());
     // Every rank starts from the same seed, so the initial weights agree without a broadcast.
     torch::manual_seed(train_config.seed);

@@ -21,6 +21,10 @@ struct CommonOptions {
 // Adds --verbose/--quiet, and --config/--set when `with_config`.
 void add_common_flags(CLI::App& app, CommonOptions& options, bool with_config = true);
 
+// Adds --bf16 auto|true|false (default "auto") to a tool or subcommand that runs an encoder
+// (instret/core/precision.h: inference_precision resolves it).
+void add_bf16_flag(CLI::App& app, std::string& value);
+
 // Parses argv, sets up logging, runs `body` and returns the process exit code. Errors are
 // printed as one line: UsageError and flag errors exit 2, every other failure exits 1.
 int run_tool(CLI::App& app, int argc, char** argv, const CommonOptions& options,

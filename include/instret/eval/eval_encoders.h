@@ -20,11 +20,12 @@ class MultiEncoderRunner;
 class ClipEmbedder {
  public:
   // A train-single (or compatible) checkpoint; FormatError when it holds a multi encoder.
-  static ClipEmbedder single(const std::filesystem::path& checkpoint, const torch::Device& device);
+  // With `bf16` the encoder runs under bf16 autocast (instret/core/precision.h).
+  static ClipEmbedder single(const std::filesystem::path& checkpoint, const torch::Device& device, bool bf16 = false);
   static ClipEmbedder baseline(const MelStatsConfig& config, const torch::Device& device);
   torch::Tensor embed(const torch::Tensor& audio);
   int64_t dim() const;
-  // {"kind": "single", "checkpoint", "hash"} or {"kind": "baseline", "baseline", "n_mfcc"}.
+  // {"kind": "single", "checkpoint", "hash", "bf16"} or {"kind": "baseline", "baseline", "n_mfcc"}.
   Json describe() const;
 
  private:
@@ -36,12 +37,12 @@ class ClipEmbedder {
 class MixtureEmbedder {
  public:
   // A train-multi or import-weights checkpoint; FormatError when it holds a single encoder.
-  static MixtureEmbedder multi(const std::filesystem::path& checkpoint, const torch::Device& device);
+  static MixtureEmbedder multi(const std::filesystem::path& checkpoint, const torch::Device& device, bool bf16 = false);
   static MixtureEmbedder baseline(const MelStatsConfig& config, const torch::Device& device);
   torch::Tensor embed(const torch::Tensor& audio);
   int64_t dim() const;
   int64_t n_outputs() const;
-  // {"kind": "multi", "model": "small" | "large", "checkpoint", "hash"} or the baseline's description.
+  // {"kind": "multi", "model": "small" | "large", "checkpoint", "hash", "bf16"} or the baseline's description.
   Json describe() const;
   // A short name for a results table: "small (CKPT)" or "baseline mfcc".
   std::string name() const;

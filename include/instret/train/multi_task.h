@@ -39,6 +39,7 @@ class MultiTask : public TrainTask {
 
   const TrainConfig& config_;
   torch::Device device_;
+  bool bf16_;  // bf16 autocast of validation's and the targets' forward passes
   int rank_, world_;
   bool random_;
   const bool on_the_fly_;

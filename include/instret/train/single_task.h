@@ -36,6 +36,7 @@ class SingleTask : public TrainTask {
 
   const TrainConfig& config_;
   torch::Device device_;
+  bool bf16_;  // bf16 autocast of validation's forward passes
   int rank_, world_;
   std::unique_ptr<NlakhSingle> train_, valid_;
   std::vector<int64_t> train_clips_, heldout_clips_;  // indices into train_->clips()

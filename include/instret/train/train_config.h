@@ -8,6 +8,7 @@
 
 #include "instret/audio/mel.h"
 #include "instret/core/config.h"
+#include "instret/core/precision.h"
 #include "instret/models/model_config.h"
 
 namespace instret {
@@ -62,7 +63,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;  // also keep checkpoints/step_<N>.pt every N steps (0 = only last and best)
   int threads = 0;               // intra-op threads (0 = LibTorch's default)
   std::string device = "auto";   // auto | cpu | cuda | cuda:N
-  bool bf16 = false;             // bf16 autocast (CUDA only)
+  Bf16Mode bf16 = Bf16Mode::kAuto;  // bf16 autocast of the forward passes: auto | true | false (instret/core/precision.h)
   bool channels_last = true;     // 4-D weights and inputs in channels-last memory order
   bool deterministic = false;    // deterministic algorithms only (CUDA: slower; off = cuDNN autotuning)
   // train-single only
