@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
+#include "instret/core/zip.h"
 #include "instret/models/encoders.h"
 #include "instret/models/torch_state_dict.h"
 #include "instret/train/checkpoint.h"
@@ -426,4 +428,71 @@ TEST(HostileWeights, SeededCheckpointFuzzGivesOnlyFormatErrors) {
   EXPECT_EQ(loaded + refused, 150);
   EXPECT_GT(refused, 90);
   EXPECT_LT(max_rss_kb() - rss_before, 200 * 1024);
+}
+
+// Issue 23, defect 1: a tensor record shorter than the storage its pickle declares, with a CRC that
+// matches the short record (PyTorch's writer recomputes it). LibTorch's reader would read past the
+// record: 4 of 144 bytes loaded garbage silently, 0 bytes crashed the process (embed --single).
+TEST(HostileWeights, ShortCheckpointRecordWithItsOwnCrcIsRefused) {
+  ModelConfig c;
+  c.kind = "han_cnn";
+  c.n_classes = 5;
+  c.emb_dim = 16;
+  c.han.channels = {4, 8, 8, 16};
+  HanCnn m(c.han, c.emb_dim, c.n_classes);
+  {
+    torch::NoGradGuard g;
+    m->named_parameters()["linear2.0.bias"].fill_(1234.5f);
+  }
+  const auto good = scratch() / "short_base.ckpt";
+  save_checkpoint(good, *m, c, nullptr, 1);
+  const float v = 1234.5f;
+  const std::string pattern(reinterpret_cast<const char*>(&v), 4);
+  for (size_t keep : {size_t(0), size_t(4), size_t(16)}) {
+    SCOPED_TRACE(keep);
+    const auto bad = scratch() / ("short" + std::to_string(keep) + ".ckpt");
+    size_t before = 0;
+    rewrite_archive(good, bad, [&](const std::string&, std::string& body) {
+      if (body.find(pattern + pattern) == std::string::npos) return false;
+      before = body.size();
+      body.resize(keep);
+      return true;
+    });
+    ASSERT_GT(before, keep);
+    HanCnn other(c.han, c.emb_dim, c.n_classes);
+    const auto msg = test::error_of<FormatError>([&] { load_checkpoint(bad, *other, c); });
+    EXPECT_EQ(msg.rfind("checkpoint " + bad.string() + ": ", 0), 0u) << msg;
+    EXPECT_NE(msg.find("holds " + std::to_string(keep) + " bytes, its storage declares " + std::to_string(before)),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(test::error_of<FormatError>([&] { read_checkpoint_info(bad); }).find("short record"), std::string::npos);
+    // The tool: one error line, exit 1, no crash.
+    const auto r = test::run_command(kBin + "/embed -q --single " + bad.string() + " " + kData + "../audio/city_blues_5s.wav -o " +
+                                     (scratch() / "e.npy").string() + " 2>&1");
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+  // The same file with its tensor records deflated (valid, CRCs right): LibTorch would inflate them
+  // out of sight of the check above, so a deflated tensor record is refused.
+  const ZipFile zip(good);
+  std::vector<ZipRecord> records;
+  for (const auto& e : zip.entries()) records.push_back({e.name, zip.read(e), e.name.find("/data/") != std::string::npos});
+  const auto deflated = scratch() / "deflated.ckpt";
+  spit(deflated, make_zip(records));
+  HanCnn other(c.han, c.emb_dim, c.n_classes);
+  const auto msg = test::error_of<FormatError>([&] { load_checkpoint(deflated, *other, c); });
+  EXPECT_NE(msg.find("' is deflated (LibTorch stores tensor records)"), std::string::npos) << msg;
+}
+
+// Issue 23, defect 1 for import-weights: the .pth reader checks each record against its storage
+// before reading it (short records with a matching CRC are refused, not read past).
+TEST(HostileWeights, ShortPthRecordWithItsOwnCrcIsRefused) {
+  const float vals[4] = {1.5f, -2.f, 3.f, 0.25f};
+  const std::string storage(reinterpret_cast<const char*>(vals), sizeof vals);
+  for (size_t keep : {size_t(0), size_t(4)}) {
+    const auto p = scratch() / ("short" + std::to_string(keep) + ".pth");
+    spit(p, make_zip({{"archive/data.pkl", one_tensor_pickle(4)}, {"archive/data/0", storage.substr(0, keep)}}));
+    const auto msg = test::error_of<FormatError>([&] { read_torch_state_dict(p); });
+    EXPECT_NE(msg.find("has " + std::to_string(keep) + " bytes, expected 16"), std::string::npos) << msg;
+  }
 }
