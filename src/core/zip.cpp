@@ -243,8 +243,11 @@ void ZipFile::stream(const ZipEntry& e, const std::function<void(const char*, si
     std::vector<char> out(kChunk);
     uint64_t consumed = 0;
     int rc = Z_OK;
+    // Set when inflate filled all the room it had: it may hold output back though it has all the
+    // input, so it is called again before the input can be judged to end too early.
+    bool output_pending = false;
     while (rc != Z_STREAM_END) {
-      if (z.avail_in == 0) {
+      if (z.avail_in == 0 && !output_pending) {
         if (consumed == e.compressed_size) throw FormatError(shown + " is truncated (its deflate stream does not end)");
         const size_t n = size_t(std::min<uint64_t>(kChunk, e.compressed_size - consumed));
         pread_exact(e.data_offset + consumed, in.data(), n);
@@ -260,6 +263,7 @@ void ZipFile::stream(const ZipEntry& e, const std::function<void(const char*, si
       if (rc != Z_OK && rc != Z_STREAM_END && !(rc == Z_BUF_ERROR && z.avail_in == 0))
         throw FormatError(shown + " holds a broken deflate stream");
       const size_t n = size_t(room - z.avail_out);
+      output_pending = z.avail_out == 0;
       if (produced + n > e.size)
         throw FormatError(shown + " inflates beyond its declared " + std::to_string(e.size) + " bytes");
       crc = crc32_update(crc, out.data(), n);
