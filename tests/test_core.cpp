@@ -2,8 +2,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <filesystem>
+#include <fstream>
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
@@ -137,6 +142,41 @@ TEST(Fs, FileHashesSeeEveryByteAndTheLength) {
   // print('%016x'%h)"
   EXPECT_EQ(file_hash(write("abc", "abc")), "e16801510db89efd");
   EXPECT_THROW(fast_file_hash(dir / "absent"), IoError);
+}
+
+// Issue 23, defect 4: every reader of a path refuses a FIFO or a device before reading a byte (a
+// FIFO without a writer used to block file_hash and read_file for ever, /dev/zero to read on until
+// memory ran out), with an IoError naming it.
+TEST(Fs, NonRegularFilesAreRefusedBeforeAnyRead) {
+  const fs::path fifo = scratch("fifo.json");
+  fs::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto attempt = std::async(std::launch::async, [&] {
+    std::vector<std::string> msgs;
+    for (const fs::path& p : {fifo, fs::path("/dev/zero"), fs::path("/dev/null")}) {
+      msgs.push_back(test::error_of<IoError>([&] { file_hash(p); }));
+      msgs.push_back(test::error_of<IoError>([&] { fast_file_hash(p); }));
+      msgs.push_back(test::error_of<IoError>([&] { read_file(p); }));
+      msgs.push_back(test::error_of<IoError>([&] { read_json_file(p); }));
+      msgs.push_back(test::error_of<IoError>([&] { RegularFile f(p); }));
+    }
+    msgs.push_back(test::error_of<IoError>([&] { read_file(fifo.parent_path()); }));
+    return msgs;
+  });
+  if (attempt.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    std::ofstream unblock(fifo);  // let a blocked reader go on
+    FAIL() << "reading a FIFO blocks";
+  }
+  const auto msgs = attempt.get();
+  ASSERT_EQ(msgs.size(), 16u);
+  for (size_t i = 0; i < 15; ++i)
+    EXPECT_NE(msgs[i].find(": not a regular file (a FIFO, device or socket)"), std::string::npos) << msgs[i];
+  EXPECT_NE(msgs[15].find(": is a folder, not a file"), std::string::npos) << msgs[15];
+  // A regular file through a link still reads.
+  write_file_atomically(scratch("target.txt"), "text");
+  fs::remove(scratch("link.txt"));
+  fs::create_symlink(scratch("target.txt"), scratch("link.txt"));
+  EXPECT_EQ(read_file(scratch("link.txt")), "text");
 }
 
 TEST(Parallel, RunsEveryIndexOnceWithWorkerIds) {

@@ -22,6 +22,7 @@
 #include "instret/models/encoders.h"
 #include "instret/models/torch_state_dict.h"
 #include "instret/train/checkpoint.h"
+#include "instret/train/single_encoder.h"
 #include "test_support.h"
 
 using namespace instret;
@@ -526,4 +527,38 @@ TEST(HostileWeights, DeflatedRecordsOfEverySizeAroundTheReadBuffersAreRead) {
     }
   }
   EXPECT_EQ(refused, 0) << "of " << cases;
+}
+
+// Issue 23, defect 4: a checkpoint path that is a FIFO or a device is refused at once by the frozen
+// encoders (they hash the file before reading it: the hash used to block on a FIFO and read
+// /dev/zero for ever), and by the tools: embed --single / --mel.
+TEST(HostileWeights, NonRegularCheckpointAndAudioPathsAreRefusedAtOnce) {
+  const auto fifo = scratch() / "fifo.pt";
+  fs::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto attempt = std::async(std::launch::async, [&] {
+    std::string out;
+    for (const fs::path& p : {fifo, fs::path("/dev/zero")}) {
+      out += test::error_of<IoError>([&] { SingleEncoder e(p, torch::kCPU); }) + "\n";
+      out += test::error_of<IoError>([&] { MultiEncoderRunner e(p, torch::kCPU); }) + "\n";
+    }
+    return out;
+  });
+  if (attempt.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    std::ofstream unblock(fifo);  // let a blocked reader go on
+    FAIL() << "loading a FIFO checkpoint blocks";
+  }
+  const auto msgs = attempt.get();
+  EXPECT_EQ(std::count(msgs.begin(), msgs.end(), '\n'), 4) << msgs;
+  for (const std::string p : {fifo.string(), std::string("/dev/zero")})
+    EXPECT_NE(msgs.find("checkpoint " + p + ": not a regular file"), std::string::npos) << msgs;
+  const std::string wav = kData + "../audio/city_blues_5s.wav";
+  const std::string out = (scratch() / "e.npy").string();
+  for (const std::string& args : std::vector<std::string>{"--single " + fifo.string() + " " + wav,
+                                                          "--single /dev/zero " + wav, "--mel " + fifo.string(),
+                                                          "--mel /dev/zero"}) {
+    const auto r = test::run_command("timeout 20 " + kBin + "/embed -q " + args + " -o " + out + " 2>&1");
+    EXPECT_EQ(r.code, 1) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << args << ": " << r.output;
+  }
 }

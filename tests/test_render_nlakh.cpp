@@ -4,6 +4,7 @@
 // path (bank made by render-notes), near-duplicate presets, twin presets, and clear errors.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmath>
 #include <cstdlib>
@@ -487,6 +488,31 @@ TEST(RenderNlakhHostile, EmptyBanksAndWrappingNumbersAreUsageErrors) {
     EXPECT_NE(stderr_text().find("--shard must be i/n"), std::string::npos) << shard << stderr_text();
   }
   EXPECT_FALSE(fs::exists(kRoot / "hostile_seed"));
+}
+
+// Issue 23, defect 4: an NSynth bank whose examples.json is a FIFO (or a link to /dev/zero) is
+// refused at once (exit 1), not waited on or read for ever.
+TEST(RenderNlakhHostile, NonRegularExamplesJsonIsRefusedAtOnce) {
+  const fs::path cfg = kRoot / "hostile_fifo.json";
+  for (const std::string kind : {"fifo", "zero"}) {
+    const fs::path bank = kRoot / ("nsynth_" + kind);
+    fs::remove_all(bank);
+    fs::create_directories(bank / "audio");
+    if (kind == "fifo")
+      ASSERT_EQ(::mkfifo((bank / "examples.json").c_str(), 0600), 0);
+    else
+      fs::create_symlink("/dev/zero", bank / "examples.json");
+    Json c = base_config("hostile_fifo");
+    c["banks"][0] = {{"type", "nsynth"}, {"path", bank.string()}, {"split", "train"}};
+    write_json_file(cfg, c);
+    const std::string cmd = "timeout 30 " + std::string(INSTRET_BIN_DIR) + "/render-nlakh -c " + cfg.string() +
+                            " --manifests-only 2>&1 >/dev/null";
+    const auto r = test::run_command(cmd);
+    EXPECT_EQ(r.code, 1) << kind << ": " << r.output;
+    EXPECT_NE(r.output.find((bank / "examples.json").string() + ": not a regular file"), std::string::npos)
+        << r.output;
+  }
+  EXPECT_FALSE(fs::exists(kRoot / "hostile_fifo" / "single_train.jsonl"));
 }
 
 // Issue 11 item 3: the inputs are fingerprinted: a MIDI file added between two shards of one

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 
 namespace instret {
 
@@ -58,17 +59,12 @@ uint32_t crc32_update(uint32_t crc, const void* data, size_t n) {
 }
 
 ZipFile::ZipFile(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below without a read.
-  fd_ = ::open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd_ < 0) throw IoError(name + ": cannot open for reading: " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd_);
-    fd_ = -1;
-    throw IoError(name + ": not a regular file");
+  {
+    // A FIFO or device is refused before a byte is read (core/fs.h).
+    RegularFile file(path);
+    file_size_ = file.size();
+    fd_ = file.release();
   }
-  file_size_ = static_cast<uint64_t>(st.st_size);
   try {
     unsigned char magic[4];
     if (file_size_ < 4) throw FormatError("not a zip archive (" + std::to_string(file_size_) + " bytes)");

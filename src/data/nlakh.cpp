@@ -679,13 +679,11 @@ class Renderer {
 
   // FNV-1a and size of a file, read in blocks ("<hash>:<bytes>").
   static std::string file_fingerprint(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw IoError(path.string() + ": cannot open for reading");
+    RegularFile in(path);  // a FIFO or device is refused, not read forever
     uint64_t h = 1469598103934665603ull, n = 0;
     std::vector<char> buf(1 << 20);
-    while (in) {
-      in.read(buf.data(), std::streamsize(buf.size()));
-      const auto got = size_t(in.gcount());
+    for (size_t got = buf.size(); got == buf.size();) {
+      got = in.read(buf.data(), buf.size());
       for (size_t i = 0; i < got; ++i) {
         h ^= static_cast<unsigned char>(buf[i]);
         h *= 1099511628211ull;
