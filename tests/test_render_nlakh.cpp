@@ -544,6 +544,28 @@ TEST(RenderNlakhHostile, ChangedInputsBetweenShardsAreRefused) {
   }
   fs::remove(src / "added.mid");
   EXPECT_NO_THROW(render_nlakh(c));  // the same inputs again: the second shard renders
+
+  // Issue 23, defect 7: deleting inputs.json (or config.json) does not skip the check: a folder with
+  // clips but no fingerprint is refused, the added file notwithstanding, until --adopt-inputs.
+  const fs::path out = c["output"].get<std::string>();
+  for (const char* deleted : {"inputs.json", "config.json"}) {
+    SCOPED_TRACE(deleted);
+    const std::string kept = read_file(out / deleted);
+    fs::remove(out / deleted);
+    fs::copy_file("/usr/share/doc/mma/examples/misc/voicing.mid", src / "added.mid");
+    const std::string msg = test::error_of<UsageError>([&] { render_nlakh(c, true); });
+    EXPECT_NE(msg.find(" holds rendered clips but no " + std::string(deleted)), std::string::npos) << msg;
+    EXPECT_FALSE(fs::exists(out / deleted));
+    fs::remove(src / "added.mid");
+    write_file_atomically(out / deleted, kept);
+  }
+  // The tool: exit 2; with --adopt-inputs the current inputs are recorded and the run goes on.
+  fs::remove(out / "inputs.json");
+  const fs::path cfg = kRoot / "fingerprint.json";
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string() + " --manifests-only"), 2);
+  EXPECT_EQ(run_tool("-c " + cfg.string() + " --manifests-only --adopt-inputs"), 0);
+  EXPECT_TRUE(fs::exists(out / "inputs.json"));
 }
 
 // Issue 11 item 9: FluidR3's "Sine Wave" (bank 8, program 80, train) and sf_GMbank's (valid) are the

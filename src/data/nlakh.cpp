@@ -115,8 +115,8 @@ class Renderer {
     make_tasks();
   }
 
-  Json run(bool manifests_only) {
-    check_config_matches();
+  Json run(bool manifests_only, bool adopt_inputs) {
+    check_config_matches(adopt_inputs);
     remove_stale_temporaries();
     if (!manifests_only) render_tasks();
     return write_manifests();
@@ -716,14 +716,36 @@ class Renderer {
     return Json{{"midi", midi}, {"banks", banks}};
   }
 
+  // Whether the folder holds anything rendered: a file under single/ or multi/.
+  bool holds_clips() const {
+    for (const char* sub : {"single", "multi"}) {
+      std::error_code ec;
+      for (fs::recursive_directory_iterator it(fs::path(out_) / sub, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_regular_file(ec)) return true;
+    }
+    return false;
+  }
+
   // Finished clips are reused on resume, so a folder must never mix two configs or two sets of
   // inputs: a folder that holds another config's dataset, or one rendered from other MIDI files or
   // banks (a file added, removed or changed between two shards), is refused; a new one gets
-  // config.json and inputs.json before any clip.
-  void check_config_matches() const {
+  // config.json and inputs.json before any clip. A folder with clips but without config.json or
+  // inputs.json (deleted, or from before inputs.json existed) cannot be checked: refused, unless
+  // `adopt_inputs` (--adopt-inputs) says that the current config and inputs are those it was
+  // rendered from.
+  void check_config_matches(bool adopt_inputs) const {
     const fs::path path = fs::path(out_) / "config.json";
     const fs::path inputs_path = fs::path(out_) / "inputs.json";
     const Json inputs = inputs_fingerprint();
+    if ((!fs::exists(path) || !fs::exists(inputs_path)) && holds_clips()) {
+      const std::string missing = fs::exists(path) ? "inputs.json" : "config.json";
+      if (!adopt_inputs)
+        throw UsageError(out_ + " holds rendered clips but no " + missing +
+                         ": the config and inputs they were rendered from cannot be checked; render into a new "
+                         "folder, or pass --adopt-inputs if the current ones are those");
+      spdlog::warn("{} holds rendered clips but no {}: taking the current config and inputs as theirs (--adopt-inputs)",
+                   out_, missing);
+    }
     if (fs::exists(path)) {
       // A dataset rendered before the twin analysis existed has no "twins" key: with policy keep the
       // twins change nothing but the summary, so its clips stay valid.
@@ -882,9 +904,9 @@ Json nlakh_default_config() {
   };
 }
 
-Json render_nlakh(const Json& config, bool manifests_only) {
+Json render_nlakh(const Json& config, bool manifests_only, bool adopt_inputs) {
   Renderer renderer(config);
-  return renderer.run(manifests_only);
+  return renderer.run(manifests_only, adopt_inputs);
 }
 
 }  // namespace instret
