@@ -197,6 +197,20 @@ TEST(Parallel, RunsEveryIndexOnceWithWorkerIds) {
   }
 }
 
+// Issue 23, defect 2: a thread count far above the work (render-nlakh -j 100000 on 3 items) starts no
+// more threads than items (it used to start them all, or end the process when the system refused).
+TEST(Parallel, NoMoreThreadsThanItems) {
+  std::atomic<int> max_worker{-1};
+  std::vector<std::atomic<int>> hits(3);
+  parallel_for(3, 1000000, [&](size_t i, int worker) {
+    ++hits[i];
+    for (int m = max_worker.load(); worker > m && !max_worker.compare_exchange_weak(m, worker);) {
+    }
+  });
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+  EXPECT_LT(max_worker.load(), 3);
+}
+
 TEST(Parallel, FirstErrorStopsAndIsRethrown) {
   std::atomic<int> started{0};
   try {

@@ -515,6 +515,33 @@ TEST(RenderNlakhHostile, NonRegularExamplesJsonIsRefusedAtOnce) {
   EXPECT_FALSE(fs::exists(kRoot / "hostile_fifo" / "single_train.jsonl"));
 }
 
+// Issue 23, defect 2: a count setting of 2^32+2 (or 1e8) used to allocate a task per clip until the
+// OOM killer ended the run at 24 GB. Every count and size setting is bounded before anything is
+// allocated: exit 2 with the setting named, in bounded memory (the address-space limit turns a
+// regression into a failure here rather than into the OOM killer).
+TEST(RenderNlakhHostile, CountSettingsAreBoundedBeforeAllocating) {
+  const fs::path cfg = kRoot / "hostile_counts.json";
+  write_json_file(cfg, base_config("hostile_counts"));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--set single.clips_per_instrument=4294967298", "single.clips_per_instrument is 4294967298, more than"},
+      {"--set single.clips_per_instrument=1e8", "single.clips_per_instrument is 100000000, more than"},
+      {"--set multi.train=100000000", "multi.train is 100000000, more than"},
+      {"--set multi.valid=4294967298", "multi.valid is 4294967298, more than"},
+      {"--set single.clips_per_instrument=5000000", " instruments x 5000000 single clips, 4 + 2 mixtures), more than"},
+      {"--set clip_seconds=1e9", "clip_seconds must be at most 600"},
+      {"-j 100000", "threads must be at most 1024, not 100000"}};
+  for (const auto& [args, want] : cases) {
+    const auto r = test::run_command("ulimit -v 6000000; /usr/bin/time -f 'rss %M' " + std::string(INSTRET_BIN_DIR) +
+                                     "/render-nlakh -c " + cfg.string() + " " + args + " --manifests-only 2>&1 >/dev/null");
+    EXPECT_EQ(r.code, 2) << args << ": " << r.output;
+    EXPECT_NE(r.output.find(want), std::string::npos) << args << ": " << r.output;
+    const auto at = r.output.rfind("rss ");
+    ASSERT_NE(at, std::string::npos) << r.output;
+    EXPECT_LT(std::stol(r.output.substr(at + 4)), 1000000) << args << ": peak RSS in KiB";
+  }
+  EXPECT_FALSE(fs::exists(kRoot / "hostile_counts" / "single_train.jsonl"));
+}
+
 // Issue 11 item 3: the inputs are fingerprinted: a MIDI file added between two shards of one
 // dataset is refused (it would change clips compared with a fresh render), like a changed config.
 TEST(RenderNlakhHostile, ChangedInputsBetweenShardsAreRefused) {

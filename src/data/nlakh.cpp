@@ -1,5 +1,7 @@
 #include "instret/data/nlakh.h"
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -31,6 +33,12 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* const kSplits[] = {"train", "valid"};
+// Bounds of the size settings (check_counts): clips a dataset may hold (20x the paper's Nlakh, about
+// 1.1 million), memory planned per clip (its task and manifest row), seconds of a clip, threads.
+constexpr int64_t kMaxClips = 20000000;
+constexpr uint64_t kBytesPerClip = 1024;
+constexpr double kMaxClipSeconds = 600.0;
+constexpr int kMaxThreads = 1024;
 // Peak normalisation target: the largest 16-bit value, so a normalised peak never clips.
 constexpr double kFullScale = 32767.0 / 32768.0;
 
@@ -110,7 +118,13 @@ class Renderer {
     shard_count_ = config_get<int>(c, "shard.count");
     if (shard_count_ < 1 || shard_index_ < 0 || shard_index_ >= shard_count_)
       throw UsageError("shard must satisfy 0 <= index < count");
+    if (threads_ > kMaxThreads)
+      throw UsageError("threads must be at most " + std::to_string(kMaxThreads) + ", not " + std::to_string(threads_));
+    if (clip_seconds_ > kMaxClipSeconds)
+      throw UsageError("clip_seconds must be at most " + std::to_string(int(kMaxClipSeconds)) + " (a clip's audio is held " +
+                       "in memory per stem and thread), not " + c["clip_seconds"].dump());
     open_banks();
+    check_counts();
     load_midi();
     make_tasks();
   }
@@ -450,7 +464,35 @@ class Renderer {
     if (corpus_.files.empty()) throw UsageError("no readable MIDI file in midi.sources");
   }
 
+  // The task list holds every clip of the dataset (and the manifests a row per clip): a count of
+  // 2^32 would take the machine's memory before the first clip is rendered. Counts are bounded by
+  // what a dataset can need (20 times the paper's Nlakh) and by the memory they would take, before
+  // anything is allocated for them.
+  void check_counts() const {
+    for (const auto& [name, n] : {std::pair<const char*, int64_t>{"single.clips_per_instrument", single_clips_},
+                                  {"multi.train", multi_count_.at("train")},
+                                  {"multi.valid", multi_count_.at("valid")}})
+      if (n > kMaxClips)
+        throw UsageError(std::string(name) + " is " + std::to_string(n) + ", more than the " +
+                         std::to_string(kMaxClips) + " clips a dataset may hold");
+    const uint64_t singles = uint64_t(instruments_.size()) * uint64_t(single_clips_);  // < 2^63: both bounded
+    const uint64_t total = singles + uint64_t(multi_count_.at("train")) + uint64_t(multi_count_.at("valid"));
+    if (total > uint64_t(kMaxClips))
+      throw UsageError("the config asks for " + std::to_string(total) + " clips (" + std::to_string(instruments_.size()) +
+                       " instruments x " + std::to_string(single_clips_) + " single clips, " +
+                       std::to_string(multi_count_.at("train")) + " + " + std::to_string(multi_count_.at("valid")) +
+                       " mixtures), more than the " + std::to_string(kMaxClips) + " a dataset may hold");
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+    if (memory > 0 && total * kBytesPerClip > memory / 2)
+      throw UsageError("the config asks for " + std::to_string(total) + " clips: planning them takes about " +
+                       std::to_string(total * kBytesPerClip >> 20) + " MiB, more than half of this machine's " +
+                       std::to_string(memory >> 20) + " MiB; render fewer clips");
+  }
+
   void make_tasks() {
+    tasks_.reserve(size_t(instruments_.size() * size_t(single_clips_) + size_t(multi_count_["train"]) +
+                          size_t(multi_count_["valid"])));
     char buf[32];
     for (size_t i = 0; i < instruments_.size(); ++i) {
       for (int64_t k = 0; k < single_clips_; ++k) {
