@@ -562,3 +562,37 @@ TEST(HostileWeights, NonRegularCheckpointAndAudioPathsAreRefusedAtOnce) {
     EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << args << ": " << r.output;
   }
 }
+
+// Issue 23, defect 5: each pickle byte could make an object of ~200 bytes (a 1 MB .pth peaked at
+// 1.2 GB). The interpreter refuses more objects or memo entries than a state_dict pickle of its size
+// can need (a quarter of its bytes), and import-weights' peak memory stays far below that.
+TEST(HostileWeights, PickleMemoryIsBoundedByItsSize) {
+  // 4 million NONE opcodes: 4 million objects before the check.
+  const std::string nones = "\x80\x02" + std::string(4000000, 'N') + ".";
+  const auto bomb = scratch() / "nones.pth";
+  spit(bomb, make_zip({{"archive/data.pkl", nones}}));
+  const auto msg = test::error_of<FormatError>([&] { read_torch_state_dict(bomb); });
+  EXPECT_NE(msg.find("builds more than 1004096 objects, more than a 4000003-byte state_dict pickle can"),
+            std::string::npos)
+      << msg;
+  // 2 million memo entries of one object (MEMOIZE, one byte each).
+  const std::string memo = "\x80\x02N" + std::string(2000000, '\x94') + ".";
+  const auto memo_bomb = scratch() / "memo.pth";
+  spit(memo_bomb, make_zip({{"archive/data.pkl", memo}}));
+  EXPECT_NE(test::error_of<FormatError>([&] { read_torch_state_dict(memo_bomb); }).find("memoizes more than"),
+            std::string::npos);
+  // The tool's peak memory on the 4 MB bomb, against a real file's (LibTorch's own share).
+  auto peak_kib = [&](const fs::path& in) {
+    const auto r = test::run_command("/usr/bin/time -f 'rss %M' " + kBin + "/import-weights -q -i " + in.string() +
+                                     " -o " + (scratch() / "peak.ckpt").string() + " --set model.kind=han_cnn" +
+                                     kTinyHan + " 2>&1");
+    const auto at = r.output.rfind("rss ");
+    return at == std::string::npos ? -1L : std::stol(r.output.substr(at + 4));
+  };
+  const long base = peak_kib(kData + "ref_han_cnn.pt"), hostile = peak_kib(bomb);
+  ASSERT_GT(base, 0);
+  ASSERT_GT(hostile, 0);
+  // ~150 bytes per object allowed (1 M objects) plus the pickle: well under 300 MiB above the base;
+  // without the bound, 4 M objects took ~700 MiB.
+  EXPECT_LT(hostile - base, 300 * 1024) << "base " << base << " KiB, hostile " << hostile << " KiB";
+}
