@@ -30,8 +30,10 @@ constexpr uintmax_t kMaxMidiBytes = 16u << 20;
 constexpr size_t kMaxMidiFiles = 2000000;
 
 struct Scan {
-  std::vector<std::string> found;    // regular MIDI files
+  std::vector<std::string> found;    // regular MIDI files, each file once
   std::vector<std::string> skipped;  // "<path>: <reason>": entries with a MIDI name that cannot be read
+  int same_file = 0;                 // further links (hard or symbolic) to a file already found
+  std::set<std::pair<dev_t, ino_t>> seen_files;
 };
 
 // Walks `start` following directory links, each directory once (by device and inode, so a link
@@ -61,6 +63,10 @@ void scan_path(const fs::path& start, bool named, Scan& scan, std::set<std::pair
       } else if (uintmax_t(st.st_size) > kMaxMidiBytes) {
         scan.skipped.push_back(p.string() + ": " + std::to_string(st.st_size) + " bytes, more than a MIDI file has (" +
                                std::to_string(kMaxMidiBytes) + " at most)");
+      } else if (!scan.seen_files.insert({st.st_dev, st.st_ino}).second) {
+        // Another name of a file already found (a hard or symbolic link): never read twice, so that
+        // 40 links to one file cost what the file does.
+        ++scan.same_file;
       } else {
         if (scan.found.size() >= kMaxMidiFiles)
           throw UsageError("MIDI sources hold more than " + std::to_string(kMaxMidiFiles) + " files");
@@ -106,33 +112,52 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double vali
   const Scan scan = scan_sources(sources);
   for (const std::string& skipped : scan.skipped) spdlog::warn("skipping MIDI file: {}", skipped);
   const std::vector<std::string>& paths = scan.found;
-  std::vector<std::unique_ptr<CorpusFile>> parsed(paths.size());
-  std::vector<std::string> keys(paths.size());
+  // First the content of each file (hash and size), so that copies are parsed once: only the first
+  // path (in sorted order) of each content is parsed and held.
+  std::vector<std::string> keys(paths.size());  // "" when unreadable
   parallel_for(paths.size(), threads, [&](size_t i, int) {
     try {
       const std::string bytes = read_file(paths[i]);
-      auto f = std::make_unique<CorpusFile>();
-      f->path = paths[i];
-      f->midi = parse_midi(bytes, paths[i]);
-      f->split = content_split(bytes, valid_fraction);
       keys[i] = std::to_string(fnv1a(bytes)) + ":" + std::to_string(bytes.size());
-      f->fingerprint = keys[i];
-      parsed[i] = std::move(f);
     } catch (const Error& err) {
       spdlog::warn("skipping MIDI file: {}", err.what());
     }
   });
   MidiCorpus corpus;
   corpus.unreadable = int(scan.skipped.size());
+  corpus.duplicates = scan.same_file;
+  std::vector<size_t> unique;
   std::set<std::string> seen;
   for (size_t i = 0; i < paths.size(); ++i) {
-    if (!parsed[i]) {
+    if (keys[i].empty())
       ++corpus.unreadable;
-    } else if (!seen.insert(keys[i]).second) {
+    else if (!seen.insert(keys[i]).second)
       ++corpus.duplicates;
-    } else {
-      corpus.files.push_back(std::move(*parsed[i]));
+    else
+      unique.push_back(i);
+  }
+  std::vector<std::unique_ptr<CorpusFile>> parsed(unique.size());
+  parallel_for(unique.size(), threads, [&](size_t k, int) {
+    const size_t i = unique[k];
+    try {
+      const std::string bytes = read_file(paths[i]);
+      const std::string key = std::to_string(fnv1a(bytes)) + ":" + std::to_string(bytes.size());
+      if (key != keys[i]) throw IoError(paths[i] + ": changed while the corpus was read");
+      auto f = std::make_unique<CorpusFile>();
+      f->path = paths[i];
+      f->midi = parse_midi(bytes, paths[i]);
+      f->split = content_split(bytes, valid_fraction);
+      f->fingerprint = key;
+      parsed[k] = std::move(f);
+    } catch (const Error& err) {
+      spdlog::warn("skipping MIDI file: {}", err.what());
     }
+  });
+  for (auto& f : parsed) {
+    if (f)
+      corpus.files.push_back(std::move(*f));
+    else
+      ++corpus.unreadable;
   }
   return corpus;
 }
