@@ -16,6 +16,7 @@
 #include "instret/core/log.h"
 #include "instret/core/npy.h"
 #include "instret/core/parallel.h"
+#include "instret/core/printable.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -177,6 +178,16 @@ TEST(Fs, NonRegularFilesAreRefusedBeforeAnyRead) {
   fs::remove(scratch("link.txt"));
   fs::create_symlink(scratch("target.txt"), scratch("link.txt"));
   EXPECT_EQ(read_file(scratch("link.txt")), "text");
+}
+
+// Issue 23, defect 8: names from disk are printed as quoted, escaped strings; control characters
+// never reach the output, UTF-8 text does.
+TEST(Printable, EscapesControlsAndQuotesPaths) {
+  EXPECT_EQ(printable("a\nb\x1b[31mc\x7f"), "a\\x0ab\\x1b[31mc\\x7f");
+  EXPECT_EQ(printable("caf\xc3\xa9 \xe2\x99\xaa"), "caf\xc3\xa9 \xe2\x99\xaa");  // UTF-8 kept
+  EXPECT_EQ(printable("\xc2\x9b" "2J"), "\\xc2\\x9b2J");     // U+009B, a CSI: escaped
+  EXPECT_EQ(printable("\xff\xc3"), "\\xff\\xc3");        // not UTF-8
+  EXPECT_EQ(quote_path("/tmp/it's\\x\n[critical].mid"), "'/tmp/it\\'s\\\\x\\x0a[critical].mid'");
 }
 
 TEST(Parallel, RunsEveryIndexOnceWithWorkerIds) {

@@ -542,6 +542,32 @@ TEST(RenderNlakhHostile, CountSettingsAreBoundedBeforeAllocating) {
   EXPECT_FALSE(fs::exists(kRoot / "hostile_counts" / "single_train.jsonl"));
 }
 
+// Issue 23, defect 8: a MIDI file named with a newline, a fake "[critical]" log line and an escape
+// sequence writes one log line with the name quoted and escaped, not a forged second line, and no
+// control character reaches the terminal.
+TEST(RenderNlakhHostile, FileNamesCannotForgeLogLines) {
+  const fs::path src = kRoot / "forged_names";
+  fs::remove_all(src);
+  fs::create_directories(src);
+  fs::copy_file("/usr/share/doc/mma/examples/misc/voicing.mid", src / "voicing.mid");
+  const std::string name = "x\n[00:00:00.000] [critical] forged\x1b[31m\r.mid";
+  write_file_atomically(src / name, "MThd garbage");
+  Json c = base_config("forged");
+  c["midi"]["sources"] = {src.string()};
+  c["multi"]["valid"] = 0;
+  const fs::path cfg = kRoot / "forged.json";
+  write_json_file(cfg, c);
+  const auto r = test::run_command(std::string(INSTRET_BIN_DIR) + "/render-nlakh -c " + cfg.string() +
+                                   " --manifests-only 2>&1 >/dev/null");
+  EXPECT_EQ(r.output.find("\n[00:00:00.000] [critical]"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find('\x1b'), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("skipping MIDI file: '" + src.string() +
+                          "/x\\x0a[00:00:00.000] [critical] forged\\x1b[31m\\x0d.mid': "),
+            std::string::npos)
+      << r.output;
+}
+
 // Issue 11 item 3: the inputs are fingerprinted: a MIDI file added between two shards of one
 // dataset is refused (it would change clips compared with a fresh render), like a changed config.
 TEST(RenderNlakhHostile, ChangedInputsBetweenShardsAreRefused) {

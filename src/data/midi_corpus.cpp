@@ -13,6 +13,7 @@
 #include "instret/core/fs.h"
 #include "instret/core/hash.h"
 #include "instret/core/parallel.h"
+#include "instret/core/printable.h"
 
 namespace instret {
 namespace fs = std::filesystem;
@@ -45,7 +46,7 @@ void scan_path(const fs::path& start, bool named, Scan& scan, std::set<std::pair
     stack.pop_back();
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0) {
-      if (explicit_file || is_midi_name(p)) scan.skipped.push_back(p.string() + ": dangling link or unreadable entry");
+      if (explicit_file || is_midi_name(p)) scan.skipped.push_back(quote_path(p) + ": dangling link or unreadable entry");
       continue;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -59,9 +60,9 @@ void scan_path(const fs::path& start, bool named, Scan& scan, std::set<std::pair
       for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back({*it, false});
     } else if (explicit_file || is_midi_name(p)) {
       if (!S_ISREG(st.st_mode)) {
-        scan.skipped.push_back(p.string() + ": not a regular file (a FIFO, device or socket)");
+        scan.skipped.push_back(quote_path(p) + ": not a regular file (a FIFO, device or socket)");
       } else if (uintmax_t(st.st_size) > kMaxMidiBytes) {
-        scan.skipped.push_back(p.string() + ": " + std::to_string(st.st_size) + " bytes, more than a MIDI file has (" +
+        scan.skipped.push_back(quote_path(p) + ": " + std::to_string(st.st_size) + " bytes, more than a MIDI file has (" +
                                std::to_string(kMaxMidiBytes) + " at most)");
       } else if (!scan.seen_files.insert({st.st_dev, st.st_ino}).second) {
         // Another name of a file already found (a hard or symbolic link): never read twice, so that
@@ -117,7 +118,7 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double vali
   std::vector<std::string> keys(paths.size());  // "" when unreadable
   parallel_for(paths.size(), threads, [&](size_t i, int) {
     try {
-      const std::string bytes = read_file(paths[i]);
+      const std::string bytes = read_file(paths[i]);  // IoError messages go through the escaping logger
       keys[i] = std::to_string(fnv1a(bytes)) + ":" + std::to_string(bytes.size());
     } catch (const Error& err) {
       spdlog::warn("skipping MIDI file: {}", err.what());
@@ -142,10 +143,10 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double vali
     try {
       const std::string bytes = read_file(paths[i]);
       const std::string key = std::to_string(fnv1a(bytes)) + ":" + std::to_string(bytes.size());
-      if (key != keys[i]) throw IoError(paths[i] + ": changed while the corpus was read");
+      if (key != keys[i]) throw IoError(quote_path(paths[i]) + ": changed while the corpus was read");
       auto f = std::make_unique<CorpusFile>();
       f->path = paths[i];
-      f->midi = parse_midi(bytes, paths[i]);
+      f->midi = parse_midi(bytes, quote_path(paths[i]));  // its errors name the file quoted
       f->split = content_split(bytes, valid_fraction);
       f->fingerprint = key;
       parsed[k] = std::move(f);
