@@ -27,13 +27,17 @@ class PrintablePayload : public spdlog::custom_flag_formatter {
 
 }  // namespace
 
+std::unique_ptr<spdlog::formatter> printable_formatter(const std::string& pattern) {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<PrintablePayload>('*').set_pattern(pattern);
+  return formatter;
+}
+
 void setup_logging(bool verbose, bool quiet) {
   static bool installed = false;
   if (!installed) {
     auto logger = spdlog::stderr_color_mt("instret");
-    auto formatter = std::make_unique<spdlog::pattern_formatter>();
-    formatter->add_flag<PrintablePayload>('*').set_pattern("[%H:%M:%S.%e] [%^%l%$] %*");
-    logger->set_formatter(std::move(formatter));
+    logger->set_formatter(printable_formatter("[%H:%M:%S.%e] [%^%l%$] %*"));
     spdlog::set_default_logger(logger);
     installed = true;
   }
