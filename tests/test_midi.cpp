@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -338,5 +339,21 @@ TEST(MidiCorpus, LinksAndCopiesAreParsedOnce) {
   // ~51 parses held before.
   EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "KiB";
   EXPECT_EQ(find_midi_files({dir.string()}).size(), 11u);  // big.mid (or a link to it) and the copies
+  fs::remove_all(dir);
+}
+
+// Issue 23, defect 6: what a corpus scan holds in all is bounded before anything is read: 520 files of
+// 16 MiB (sparse, each within the per-file limit) are more than 8 GiB and refused at once.
+TEST(MidiCorpus, TotalSizeIsBoundedBeforeReading) {
+  namespace fs = std::filesystem;
+  const fs::path dir = test::scratch_dir("corpus_total", true);
+  for (int k = 0; k < 520; ++k) {
+    std::ofstream(dir / ("f" + std::to_string(k) + ".mid")).close();
+    fs::resize_file(dir / ("f" + std::to_string(k) + ".mid"), 16u << 20);  // sparse: no disk used
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::string msg = test::error_of<UsageError>([&] { load_midi_corpus({dir.string()}, 0.5, 2); });
+  EXPECT_NE(msg.find("MIDI sources hold 8320 MiB in 520 files, more than the "), std::string::npos) << msg;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // nothing was read
   fs::remove_all(dir);
 }

@@ -3,6 +3,7 @@
 #include <glob.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -29,11 +30,21 @@ bool is_midi_name(const fs::path& p) {
 // real ones are a few hundred KB), and more files than this is a usage error.
 constexpr uintmax_t kMaxMidiBytes = 16u << 20;
 constexpr size_t kMaxMidiFiles = 2000000;
+// What the parsed corpus may take in all: its files' bytes at most 8 GiB and an eighth of the
+// machine's memory (a parse holds ~6 bytes per file byte: 24-byte notes of ~4-byte events).
+constexpr uint64_t kMaxCorpusBytes = uint64_t(8) << 30;
+
+uint64_t corpus_byte_limit() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+  return memory > 0 ? std::min(kMaxCorpusBytes, memory / 8) : kMaxCorpusBytes;
+}
 
 struct Scan {
   std::vector<std::string> found;    // regular MIDI files, each file once
   std::vector<std::string> skipped;  // "<path>: <reason>": entries with a MIDI name that cannot be read
   int same_file = 0;                 // further links (hard or symbolic) to a file already found
+  uint64_t found_bytes = 0;          // sizes of the found files
   std::set<std::pair<dev_t, ino_t>> seen_files;
 };
 
@@ -72,6 +83,7 @@ void scan_path(const fs::path& start, bool named, Scan& scan, std::set<std::pair
         if (scan.found.size() >= kMaxMidiFiles)
           throw UsageError("MIDI sources hold more than " + std::to_string(kMaxMidiFiles) + " files");
         scan.found.push_back(p.string());
+        scan.found_bytes += uint64_t(st.st_size);
       }
     }
   }
@@ -111,6 +123,12 @@ std::string content_split(const std::string& bytes, double valid_fraction) {
 MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double valid_fraction, int threads) {
   if (!(valid_fraction >= 0.0 && valid_fraction <= 1.0)) throw UsageError("midi.valid_fraction must be in [0, 1]");
   const Scan scan = scan_sources(sources);
+  // Bounded before anything is read: the parses of every distinct file are held together.
+  if (const uint64_t limit = corpus_byte_limit(); scan.found_bytes > limit)
+    throw UsageError("MIDI sources hold " + std::to_string(scan.found_bytes >> 20) + " MiB in " +
+                     std::to_string(scan.found.size()) + " files, more than the " + std::to_string(limit >> 20) +
+                     " MiB a corpus may hold here (8 GiB, and an eighth of the memory: parsed, it takes ~6x its "
+                     "bytes); use fewer files");
   for (const std::string& skipped : scan.skipped) spdlog::warn("skipping MIDI file: {}", skipped);
   const std::vector<std::string>& paths = scan.found;
   // First the content of each file (hash and size), so that copies are parsed once: only the first

@@ -34,7 +34,8 @@ std::string content_split(const std::string& bytes, double valid_fraction);
 
 // Reads and parses every file of `sources` on `threads` threads. Links to one file (same device and
 // inode) are found once and never read again; copies are recognised by their content hash before
-// parsing, so that only one copy of each content is parsed and held.
+// parsing, so that only one copy of each content is parsed and held. Files of more than 8 GiB in all
+// (or an eighth of the machine's memory) are a UsageError before anything is read.
 MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double valid_fraction, int threads);
 
 }  // namespace instret
