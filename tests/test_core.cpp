@@ -2,8 +2,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <filesystem>
+#include <fstream>
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
@@ -11,6 +16,7 @@
 #include "instret/core/log.h"
 #include "instret/core/npy.h"
 #include "instret/core/parallel.h"
+#include "instret/core/printable.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -139,6 +145,51 @@ TEST(Fs, FileHashesSeeEveryByteAndTheLength) {
   EXPECT_THROW(fast_file_hash(dir / "absent"), IoError);
 }
 
+// Issue 23, defect 4: every reader of a path refuses a FIFO or a device before reading a byte (a
+// FIFO without a writer used to block file_hash and read_file for ever, /dev/zero to read on until
+// memory ran out), with an IoError naming it.
+TEST(Fs, NonRegularFilesAreRefusedBeforeAnyRead) {
+  const fs::path fifo = scratch("fifo.json");
+  fs::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto attempt = std::async(std::launch::async, [&] {
+    std::vector<std::string> msgs;
+    for (const fs::path& p : {fifo, fs::path("/dev/zero"), fs::path("/dev/null")}) {
+      msgs.push_back(test::error_of<IoError>([&] { file_hash(p); }));
+      msgs.push_back(test::error_of<IoError>([&] { fast_file_hash(p); }));
+      msgs.push_back(test::error_of<IoError>([&] { read_file(p); }));
+      msgs.push_back(test::error_of<IoError>([&] { read_json_file(p); }));
+      msgs.push_back(test::error_of<IoError>([&] { RegularFile f(p); }));
+    }
+    msgs.push_back(test::error_of<IoError>([&] { read_file(fifo.parent_path()); }));
+    return msgs;
+  });
+  if (attempt.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    std::ofstream unblock(fifo);  // let a blocked reader go on
+    FAIL() << "reading a FIFO blocks";
+  }
+  const auto msgs = attempt.get();
+  ASSERT_EQ(msgs.size(), 16u);
+  for (size_t i = 0; i < 15; ++i)
+    EXPECT_NE(msgs[i].find(": not a regular file (a FIFO, device or socket)"), std::string::npos) << msgs[i];
+  EXPECT_NE(msgs[15].find(": is a folder, not a file"), std::string::npos) << msgs[15];
+  // A regular file through a link still reads.
+  write_file_atomically(scratch("target.txt"), "text");
+  fs::remove(scratch("link.txt"));
+  fs::create_symlink(scratch("target.txt"), scratch("link.txt"));
+  EXPECT_EQ(read_file(scratch("link.txt")), "text");
+}
+
+// Issue 23, defect 8: names from disk are printed as quoted, escaped strings; control characters
+// never reach the output, UTF-8 text does.
+TEST(Printable, EscapesControlsAndQuotesPaths) {
+  EXPECT_EQ(printable("a\nb\x1b[31mc\x7f"), "a\\x0ab\\x1b[31mc\\x7f");
+  EXPECT_EQ(printable("caf\xc3\xa9 \xe2\x99\xaa"), "caf\xc3\xa9 \xe2\x99\xaa");  // UTF-8 kept
+  EXPECT_EQ(printable("\xc2\x9b" "2J"), "\\xc2\\x9b2J");     // U+009B, a CSI: escaped
+  EXPECT_EQ(printable("\xff\xc3"), "\\xff\\xc3");        // not UTF-8
+  EXPECT_EQ(quote_path("/tmp/it's\\x\n[critical].mid"), "'/tmp/it\\'s\\\\x\\x0a[critical].mid'");
+}
+
 TEST(Parallel, RunsEveryIndexOnceWithWorkerIds) {
   for (int threads : {1, 2, 5}) {
     std::vector<std::atomic<int>> hits(1000);
@@ -155,6 +206,20 @@ TEST(Parallel, RunsEveryIndexOnceWithWorkerIds) {
     EXPECT_EQ(bad_worker.load(), 0);
     EXPECT_EQ(progress.done(), 1000);
   }
+}
+
+// Issue 23, defect 2: a thread count far above the work (render-nlakh -j 100000 on 3 items) starts no
+// more threads than items (it used to start them all, or end the process when the system refused).
+TEST(Parallel, NoMoreThreadsThanItems) {
+  std::atomic<int> max_worker{-1};
+  std::vector<std::atomic<int>> hits(3);
+  parallel_for(3, 1000000, [&](size_t i, int worker) {
+    ++hits[i];
+    for (int m = max_worker.load(); worker > m && !max_worker.compare_exchange_weak(m, worker);) {
+    }
+  });
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+  EXPECT_LT(max_worker.load(), 3);
 }
 
 TEST(Parallel, FirstErrorStopsAndIsRethrown) {

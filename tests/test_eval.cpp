@@ -21,6 +21,7 @@
 #include "instret/eval/retrieval_metrics.h"
 #include "instret/eval/slot_diagnostics.h"
 #include "instret/eval/twin_table.h"
+#include "test_support.h"
 
 using namespace instret;
 using nlohmann::json;
@@ -519,11 +520,10 @@ TEST(TwinTable, GroupsByFirstMemberAndEmptyWithoutTheField) {
 }
 
 // The dumps of a whole evaluation recompute to its report with scikit-learn (the committed
-// scripts/golden/check_eval_dumps.py, run when the reference Python environment ~/pyref exists).
+// scripts/golden/check_eval_dumps.py, with the Python of test::reference_python()).
 TEST(EvalDumps, RecomputeWithScikitLearn) {
-  const char* home = std::getenv("HOME");
-  const std::string py = std::string(home ? home : "/root") + "/pyref/bin/python";
-  if (!std::ifstream(py)) GTEST_SKIP() << "no " << py;
+  const std::string py = test::reference_python();
+  if (py.empty()) GTEST_SKIP() << test::cross_check_skipped();
   const std::string dir = ::testing::TempDir();
   StableRng rng(5);
   const int n_inst = 12, dim = 6;

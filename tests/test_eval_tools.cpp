@@ -1,6 +1,6 @@
 // The evaluation tools end to end (eval-eer, eval-retrieval) on a tiny rendered dataset with tiny
 // trained encoders, an imported multi encoder and the MFCC baseline: reports, dumps that recompute
-// to the reported numbers (here by independent code, and with scikit-learn when ~/pyref exists),
+// to the reported numbers (here by independent code, and with scikit-learn: test::reference_python()),
 // and every failure the tools must report cleanly. Plus hand-worked cases of the library parts.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -209,11 +209,6 @@ double simple_ap(const std::vector<double>& s, const std::vector<int>& y) {
   return ap;
 }
 
-std::string python() {
-  const char* home = std::getenv("HOME");
-  const std::string p = std::string(home ? home : "/root") + "/pyref/bin/python";
-  return fs::exists(p) ? p : "";
-}
 
 }  // namespace
 
@@ -371,8 +366,8 @@ TEST(EvalEerTool, SingleEncoderReportMatchesDumpAndScikitLearn) {
   EXPECT_EQ(report["seeds"], Json::array({4, 5}));
   check_eer_report_against_dump(report, dump);
   // The committed scikit-learn check, when the reference Python environment is installed.
-  const std::string py = python();
-  if (py.empty()) GTEST_SKIP() << "no ~/pyref: scikit-learn recomputation skipped";
+  const std::string py = test::reference_python();
+  if (py.empty()) GTEST_SKIP() << test::cross_check_skipped();
   const auto check = test::run_command(py + " " + std::string(INSTRET_SOURCE_DIR) +
                                        "/scripts/golden/check_eval_dumps.py eer " + json.string() + " " + dump.string() +
                                        " 2>&1");
@@ -589,8 +584,8 @@ TEST(EvalRetrievalTool, TrainedEncodersGiveJsonMarkdownAndARecomputableDump) {
   const std::string md = report["markdown"].get<std::string>();
   const size_t row = r.output.find("| tiny-large");
   EXPECT_EQ(r.output.substr(0, row), md.substr(0, md.find("| large (")));
-  const std::string py = python();
-  if (py.empty()) GTEST_SKIP() << "no ~/pyref: scikit-learn recomputation skipped";
+  const std::string py = test::reference_python();
+  if (py.empty()) GTEST_SKIP() << test::cross_check_skipped();
   const auto check = test::run_command(py + " " + std::string(INSTRET_SOURCE_DIR) +
                                        "/scripts/golden/check_eval_dumps.py retrieval " + json.string() + " " +
                                        dump.string() + " 2>&1");

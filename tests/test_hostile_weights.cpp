@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -17,9 +18,11 @@
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
+#include "instret/core/zip.h"
 #include "instret/models/encoders.h"
 #include "instret/models/torch_state_dict.h"
 #include "instret/train/checkpoint.h"
+#include "instret/train/single_encoder.h"
 #include "test_support.h"
 
 using namespace instret;
@@ -426,4 +429,170 @@ TEST(HostileWeights, SeededCheckpointFuzzGivesOnlyFormatErrors) {
   EXPECT_EQ(loaded + refused, 150);
   EXPECT_GT(refused, 90);
   EXPECT_LT(max_rss_kb() - rss_before, 200 * 1024);
+}
+
+// Issue 23, defect 1: a tensor record shorter than the storage its pickle declares, with a CRC that
+// matches the short record (PyTorch's writer recomputes it). LibTorch's reader would read past the
+// record: 4 of 144 bytes loaded garbage silently, 0 bytes crashed the process (embed --single).
+TEST(HostileWeights, ShortCheckpointRecordWithItsOwnCrcIsRefused) {
+  ModelConfig c;
+  c.kind = "han_cnn";
+  c.n_classes = 5;
+  c.emb_dim = 16;
+  c.han.channels = {4, 8, 8, 16};
+  HanCnn m(c.han, c.emb_dim, c.n_classes);
+  {
+    torch::NoGradGuard g;
+    m->named_parameters()["linear2.0.bias"].fill_(1234.5f);
+  }
+  const auto good = scratch() / "short_base.ckpt";
+  save_checkpoint(good, *m, c, nullptr, 1);
+  const float v = 1234.5f;
+  const std::string pattern(reinterpret_cast<const char*>(&v), 4);
+  for (size_t keep : {size_t(0), size_t(4), size_t(16)}) {
+    SCOPED_TRACE(keep);
+    const auto bad = scratch() / ("short" + std::to_string(keep) + ".ckpt");
+    size_t before = 0;
+    rewrite_archive(good, bad, [&](const std::string&, std::string& body) {
+      if (body.find(pattern + pattern) == std::string::npos) return false;
+      before = body.size();
+      body.resize(keep);
+      return true;
+    });
+    ASSERT_GT(before, keep);
+    HanCnn other(c.han, c.emb_dim, c.n_classes);
+    const auto msg = test::error_of<FormatError>([&] { load_checkpoint(bad, *other, c); });
+    EXPECT_EQ(msg.rfind("checkpoint " + bad.string() + ": ", 0), 0u) << msg;
+    EXPECT_NE(msg.find("holds " + std::to_string(keep) + " bytes, its storage declares " + std::to_string(before)),
+              std::string::npos)
+        << msg;
+    EXPECT_NE(test::error_of<FormatError>([&] { read_checkpoint_info(bad); }).find("short record"), std::string::npos);
+    // The tool: one error line, exit 1, no crash.
+    const auto r = test::run_command(kBin + "/embed -q --single " + bad.string() + " " + kData + "../audio/city_blues_5s.wav -o " +
+                                     (scratch() / "e.npy").string() + " 2>&1");
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+  // The same file with its tensor records deflated (valid, CRCs right): LibTorch would inflate them
+  // out of sight of the check above, so a deflated tensor record is refused.
+  const ZipFile zip(good);
+  std::vector<ZipRecord> records;
+  for (const auto& e : zip.entries()) records.push_back({e.name, zip.read(e), e.name.find("/data/") != std::string::npos});
+  const auto deflated = scratch() / "deflated.ckpt";
+  spit(deflated, make_zip(records));
+  HanCnn other(c.han, c.emb_dim, c.n_classes);
+  const auto msg = test::error_of<FormatError>([&] { load_checkpoint(deflated, *other, c); });
+  EXPECT_NE(msg.find("' is deflated (LibTorch stores tensor records)"), std::string::npos) << msg;
+}
+
+// Issue 23, defect 1 for import-weights: the .pth reader checks each record against its storage
+// before reading it (short records with a matching CRC are refused, not read past).
+TEST(HostileWeights, ShortPthRecordWithItsOwnCrcIsRefused) {
+  const float vals[4] = {1.5f, -2.f, 3.f, 0.25f};
+  const std::string storage(reinterpret_cast<const char*>(vals), sizeof vals);
+  for (size_t keep : {size_t(0), size_t(4)}) {
+    const auto p = scratch() / ("short" + std::to_string(keep) + ".pth");
+    spit(p, make_zip({{"archive/data.pkl", one_tensor_pickle(4)}, {"archive/data/0", storage.substr(0, keep)}}));
+    const auto msg = test::error_of<FormatError>([&] { read_torch_state_dict(p); });
+    EXPECT_NE(msg.find("has " + std::to_string(keep) + " bytes, expected 16"), std::string::npos) << msg;
+  }
+}
+
+// Issue 23, defect 3: a deflated record is read whole at every size, in particular where inflate has
+// taken all the input but still holds output back for want of room (6,291,459- and 65,537-byte
+// records of zeros were refused as "truncated" while Python's zipfile and torch.load read them).
+TEST(HostileWeights, DeflatedRecordsOfEverySizeAroundTheReadBuffersAreRead) {
+  std::vector<size_t> sizes{6291459, 6292459};
+  for (size_t k : {1, 2, 17, 96})
+    for (int d = -3; d <= 3; ++d) sizes.push_back(k * 65536 + size_t(d));
+  std::mt19937 rng(23);
+  int refused = 0, cases = 0;
+  for (size_t n : sizes) {
+    for (int pattern = 0; pattern < 3; ++pattern) {
+      std::string data(n, '\0');
+      for (size_t i = 0; i < n; ++i)
+        data[i] = pattern == 0 ? 0 : pattern == 1 ? "pickle"[i % 6] : (i % 1000 < 3 ? char(rng()) : 0);
+      // A stored record of random bytes keeps the file above the bomb limit's 1/8 of the records.
+      std::string pad(n / 8, '\0');
+      for (char& ch : pad) ch = char(rng());
+      const auto p = scratch() / "deflated_size.pth";
+      spit(p, make_zip({{"archive/data/0", pad}, {"archive/data.pkl", data, true}}));
+      ++cases;
+      try {
+        const ZipFile zip(p);
+        if (zip.read(*zip.find("archive/data.pkl")) != data) ADD_FAILURE() << n << " bytes read differently";
+      } catch (const FormatError& e) {
+        if (++refused <= 5) ADD_FAILURE() << "pattern " << pattern << ", " << n << " bytes: " << e.what();
+      }
+    }
+  }
+  EXPECT_EQ(refused, 0) << "of " << cases;
+}
+
+// Issue 23, defect 4: a checkpoint path that is a FIFO or a device is refused at once by the frozen
+// encoders (they hash the file before reading it: the hash used to block on a FIFO and read
+// /dev/zero for ever), and by the tools: embed --single / --mel.
+TEST(HostileWeights, NonRegularCheckpointAndAudioPathsAreRefusedAtOnce) {
+  const auto fifo = scratch() / "fifo.pt";
+  fs::remove(fifo);
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto attempt = std::async(std::launch::async, [&] {
+    std::string out;
+    for (const fs::path& p : {fifo, fs::path("/dev/zero")}) {
+      out += test::error_of<IoError>([&] { SingleEncoder e(p, torch::kCPU); }) + "\n";
+      out += test::error_of<IoError>([&] { MultiEncoderRunner e(p, torch::kCPU); }) + "\n";
+    }
+    return out;
+  });
+  if (attempt.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    std::ofstream unblock(fifo);  // let a blocked reader go on
+    FAIL() << "loading a FIFO checkpoint blocks";
+  }
+  const auto msgs = attempt.get();
+  EXPECT_EQ(std::count(msgs.begin(), msgs.end(), '\n'), 4) << msgs;
+  for (const std::string p : {fifo.string(), std::string("/dev/zero")})
+    EXPECT_NE(msgs.find("checkpoint " + p + ": not a regular file"), std::string::npos) << msgs;
+  const std::string wav = kData + "../audio/city_blues_5s.wav";
+  const std::string out = (scratch() / "e.npy").string();
+  for (const std::string& args : std::vector<std::string>{"--single " + fifo.string() + " " + wav,
+                                                          "--single /dev/zero " + wav, "--mel " + fifo.string(),
+                                                          "--mel /dev/zero"}) {
+    const auto r = test::run_command("timeout 20 " + kBin + "/embed -q " + args + " -o " + out + " 2>&1");
+    EXPECT_EQ(r.code, 1) << args << ": " << r.output;
+    EXPECT_NE(r.output.find("not a regular file"), std::string::npos) << args << ": " << r.output;
+  }
+}
+
+// Issue 23, defect 5: each pickle byte could make an object of ~200 bytes (a 1 MB .pth peaked at
+// 1.2 GB). The interpreter refuses more objects or memo entries than a state_dict pickle of its size
+// can need (a quarter of its bytes), and import-weights' peak memory stays far below that.
+TEST(HostileWeights, PickleMemoryIsBoundedByItsSize) {
+  // 4 million NONE opcodes: 4 million objects before the check.
+  const std::string nones = "\x80\x02" + std::string(4000000, 'N') + ".";
+  const auto bomb = scratch() / "nones.pth";
+  spit(bomb, make_zip({{"archive/data.pkl", nones}}));
+  const auto msg = test::error_of<FormatError>([&] { read_torch_state_dict(bomb); });
+  EXPECT_NE(msg.find("builds more than 1004096 objects, more than a 4000003-byte state_dict pickle can"),
+            std::string::npos)
+      << msg;
+  // 2 million memo entries of one object (MEMOIZE, one byte each).
+  const std::string memo = "\x80\x02N" + std::string(2000000, '\x94') + ".";
+  const auto memo_bomb = scratch() / "memo.pth";
+  spit(memo_bomb, make_zip({{"archive/data.pkl", memo}}));
+  EXPECT_NE(test::error_of<FormatError>([&] { read_torch_state_dict(memo_bomb); }).find("memoizes more than"),
+            std::string::npos);
+  // The tool's peak memory on the 4 MB bomb, against a real file's (LibTorch's own share).
+  auto peak_kib = [&](const fs::path& in) {
+    const auto r = test::run_command("/usr/bin/time -f 'rss %M' " + kBin + "/import-weights -q -i " + in.string() +
+                                     " -o " + (scratch() / "peak.ckpt").string() + " --set model.kind=han_cnn" +
+                                     kTinyHan + " 2>&1");
+    const auto at = r.output.rfind("rss ");
+    return at == std::string::npos ? -1L : std::stol(r.output.substr(at + 4));
+  };
+  const long base = peak_kib(kData + "ref_han_cnn.pt"), hostile = peak_kib(bomb);
+  ASSERT_GT(base, 0);
+  ASSERT_GT(hostile, 0);
+  // ~150 bytes per object allowed (1 M objects) plus the pickle: well under 300 MiB above the base;
+  // without the bound, 4 M objects took ~700 MiB.
+  EXPECT_LT(hostile - base, 300 * 1024) << "base " << base << " KiB, hostile " << hostile << " KiB";
 }

@@ -2,10 +2,12 @@
 // scripts/golden/make_midi_golden.py from Debian MIDI files), hand-built files, fuzzing; the GM
 // family table; MIDI corpora (finding, de-duplicating and splitting files).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -300,5 +302,58 @@ TEST(MidiCorpus, LinkLoopsFifosAndDanglingLinks) {
   ASSERT_EQ(corpus.files.size(), 1u);
   EXPECT_EQ(corpus.duplicates, 0);
   EXPECT_EQ(corpus.unreadable, 3);  // pipe.mid, dangling.mid, huge.mid
+  fs::remove_all(dir);
+}
+
+// Issue 23, defect 6: 40 links (hard and symbolic) to one large MIDI file, and 10 copies of it, used
+// to be parsed and held 51 times before the duplicate check. Links are recognised by device and
+// inode before reading, copies by content before parsing: the corpus holds one parse.
+TEST(MidiCorpus, LinksAndCopiesAreParsedOnce) {
+  namespace fs = std::filesystem;
+  const fs::path dir = test::scratch_dir("corpus_links", true);
+  // One track of 150,000 notes (6 bytes each with running status): about 0.9 MB, parsed ~3.6 MB.
+  std::string events = bytes({0x00, 0x90});
+  for (int k = 0; k < 150000; ++k) {
+    const int pitch = 40 + k % 40;
+    events += bytes({pitch, 100, 0x01, pitch, 0, 0x01});
+  }
+  events.resize(events.size() - 1);
+  events += bytes({0x00, 0xFF, 0x2F, 0x00});
+  const std::string big = header(0, 1, 96) + track(events);
+  ASSERT_NO_THROW(parse_midi(big, "big"));
+  write_file_atomically(dir / "big.mid", big);
+  for (int k = 0; k < 20; ++k) {
+    fs::create_hard_link(dir / "big.mid", dir / ("hard" + std::to_string(k) + ".mid"));
+    fs::create_symlink(dir / "big.mid", dir / ("sym" + std::to_string(k) + ".mid"));
+  }
+  for (int k = 0; k < 10; ++k) write_file_atomically(dir / ("copy" + std::to_string(k) + ".mid"), big);
+  rusage before{};
+  getrusage(RUSAGE_SELF, &before);
+  const MidiCorpus corpus = load_midi_corpus({dir.string()}, 0.5, 2);
+  rusage after{};
+  getrusage(RUSAGE_SELF, &after);
+  ASSERT_EQ(corpus.files.size(), 1u);
+  EXPECT_EQ(corpus.duplicates, 50);
+  EXPECT_EQ(corpus.unreadable, 0);
+  // One parse (150,000 notes of 24 bytes, with vector slack) and a few file buffers: far below the
+  // ~51 parses held before.
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "KiB";
+  EXPECT_EQ(find_midi_files({dir.string()}).size(), 11u);  // big.mid (or a link to it) and the copies
+  fs::remove_all(dir);
+}
+
+// Issue 23, defect 6: what a corpus scan holds in all is bounded before anything is read: 520 files of
+// 16 MiB (sparse, each within the per-file limit) are more than 8 GiB and refused at once.
+TEST(MidiCorpus, TotalSizeIsBoundedBeforeReading) {
+  namespace fs = std::filesystem;
+  const fs::path dir = test::scratch_dir("corpus_total", true);
+  for (int k = 0; k < 520; ++k) {
+    std::ofstream(dir / ("f" + std::to_string(k) + ".mid")).close();
+    fs::resize_file(dir / ("f" + std::to_string(k) + ".mid"), 16u << 20);  // sparse: no disk used
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::string msg = test::error_of<UsageError>([&] { load_midi_corpus({dir.string()}, 0.5, 2); });
+  EXPECT_NE(msg.find("MIDI sources hold 8320 MiB in 520 files, more than the "), std::string::npos) << msg;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));  // nothing was read
   fs::remove_all(dir);
 }

@@ -4,6 +4,7 @@
 // path (bank made by render-notes), near-duplicate presets, twin presets, and clear errors.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmath>
 #include <cstdlib>
@@ -489,6 +490,84 @@ TEST(RenderNlakhHostile, EmptyBanksAndWrappingNumbersAreUsageErrors) {
   EXPECT_FALSE(fs::exists(kRoot / "hostile_seed"));
 }
 
+// Issue 23, defect 4: an NSynth bank whose examples.json is a FIFO (or a link to /dev/zero) is
+// refused at once (exit 1), not waited on or read for ever.
+TEST(RenderNlakhHostile, NonRegularExamplesJsonIsRefusedAtOnce) {
+  const fs::path cfg = kRoot / "hostile_fifo.json";
+  for (const std::string kind : {"fifo", "zero"}) {
+    const fs::path bank = kRoot / ("nsynth_" + kind);
+    fs::remove_all(bank);
+    fs::create_directories(bank / "audio");
+    if (kind == "fifo")
+      ASSERT_EQ(::mkfifo((bank / "examples.json").c_str(), 0600), 0);
+    else
+      fs::create_symlink("/dev/zero", bank / "examples.json");
+    Json c = base_config("hostile_fifo");
+    c["banks"][0] = {{"type", "nsynth"}, {"path", bank.string()}, {"split", "train"}};
+    write_json_file(cfg, c);
+    const std::string cmd = "timeout 30 " + std::string(INSTRET_BIN_DIR) + "/render-nlakh -c " + cfg.string() +
+                            " --manifests-only 2>&1 >/dev/null";
+    const auto r = test::run_command(cmd);
+    EXPECT_EQ(r.code, 1) << kind << ": " << r.output;
+    EXPECT_NE(r.output.find((bank / "examples.json").string() + ": not a regular file"), std::string::npos)
+        << r.output;
+  }
+  EXPECT_FALSE(fs::exists(kRoot / "hostile_fifo" / "single_train.jsonl"));
+}
+
+// Issue 23, defect 2: a count setting of 2^32+2 (or 1e8) used to allocate a task per clip until the
+// OOM killer ended the run at 24 GB. Every count and size setting is bounded before anything is
+// allocated: exit 2 with the setting named, in bounded memory (the address-space limit turns a
+// regression into a failure here rather than into the OOM killer).
+TEST(RenderNlakhHostile, CountSettingsAreBoundedBeforeAllocating) {
+  const fs::path cfg = kRoot / "hostile_counts.json";
+  write_json_file(cfg, base_config("hostile_counts"));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--set single.clips_per_instrument=4294967298", "single.clips_per_instrument is 4294967298, more than"},
+      {"--set single.clips_per_instrument=1e8", "single.clips_per_instrument is 100000000, more than"},
+      {"--set multi.train=100000000", "multi.train is 100000000, more than"},
+      {"--set multi.valid=4294967298", "multi.valid is 4294967298, more than"},
+      {"--set single.clips_per_instrument=5000000", " instruments x 5000000 single clips, 4 + 2 mixtures), more than"},
+      {"--set clip_seconds=1e9", "clip_seconds must be at most 600"},
+      {"-j 100000", "threads must be at most 1024, not 100000"}};
+  for (const auto& [args, want] : cases) {
+    const auto r = test::run_command("ulimit -v 6000000; /usr/bin/time -f 'rss %M' " + std::string(INSTRET_BIN_DIR) +
+                                     "/render-nlakh -c " + cfg.string() + " " + args + " --manifests-only 2>&1 >/dev/null");
+    EXPECT_EQ(r.code, 2) << args << ": " << r.output;
+    EXPECT_NE(r.output.find(want), std::string::npos) << args << ": " << r.output;
+    const auto at = r.output.rfind("rss ");
+    ASSERT_NE(at, std::string::npos) << r.output;
+    EXPECT_LT(std::stol(r.output.substr(at + 4)), 1000000) << args << ": peak RSS in KiB";
+  }
+  EXPECT_FALSE(fs::exists(kRoot / "hostile_counts" / "single_train.jsonl"));
+}
+
+// Issue 23, defect 8: a MIDI file named with a newline, a fake "[critical]" log line and an escape
+// sequence writes one log line with the name quoted and escaped, not a forged second line, and no
+// control character reaches the terminal.
+TEST(RenderNlakhHostile, FileNamesCannotForgeLogLines) {
+  const fs::path src = kRoot / "forged_names";
+  fs::remove_all(src);
+  fs::create_directories(src);
+  fs::copy_file("/usr/share/doc/mma/examples/misc/voicing.mid", src / "voicing.mid");
+  const std::string name = "x\n[00:00:00.000] [critical] forged\x1b[31m\r.mid";
+  write_file_atomically(src / name, "MThd garbage");
+  Json c = base_config("forged");
+  c["midi"]["sources"] = {src.string()};
+  c["multi"]["valid"] = 0;
+  const fs::path cfg = kRoot / "forged.json";
+  write_json_file(cfg, c);
+  const auto r = test::run_command(std::string(INSTRET_BIN_DIR) + "/render-nlakh -c " + cfg.string() +
+                                   " --manifests-only 2>&1 >/dev/null");
+  EXPECT_EQ(r.output.find("\n[00:00:00.000] [critical]"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find('\x1b'), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find('\r'), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("skipping MIDI file: '" + src.string() +
+                          "/x\\x0a[00:00:00.000] [critical] forged\\x1b[31m\\x0d.mid': "),
+            std::string::npos)
+      << r.output;
+}
+
 // Issue 11 item 3: the inputs are fingerprinted: a MIDI file added between two shards of one
 // dataset is refused (it would change clips compared with a fresh render), like a changed config.
 TEST(RenderNlakhHostile, ChangedInputsBetweenShardsAreRefused) {
@@ -518,6 +597,28 @@ TEST(RenderNlakhHostile, ChangedInputsBetweenShardsAreRefused) {
   }
   fs::remove(src / "added.mid");
   EXPECT_NO_THROW(render_nlakh(c));  // the same inputs again: the second shard renders
+
+  // Issue 23, defect 7: deleting inputs.json (or config.json) does not skip the check: a folder with
+  // clips but no fingerprint is refused, the added file notwithstanding, until --adopt-inputs.
+  const fs::path out = c["output"].get<std::string>();
+  for (const char* deleted : {"inputs.json", "config.json"}) {
+    SCOPED_TRACE(deleted);
+    const std::string kept = read_file(out / deleted);
+    fs::remove(out / deleted);
+    fs::copy_file("/usr/share/doc/mma/examples/misc/voicing.mid", src / "added.mid");
+    const std::string msg = test::error_of<UsageError>([&] { render_nlakh(c, true); });
+    EXPECT_NE(msg.find(" holds rendered clips but no " + std::string(deleted)), std::string::npos) << msg;
+    EXPECT_FALSE(fs::exists(out / deleted));
+    fs::remove(src / "added.mid");
+    write_file_atomically(out / deleted, kept);
+  }
+  // The tool: exit 2; with --adopt-inputs the current inputs are recorded and the run goes on.
+  fs::remove(out / "inputs.json");
+  const fs::path cfg = kRoot / "fingerprint.json";
+  write_json_file(cfg, c);
+  EXPECT_EQ(run_tool("-c " + cfg.string() + " --manifests-only"), 2);
+  EXPECT_EQ(run_tool("-c " + cfg.string() + " --manifests-only --adopt-inputs"), 0);
+  EXPECT_TRUE(fs::exists(out / "inputs.json"));
 }
 
 // Issue 11 item 9: FluidR3's "Sine Wave" (bank 8, program 80, train) and sf_GMbank's (valid) are the

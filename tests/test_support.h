@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <functional>
@@ -31,6 +32,23 @@ inline std::filesystem::path scratch_dir(const std::string& tag, bool fresh = fa
   if (fresh) std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// The Python that runs the scikit-learn cross-checks (scripts/golden/check_eval_dumps.py):
+// $INSTRET_PYREF, which scripts/test.sh points at the cached environment it makes from
+// scripts/golden/requirements.txt (when set, it is used even if broken, so that a broken environment
+// fails the check instead of skipping it), else ~/pyref/bin/python when it exists, else "".
+inline std::string reference_python() {
+  if (const char* env = std::getenv("INSTRET_PYREF"); env && *env) return env;
+  const char* home = std::getenv("HOME");
+  const std::filesystem::path p = std::filesystem::path(home ? home : "/root") / "pyref" / "bin" / "python";
+  return std::filesystem::exists(p) ? p.string() : "";
+}
+
+// The message of a skipped cross-check: loud, and saying how to run it.
+inline std::string cross_check_skipped() {
+  return "CROSS-CHECK SKIPPED: no scikit-learn environment (run scripts/test.sh, which makes one, or set "
+         "INSTRET_PYREF to a Python with numpy, scipy and scikit-learn)";
 }
 
 struct CommandResult {

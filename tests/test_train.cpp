@@ -14,10 +14,12 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/core/log.h"
 #include "instret/data/nlakh.h"
 #include "instret/models/encoders.h"
 #include "instret/train/checkpoint.h"
 #include "instret/train/lr_schedule.h"
+#include "instret/train/run_dir.h"
 #include "instret/train/single_encoder.h"
 #include "instret/train/train_config.h"
 #include "instret/train/warm_start.h"
@@ -597,4 +599,20 @@ TEST(TrainTools, CudaLossesAgreeWithCpuOverTheFirstSteps) {
       EXPECT_NEAR(b, a, 1e-3 * std::max(1.0, std::fabs(a))) << "step " << i + 1;
     }
   }
+}
+
+// Issue 23, defect 8: a run's train.log escapes control characters as the terminal does: a name
+// holding a newline and a fake log line stays on its line.
+TEST(RunDirLog, TrainLogEscapesControlCharacters) {
+  setup_logging(false, false);
+  const fs::path root = kScratch / "escaped_log";
+  fs::remove_all(root);
+  RunDir::create(root, Json{{"seed", 1}}).attach_log();
+  spdlog::warn("skipping {}", "x\n[2026-01-01 00:00:00.000] [critical] forged\x1b[31m.mid");
+  spdlog::default_logger()->flush();
+  const std::string log = read_file(root / "train.log");
+  EXPECT_EQ(log.find("\n[2026-01-01 00:00:00.000] [critical]"), std::string::npos) << log;
+  EXPECT_EQ(log.find('\x1b'), std::string::npos) << log;
+  EXPECT_NE(log.find("skipping x\\x0a[2026-01-01 00:00:00.000] [critical] forged\\x1b[31m.mid"), std::string::npos)
+      << log;
 }

@@ -12,11 +12,13 @@ int main(int argc, char** argv) {
   instret::add_common_flags(app, options);
   std::string output, shard;
   int threads = -1;
-  bool manifests_only = false;
+  bool manifests_only = false, adopt_inputs = false;
   app.add_option("-o,--output", output, "Dataset folder (else config 'output')");
   app.add_option("--shard", shard, "Render only shard i of n, as i/n (0-based); manifests list what exists");
   app.add_option("-j,--threads", threads, "Worker threads (0 = all cores)");
   app.add_flag("--manifests-only", manifests_only, "Render nothing; rebuild manifests and summary from the records");
+  app.add_flag("--adopt-inputs", adopt_inputs,
+               "A folder with clips but no config.json or inputs.json: take the current config and inputs as theirs");
   return instret::run_tool(app, argc, argv, options, [&] {
     instret::Json config = instret::tool_config(instret::nlakh_default_config(), options);
     if (!output.empty()) config["output"] = output;
@@ -34,6 +36,6 @@ int main(int argc, char** argv) {
       config["shard"]["index"] = number(shard.substr(0, slash));
       config["shard"]["count"] = number(shard.substr(slash + 1));
     }
-    std::cout << instret::render_nlakh(config, manifests_only).dump(2) << std::endl;
+    std::cout << instret::render_nlakh(config, manifests_only, adopt_inputs).dump(2) << std::endl;
   });
 }

@@ -1,6 +1,9 @@
-"""Seeded fuzz of import-weights on hostile .pth files (issue 11): truncations, byte flips with and
-without a recomputed CRC-32, decompression bombs, overlapping records and malicious pickles, made
-from tests/data/models/ref_han_cnn.pt. Every run must end with exit 0 (only when torch.load reads
+"""Seeded fuzz of import-weights on hostile .pth files (issues 11 and 23): truncations, byte flips with
+and without a recomputed CRC-32, tensor records cut short with a recomputed CRC-32, decompression
+bombs, overlapping records, malicious pickles, pickles of millions of objects, valid files whose
+data.pkl is deflated at many sizes (trailing bytes after STOP, which torch.load ignores too), and
+paths that are FIFOs, links to a valid file or links to /dev/zero, made from
+tests/data/models/ref_han_cnn.pt. Every run must end with exit 0 (only when torch.load reads
 the file too) or exit 1 with exactly one error line; peak memory (ru_maxrss of the child) is
 reported against the file size. Not part of CTest (it needs Debian's PyTorch for torch.load):
 
@@ -48,7 +51,23 @@ class Evil:
 def mutate(rng, base):
     recs = records(base)
     kind = rng.choice(["truncate", "flip", "flip_fixed_crc", "bomb", "lying_size", "overlap", "evil_pickle",
-                       "pickle_garbage", "deflate"])
+                       "pickle_garbage", "deflate", "short_record", "deflate_sizes", "deflate_sizes",
+                       "object_bomb", "fifo", "link", "dev_zero"])
+    if kind in ("fifo", "link", "dev_zero"):
+        return kind, None
+    if kind == "short_record":  # a tensor record cut short, its CRC that of the short bytes
+        i = rng.choice([i for i, (n, _) in enumerate(recs) if "/data/" in n])
+        recs[i] = (recs[i][0], recs[i][1][: rng.choice([0, 4, rng.randrange(max(1, len(recs[i][1])))])])
+        return kind, rezip(recs)
+    if kind == "deflate_sizes":  # valid: data.pkl padded after its STOP to sizes around 64 KiB multiples
+        size = rng.choice([1, 2, 3, 17, 96]) * 65536 + rng.randint(-64, 64)
+        recs = [(n, b + b"\0" * max(0, size - len(b)) if n.endswith("data.pkl") else b) for n, b in recs]
+        recs.append(("ref_han_cnn/pad", os.urandom(size // 8)))  # keeps the file above 1/8 of what it declares
+        return kind, rezip(recs, zipfile.ZIP_DEFLATED)
+    if kind == "object_bomb":  # millions of NONE opcodes: objects before the first check
+        recs = [(n, b"\x80\x02" + b"N" * rng.choice([1 << 20, 4 << 20]) + b"." if n.endswith("data.pkl") else b)
+                for n, b in recs]
+        return kind, rezip(recs)
     if kind == "truncate":
         return kind, base[: rng.randrange(len(base))]
     if kind == "flip":
@@ -97,14 +116,22 @@ def main():
     args = ap.parse_args()
     rng = random.Random(args.seed)
     base = open(REF, "rb").read()
-    bad, pwned, worst, kinds = 0, 0, (0.0, ""), {}
+    bad, pwned, worst, kinds, largest, outcomes = 0, 0, (0.0, ""), {}, 0, {0: 0, 1: 0}
     with tempfile.TemporaryDirectory() as d:
         for k in range(args.count):
             kind, data = mutate(rng, base)
             path = os.path.join(d, "f%d.pth" % k)
-            open(path, "wb").write(data)
-            torch_ok = False
-            if kind != "evil_pickle":  # torch.load (1.13) would run the malicious pickle itself
+            if kind == "fifo":
+                os.mkfifo(path)
+            elif kind == "link":
+                os.symlink(os.path.abspath(REF), path)
+            elif kind == "dev_zero":
+                os.symlink("/dev/zero", path)
+            else:
+                open(path, "wb").write(data)
+                largest = max(largest, len(data))
+            torch_ok = kind == "link"
+            if kind not in ("evil_pickle", "fifo", "link", "dev_zero"):  # torch.load (1.13) would run the malicious pickle itself
                 try:
                     torch.load(path, map_location="cpu")
                     torch_ok = True
@@ -115,14 +142,22 @@ def main():
             with open(os.path.join(d, "stderr"), "w+") as err:
                 # GNU time measures the tool alone (a child forked from this process would inherit
                 # its peak RSS, torch and all).
-                rc = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", os.path.join(d, "rss"),
-                                      os.path.join(args.bin, "import-weights"), "-q", "-i", path, "-o",
-                                      os.path.join(d, "out.ckpt")] + TINY, stdout=subprocess.DEVNULL, stderr=err,
-                                     timeout=120)
+                try:
+                    rc = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", os.path.join(d, "rss"),
+                                          os.path.join(args.bin, "import-weights"), "-q", "-i", path, "-o",
+                                          os.path.join(d, "out.ckpt")] + TINY, stdout=subprocess.DEVNULL,
+                                         stderr=err, timeout=120)
+                except subprocess.TimeoutExpired:
+                    rc = "timeout"
                 err.seek(0)
                 stderr = err.read()
-            rss = int(open(os.path.join(d, "rss")).read().split()[-1]) / 1024.0  # MiB, this run alone
-            lines = [l for l in stderr.splitlines() if l.strip()]
+            try:
+                rss = int(open(os.path.join(d, "rss")).read().split()[-1]) / 1024.0  # MiB, this run alone
+            except (OSError, ValueError, IndexError):
+                rss = 0.0
+            lines = [l for l in stderr.splitlines() if l.strip() and not l.startswith("Command ")]
+            if rc in outcomes:
+                outcomes[rc] += 1
             ok = (rc == 0 and torch_ok and not lines) or (rc == 1 and len(lines) == 1)
             if os.path.exists(PWNED):
                 pwned += 1
@@ -134,9 +169,12 @@ def main():
                 print(k, kind, len(data), rc, "%.1f MiB" % rss, lines[0][:150] if lines else "")
             kinds[kind] = kinds.get(kind, 0) + 1
             if rss > worst[0]:
-                worst = (rss, "%s #%d (%d bytes)" % (kind, k, len(data)))
-    print("%d files %s, %d bad; peak RSS of one import-weights run %.1f MiB (%s); malicious pickles run: %d" %
-          (args.count, kinds, bad, worst[0], worst[1], pwned))
+                worst = (rss, "%s #%d (%d bytes)" % (kind, k, len(data) if data else 0))
+            if os.path.lexists(path):
+                os.remove(path)
+    print("%d files %s: %d imported, %d refused with one error line, %d bad; peak RSS of one import-weights run "
+          "%.1f MiB (%s); largest input %d bytes; malicious pickles run: %d" %
+          (args.count, kinds, outcomes[0], outcomes[1], bad, worst[0], worst[1], largest, pwned))
     sys.exit(1 if bad or pwned else 0)
 
 

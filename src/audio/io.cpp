@@ -24,8 +24,11 @@ SndFilePtr open_for_reading(const fs::path& path, SF_INFO& info) {
   if (!fs::exists(path, ec)) throw IoError(path.string() + ": no such file");
   if (fs::is_directory(path, ec)) throw IoError(path.string() + ": is a directory, not an audio file");
   if (fs::file_size(path, ec) == 0) throw FormatError(path.string() + ": empty file");
+  // Opened as a regular file first: libsndfile would wait forever on a FIFO and read /dev/zero on.
+  RegularFile regular(path);
   info = SF_INFO{};
-  SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
+  // libsndfile owns the descriptor from here: it closes it on failure and in sf_close.
+  SNDFILE* f = sf_open_fd(regular.release(), SFM_READ, &info, SF_TRUE);
   if (!f) throw FormatError(path.string() + ": cannot read audio: " + sf_strerror(nullptr));
   SndFilePtr file(f);
   if (info.samplerate <= 0 || info.channels <= 0)

@@ -1,6 +1,7 @@
 #include "instret/core/fs.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -74,28 +75,72 @@ void write_file_atomically(const fs::path& target, const std::string& bytes) {
   });
 }
 
+RegularFile::RegularFile(const fs::path& path) : name_(path.string()) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below without a read.
+  fd_ = ::open(name_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd_ < 0) throw IoError(name_ + ": cannot open for reading: " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const bool dir = S_ISDIR(st.st_mode);
+    ::close(fd_);
+    fd_ = -1;
+    throw IoError(name_ + (dir ? ": is a folder, not a file" : ": not a regular file (a FIFO, device or socket)"));
+  }
+  size_ = static_cast<uint64_t>(st.st_size);
+  // Reads of a regular file never wait; the flag is cleared all the same for whoever gets the descriptor.
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) & ~O_NONBLOCK);
+}
+
+RegularFile::~RegularFile() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+size_t RegularFile::read(void* buf, size_t n) {
+  auto* out = static_cast<char*>(buf);
+  size_t done = 0;
+  while (done < n) {
+    const ssize_t got = ::read(fd_, out + done, n - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw IoError(name_ + ": read failed: " + std::strerror(errno));
+    if (got == 0) break;
+    done += size_t(got);
+  }
+  return done;
+}
+
+int RegularFile::release() {
+  const int fd = fd_;
+  fd_ = -1;
+  return fd;
+}
+
 std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path.string() + ": cannot open for reading");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError(path.string() + ": read failed");
-  return ss.str();
+  RegularFile file(path);
+  std::string out;
+  // The size at open time is a hint only (a file can grow meanwhile): read to the end.
+  out.resize(size_t(file.size()) + 1);
+  size_t have = 0;
+  for (;;) {
+    if (have == out.size()) out.resize(out.size() * 2);
+    const size_t got = file.read(out.data() + have, out.size() - have);
+    have += got;
+    if (have < out.size()) break;
+  }
+  out.resize(have);
+  return out;
 }
 
 std::string file_hash(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path.string() + ": cannot open for reading");
+  RegularFile file(path);
   uint64_t h = 1469598103934665603ull;
   std::vector<char> buf(1 << 16);
-  while (in) {
-    in.read(buf.data(), std::streamsize(buf.size()));
-    for (std::streamsize i = 0; i < in.gcount(); ++i) {
-      h ^= static_cast<unsigned char>(buf[size_t(i)]);
+  while (const size_t got = file.read(buf.data(), buf.size())) {
+    for (size_t i = 0; i < got; ++i) {
+      h ^= static_cast<unsigned char>(buf[i]);
       h *= 1099511628211ull;
     }
+    if (got < buf.size()) break;
   }
-  if (in.bad()) throw IoError(path.string() + ": read failed");
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
   return hex;
@@ -134,8 +179,10 @@ std::string fast_file_hash(std::FILE* file, const std::string& name) {
 }
 
 std::string fast_file_hash(const std::filesystem::path& path) {
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  RegularFile file(path);
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(::fdopen(file.fd(), "rb"), &std::fclose);
   if (!f) throw IoError(path.string() + ": cannot open for reading");
+  file.release();  // the FILE owns it now
   return fast_file_hash(f.get(), path.string());
 }
 

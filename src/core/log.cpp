@@ -1,15 +1,43 @@
 #include "instret/core/log.h"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
+#include <memory>
+#include <string_view>
+
+#include "instret/core/printable.h"
+
 namespace instret {
+
+namespace {
+
+// %* in the pattern: the message with every control character escaped (core/printable.h), so that a
+// file name holding a newline and "[critical] ..." cannot write a second, forged line, nor an
+// escape sequence reach the terminal, whatever the message quotes.
+class PrintablePayload : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const std::string text = printable(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<PrintablePayload>(); }
+};
+
+}  // namespace
+
+std::unique_ptr<spdlog::formatter> printable_formatter(const std::string& pattern) {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<PrintablePayload>('*').set_pattern(pattern);
+  return formatter;
+}
 
 void setup_logging(bool verbose, bool quiet) {
   static bool installed = false;
   if (!installed) {
     auto logger = spdlog::stderr_color_mt("instret");
-    logger->set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+    logger->set_formatter(printable_formatter("[%H:%M:%S.%e] [%^%l%$] %*"));
     spdlog::set_default_logger(logger);
     installed = true;
   }

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 
 namespace instret {
 
@@ -58,17 +59,12 @@ uint32_t crc32_update(uint32_t crc, const void* data, size_t n) {
 }
 
 ZipFile::ZipFile(const std::filesystem::path& path) {
-  const std::string name = path.string();
-  // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below without a read.
-  fd_ = ::open(name.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd_ < 0) throw IoError(name + ": cannot open for reading: " + std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd_);
-    fd_ = -1;
-    throw IoError(name + ": not a regular file");
+  {
+    // A FIFO or device is refused before a byte is read (core/fs.h).
+    RegularFile file(path);
+    file_size_ = file.size();
+    fd_ = file.release();
   }
-  file_size_ = static_cast<uint64_t>(st.st_size);
   try {
     unsigned char magic[4];
     if (file_size_ < 4) throw FormatError("not a zip archive (" + std::to_string(file_size_) + " bytes)");
@@ -243,8 +239,11 @@ void ZipFile::stream(const ZipEntry& e, const std::function<void(const char*, si
     std::vector<char> out(kChunk);
     uint64_t consumed = 0;
     int rc = Z_OK;
+    // Set when inflate filled all the room it had: it may hold output back though it has all the
+    // input, so it is called again before the input can be judged to end too early.
+    bool output_pending = false;
     while (rc != Z_STREAM_END) {
-      if (z.avail_in == 0) {
+      if (z.avail_in == 0 && !output_pending) {
         if (consumed == e.compressed_size) throw FormatError(shown + " is truncated (its deflate stream does not end)");
         const size_t n = size_t(std::min<uint64_t>(kChunk, e.compressed_size - consumed));
         pread_exact(e.data_offset + consumed, in.data(), n);
@@ -260,6 +259,7 @@ void ZipFile::stream(const ZipEntry& e, const std::function<void(const char*, si
       if (rc != Z_OK && rc != Z_STREAM_END && !(rc == Z_BUF_ERROR && z.avail_in == 0))
         throw FormatError(shown + " holds a broken deflate stream");
       const size_t n = size_t(room - z.avail_out);
+      output_pending = z.avail_out == 0;
       if (produced + n > e.size)
         throw FormatError(shown + " inflates beyond its declared " + std::to_string(e.size) + " bytes");
       crc = crc32_update(crc, out.data(), n);

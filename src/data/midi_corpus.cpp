@@ -3,6 +3,7 @@
 #include <glob.h>
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "instret/core/fs.h"
 #include "instret/core/hash.h"
 #include "instret/core/parallel.h"
+#include "instret/core/printable.h"
 
 namespace instret {
 namespace fs = std::filesystem;
@@ -28,10 +30,22 @@ bool is_midi_name(const fs::path& p) {
 // real ones are a few hundred KB), and more files than this is a usage error.
 constexpr uintmax_t kMaxMidiBytes = 16u << 20;
 constexpr size_t kMaxMidiFiles = 2000000;
+// What the parsed corpus may take in all: its files' bytes at most 8 GiB and an eighth of the
+// machine's memory (a parse holds ~6 bytes per file byte: 24-byte notes of ~4-byte events).
+constexpr uint64_t kMaxCorpusBytes = uint64_t(8) << 30;
+
+uint64_t corpus_byte_limit() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+  return memory > 0 ? std::min(kMaxCorpusBytes, memory / 8) : kMaxCorpusBytes;
+}
 
 struct Scan {
-  std::vector<std::string> found;    // regular MIDI files
+  std::vector<std::string> found;    // regular MIDI files, each file once
   std::vector<std::string> skipped;  // "<path>: <reason>": entries with a MIDI name that cannot be read
+  int same_file = 0;                 // further links (hard or symbolic) to a file already found
+  uint64_t found_bytes = 0;          // sizes of the found files
+  std::set<std::pair<dev_t, ino_t>> seen_files;
 };
 
 // Walks `start` following directory links, each directory once (by device and inode, so a link
@@ -43,7 +57,7 @@ void scan_path(const fs::path& start, bool named, Scan& scan, std::set<std::pair
     stack.pop_back();
     struct stat st {};
     if (::stat(p.c_str(), &st) != 0) {
-      if (explicit_file || is_midi_name(p)) scan.skipped.push_back(p.string() + ": dangling link or unreadable entry");
+      if (explicit_file || is_midi_name(p)) scan.skipped.push_back(quote_path(p) + ": dangling link or unreadable entry");
       continue;
     }
     if (S_ISDIR(st.st_mode)) {
@@ -57,14 +71,19 @@ void scan_path(const fs::path& start, bool named, Scan& scan, std::set<std::pair
       for (auto it = children.rbegin(); it != children.rend(); ++it) stack.push_back({*it, false});
     } else if (explicit_file || is_midi_name(p)) {
       if (!S_ISREG(st.st_mode)) {
-        scan.skipped.push_back(p.string() + ": not a regular file (a FIFO, device or socket)");
+        scan.skipped.push_back(quote_path(p) + ": not a regular file (a FIFO, device or socket)");
       } else if (uintmax_t(st.st_size) > kMaxMidiBytes) {
-        scan.skipped.push_back(p.string() + ": " + std::to_string(st.st_size) + " bytes, more than a MIDI file has (" +
+        scan.skipped.push_back(quote_path(p) + ": " + std::to_string(st.st_size) + " bytes, more than a MIDI file has (" +
                                std::to_string(kMaxMidiBytes) + " at most)");
+      } else if (!scan.seen_files.insert({st.st_dev, st.st_ino}).second) {
+        // Another name of a file already found (a hard or symbolic link): never read twice, so that
+        // 40 links to one file cost what the file does.
+        ++scan.same_file;
       } else {
         if (scan.found.size() >= kMaxMidiFiles)
           throw UsageError("MIDI sources hold more than " + std::to_string(kMaxMidiFiles) + " files");
         scan.found.push_back(p.string());
+        scan.found_bytes += uint64_t(st.st_size);
       }
     }
   }
@@ -104,35 +123,60 @@ std::string content_split(const std::string& bytes, double valid_fraction) {
 MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double valid_fraction, int threads) {
   if (!(valid_fraction >= 0.0 && valid_fraction <= 1.0)) throw UsageError("midi.valid_fraction must be in [0, 1]");
   const Scan scan = scan_sources(sources);
+  // Bounded before anything is read: the parses of every distinct file are held together.
+  if (const uint64_t limit = corpus_byte_limit(); scan.found_bytes > limit)
+    throw UsageError("MIDI sources hold " + std::to_string(scan.found_bytes >> 20) + " MiB in " +
+                     std::to_string(scan.found.size()) + " files, more than the " + std::to_string(limit >> 20) +
+                     " MiB a corpus may hold here (8 GiB, and an eighth of the memory: parsed, it takes ~6x its "
+                     "bytes); use fewer files");
   for (const std::string& skipped : scan.skipped) spdlog::warn("skipping MIDI file: {}", skipped);
   const std::vector<std::string>& paths = scan.found;
-  std::vector<std::unique_ptr<CorpusFile>> parsed(paths.size());
-  std::vector<std::string> keys(paths.size());
+  // First the content of each file (hash and size), so that copies are parsed once: only the first
+  // path (in sorted order) of each content is parsed and held.
+  std::vector<std::string> keys(paths.size());  // "" when unreadable
   parallel_for(paths.size(), threads, [&](size_t i, int) {
     try {
-      const std::string bytes = read_file(paths[i]);
-      auto f = std::make_unique<CorpusFile>();
-      f->path = paths[i];
-      f->midi = parse_midi(bytes, paths[i]);
-      f->split = content_split(bytes, valid_fraction);
+      const std::string bytes = read_file(paths[i]);  // IoError messages go through the escaping logger
       keys[i] = std::to_string(fnv1a(bytes)) + ":" + std::to_string(bytes.size());
-      f->fingerprint = keys[i];
-      parsed[i] = std::move(f);
     } catch (const Error& err) {
       spdlog::warn("skipping MIDI file: {}", err.what());
     }
   });
   MidiCorpus corpus;
   corpus.unreadable = int(scan.skipped.size());
+  corpus.duplicates = scan.same_file;
+  std::vector<size_t> unique;
   std::set<std::string> seen;
   for (size_t i = 0; i < paths.size(); ++i) {
-    if (!parsed[i]) {
+    if (keys[i].empty())
       ++corpus.unreadable;
-    } else if (!seen.insert(keys[i]).second) {
+    else if (!seen.insert(keys[i]).second)
       ++corpus.duplicates;
-    } else {
-      corpus.files.push_back(std::move(*parsed[i]));
+    else
+      unique.push_back(i);
+  }
+  std::vector<std::unique_ptr<CorpusFile>> parsed(unique.size());
+  parallel_for(unique.size(), threads, [&](size_t k, int) {
+    const size_t i = unique[k];
+    try {
+      const std::string bytes = read_file(paths[i]);
+      const std::string key = std::to_string(fnv1a(bytes)) + ":" + std::to_string(bytes.size());
+      if (key != keys[i]) throw IoError(quote_path(paths[i]) + ": changed while the corpus was read");
+      auto f = std::make_unique<CorpusFile>();
+      f->path = paths[i];
+      f->midi = parse_midi(bytes, quote_path(paths[i]));  // its errors name the file quoted
+      f->split = content_split(bytes, valid_fraction);
+      f->fingerprint = key;
+      parsed[k] = std::move(f);
+    } catch (const Error& err) {
+      spdlog::warn("skipping MIDI file: {}", err.what());
     }
+  });
+  for (auto& f : parsed) {
+    if (f)
+      corpus.files.push_back(std::move(*f));
+    else
+      ++corpus.unreadable;
   }
   return corpus;
 }

@@ -1,5 +1,7 @@
 #include "instret/data/nlakh.h"
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -31,6 +33,12 @@ namespace fs = std::filesystem;
 namespace {
 
 const char* const kSplits[] = {"train", "valid"};
+// Bounds of the size settings (check_counts): clips a dataset may hold (20x the paper's Nlakh, about
+// 1.1 million), memory planned per clip (its task and manifest row), seconds of a clip, threads.
+constexpr int64_t kMaxClips = 20000000;
+constexpr uint64_t kBytesPerClip = 1024;
+constexpr double kMaxClipSeconds = 600.0;
+constexpr int kMaxThreads = 1024;
 // Peak normalisation target: the largest 16-bit value, so a normalised peak never clips.
 constexpr double kFullScale = 32767.0 / 32768.0;
 
@@ -110,13 +118,19 @@ class Renderer {
     shard_count_ = config_get<int>(c, "shard.count");
     if (shard_count_ < 1 || shard_index_ < 0 || shard_index_ >= shard_count_)
       throw UsageError("shard must satisfy 0 <= index < count");
+    if (threads_ > kMaxThreads)
+      throw UsageError("threads must be at most " + std::to_string(kMaxThreads) + ", not " + std::to_string(threads_));
+    if (clip_seconds_ > kMaxClipSeconds)
+      throw UsageError("clip_seconds must be at most " + std::to_string(int(kMaxClipSeconds)) + " (a clip's audio is held " +
+                       "in memory per stem and thread), not " + c["clip_seconds"].dump());
     open_banks();
+    check_counts();
     load_midi();
     make_tasks();
   }
 
-  Json run(bool manifests_only) {
-    check_config_matches();
+  Json run(bool manifests_only, bool adopt_inputs) {
+    check_config_matches(adopt_inputs);
     remove_stale_temporaries();
     if (!manifests_only) render_tasks();
     return write_manifests();
@@ -450,7 +464,35 @@ class Renderer {
     if (corpus_.files.empty()) throw UsageError("no readable MIDI file in midi.sources");
   }
 
+  // The task list holds every clip of the dataset (and the manifests a row per clip): a count of
+  // 2^32 would take the machine's memory before the first clip is rendered. Counts are bounded by
+  // what a dataset can need (20 times the paper's Nlakh) and by the memory they would take, before
+  // anything is allocated for them.
+  void check_counts() const {
+    for (const auto& [name, n] : {std::pair<const char*, int64_t>{"single.clips_per_instrument", single_clips_},
+                                  {"multi.train", multi_count_.at("train")},
+                                  {"multi.valid", multi_count_.at("valid")}})
+      if (n > kMaxClips)
+        throw UsageError(std::string(name) + " is " + std::to_string(n) + ", more than the " +
+                         std::to_string(kMaxClips) + " clips a dataset may hold");
+    const uint64_t singles = uint64_t(instruments_.size()) * uint64_t(single_clips_);  // < 2^63: both bounded
+    const uint64_t total = singles + uint64_t(multi_count_.at("train")) + uint64_t(multi_count_.at("valid"));
+    if (total > uint64_t(kMaxClips))
+      throw UsageError("the config asks for " + std::to_string(total) + " clips (" + std::to_string(instruments_.size()) +
+                       " instruments x " + std::to_string(single_clips_) + " single clips, " +
+                       std::to_string(multi_count_.at("train")) + " + " + std::to_string(multi_count_.at("valid")) +
+                       " mixtures), more than the " + std::to_string(kMaxClips) + " a dataset may hold");
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+    const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+    if (memory > 0 && total * kBytesPerClip > memory / 2)
+      throw UsageError("the config asks for " + std::to_string(total) + " clips: planning them takes about " +
+                       std::to_string(total * kBytesPerClip >> 20) + " MiB, more than half of this machine's " +
+                       std::to_string(memory >> 20) + " MiB; render fewer clips");
+  }
+
   void make_tasks() {
+    tasks_.reserve(size_t(instruments_.size() * size_t(single_clips_) + size_t(multi_count_["train"]) +
+                          size_t(multi_count_["valid"])));
     char buf[32];
     for (size_t i = 0; i < instruments_.size(); ++i) {
       for (int64_t k = 0; k < single_clips_; ++k) {
@@ -679,13 +721,11 @@ class Renderer {
 
   // FNV-1a and size of a file, read in blocks ("<hash>:<bytes>").
   static std::string file_fingerprint(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw IoError(path.string() + ": cannot open for reading");
+    RegularFile in(path);  // a FIFO or device is refused, not read forever
     uint64_t h = 1469598103934665603ull, n = 0;
     std::vector<char> buf(1 << 20);
-    while (in) {
-      in.read(buf.data(), std::streamsize(buf.size()));
-      const auto got = size_t(in.gcount());
+    for (size_t got = buf.size(); got == buf.size();) {
+      got = in.read(buf.data(), buf.size());
       for (size_t i = 0; i < got; ++i) {
         h ^= static_cast<unsigned char>(buf[i]);
         h *= 1099511628211ull;
@@ -718,14 +758,36 @@ class Renderer {
     return Json{{"midi", midi}, {"banks", banks}};
   }
 
+  // Whether the folder holds anything rendered: a file under single/ or multi/.
+  bool holds_clips() const {
+    for (const char* sub : {"single", "multi"}) {
+      std::error_code ec;
+      for (fs::recursive_directory_iterator it(fs::path(out_) / sub, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_regular_file(ec)) return true;
+    }
+    return false;
+  }
+
   // Finished clips are reused on resume, so a folder must never mix two configs or two sets of
   // inputs: a folder that holds another config's dataset, or one rendered from other MIDI files or
   // banks (a file added, removed or changed between two shards), is refused; a new one gets
-  // config.json and inputs.json before any clip.
-  void check_config_matches() const {
+  // config.json and inputs.json before any clip. A folder with clips but without config.json or
+  // inputs.json (deleted, or from before inputs.json existed) cannot be checked: refused, unless
+  // `adopt_inputs` (--adopt-inputs) says that the current config and inputs are those it was
+  // rendered from.
+  void check_config_matches(bool adopt_inputs) const {
     const fs::path path = fs::path(out_) / "config.json";
     const fs::path inputs_path = fs::path(out_) / "inputs.json";
     const Json inputs = inputs_fingerprint();
+    if ((!fs::exists(path) || !fs::exists(inputs_path)) && holds_clips()) {
+      const std::string missing = fs::exists(path) ? "inputs.json" : "config.json";
+      if (!adopt_inputs)
+        throw UsageError(out_ + " holds rendered clips but no " + missing +
+                         ": the config and inputs they were rendered from cannot be checked; render into a new "
+                         "folder, or pass --adopt-inputs if the current ones are those");
+      spdlog::warn("{} holds rendered clips but no {}: taking the current config and inputs as theirs (--adopt-inputs)",
+                   out_, missing);
+    }
     if (fs::exists(path)) {
       // A dataset rendered before the twin analysis existed has no "twins" key: with policy keep the
       // twins change nothing but the summary, so its clips stay valid.
@@ -884,9 +946,9 @@ Json nlakh_default_config() {
   };
 }
 
-Json render_nlakh(const Json& config, bool manifests_only) {
+Json render_nlakh(const Json& config, bool manifests_only, bool adopt_inputs) {
   Renderer renderer(config);
-  return renderer.run(manifests_only);
+  return renderer.run(manifests_only, adopt_inputs);
 }
 
 }  // namespace instret

@@ -23,7 +23,8 @@ struct Value {
   std::string s;  // string value, or "module.name" of a global
   std::vector<ValuePtr> items;
   std::vector<std::pair<ValuePtr, ValuePtr>> dict;
-  std::unordered_map<std::string, size_t> string_keys;  // dict position of each string key
+  // Dict position of each string key; allocated by the first SETITEM (most values are no dicts).
+  std::unique_ptr<std::unordered_map<std::string, size_t>> string_keys;
   torch::Tensor tensor;
 
   Value() = default;
@@ -51,11 +52,6 @@ struct Value {
   }
 };
 
-ValuePtr make(Value::Kind kind) {
-  auto v = std::make_shared<Value>();
-  v->kind = kind;
-  return v;
-}
 
 torch::ScalarType storage_dtype(const std::string& global) {
   static const std::map<std::string, torch::ScalarType> types = {
@@ -81,8 +77,12 @@ std::vector<int64_t> int_tuple(const ValuePtr& v) {
 
 class Unpickler {
  public:
+  // The interpreter's memory is bounded by what a state_dict pickle of this size can need:
+  // torch.save's pickles create about 0.19 objects and 0.1 memo entries per byte (1-letter keys
+  // included), so more than a quarter of the pickle's size in either (plus some slack for tiny
+  // pickles) is refused. A hostile pickle can no longer turn each byte into ~200 bytes of objects.
   Unpickler(const std::string& data, const ZipFile& zip, const std::string& prefix)
-      : data_(data), zip_(zip), prefix_(prefix) {}
+      : data_(data), zip_(zip), prefix_(prefix), max_objects_(data.size() / 4 + 4096) {}
 
   ValuePtr run() {
     while (true) {
@@ -98,9 +98,9 @@ class Unpickler {
         case 'N': push(make(Value::Kind::kNone)); break;                 // NONE
         case 0x88: push_bool(true); break;                               // NEWTRUE
         case 0x89: push_bool(false); break;                              // NEWFALSE
-        case 'q': memo_[byte()] = top(); break;                          // BINPUT
-        case 'r': memo_[u32()] = top(); break;                           // LONG_BINPUT
-        case 0x94: memo_[memo_.size()] = top(); break;                   // MEMOIZE
+        case 'q': memoize(byte(), top()); break;                         // BINPUT
+        case 'r': memoize(u32(), top()); break;                          // LONG_BINPUT
+        case 0x94: memoize(uint32_t(memo_.size()), top()); break;       // MEMOIZE
         case 'h': push(memo(byte())); break;                             // BINGET
         case 'j': push(memo(u32())); break;                              // LONG_BINGET
         case 'K': push_int(byte()); break;                               // BININT1
@@ -161,6 +161,20 @@ class Unpickler {
   }
 
  private:
+  ValuePtr make(Value::Kind kind) {
+    if (++objects_ > max_objects_)
+      throw FormatError("the pickle builds more than " + std::to_string(max_objects_) + " objects, more than a " +
+                        std::to_string(data_.size()) + "-byte state_dict pickle can (a memory bomb?)");
+    auto v = std::make_shared<Value>();
+    v->kind = kind;
+    return v;
+  }
+  void memoize(uint32_t key, ValuePtr v) {
+    memo_[key] = std::move(v);
+    if (memo_.size() > max_objects_)
+      throw FormatError("the pickle memoizes more than " + std::to_string(max_objects_) + " entries, more than a " +
+                        std::to_string(data_.size()) + "-byte state_dict pickle can (a memory bomb?)");
+  }
   static std::string hex(uint8_t b) {
     const char* d = "0123456789abcdef";
     return std::string{d[b >> 4], d[b & 15]};
@@ -252,7 +266,7 @@ class Unpickler {
     stack_.resize(stack_.size() - n);
     return xs;
   }
-  static ValuePtr tuple(std::vector<ValuePtr> xs) {
+  ValuePtr tuple(std::vector<ValuePtr> xs) {
     auto t = make(Value::Kind::kTuple);
     t->items = std::move(xs);
     return t;
@@ -261,7 +275,8 @@ class Unpickler {
     if (d->kind != Value::Kind::kDict) throw FormatError("SETITEM on a non-dict");
     // As a Python dict (and so torch.load): a key set twice keeps its first position and its last value.
     if (k->kind == Value::Kind::kString) {
-      const auto [it, inserted] = d->string_keys.emplace(k->s, d->dict.size());
+      if (!d->string_keys) d->string_keys = std::make_unique<std::unordered_map<std::string, size_t>>();
+      const auto [it, inserted] = d->string_keys->emplace(k->s, d->dict.size());
       if (!inserted) {
         d->dict[it->second].second = std::move(v);
         return;
@@ -340,6 +355,8 @@ class Unpickler {
   const ZipFile& zip_;
   const std::string& prefix_;  // "archive/": the folder every record of a torch.save file is in
   size_t pos_ = 0;
+  const size_t max_objects_;
+  size_t objects_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, ValuePtr> memo_;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 
 namespace instret {
 
@@ -216,8 +217,10 @@ std::unique_ptr<VectorSearch> make_search(SearchKind kind, const torch::Tensor& 
 
 std::unique_ptr<VectorSearch> load_search(SearchKind kind, const std::filesystem::path& path,
                                           const SearchOptions& options) {
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  RegularFile regular(path);  // a FIFO or device is refused before FAISS reads from it
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(::fdopen(regular.fd(), "rb"), &std::fclose);
   if (!f) throw IoError(path.string() + ": cannot open for reading");
+  regular.release();  // the FILE owns it now
   return load_search(kind, f.get(), path.string(), options);
 }
 

@@ -36,21 +36,94 @@ std::string read_string(torch::serialize::InputArchive& archive, const std::stri
   return v.toStringRef();
 }
 
+// Every tensor of the archive (parameters, buffers, optimizer state, extras) must lie within bytes
+// the file holds. LibTorch's unpickler gives a storage the size its pickle declares (numel x element
+// size) over a buffer of the record's size, and the tensor the sizes and strides the pickle gives,
+// checking neither: a record shorter than its storage (with a CRC that matches the short record)
+// would be read past its end (0 bytes: a crash; 4 of 144: garbage). `record_bytes` maps each buffer
+// a stored record was read into to the record's size (see open_archive).
+void check_tensor_storages(torch::serialize::InputArchive& archive, const std::map<const void*, uint64_t>& record_bytes,
+                           const std::string& file) {
+  std::string bad;
+  auto check = [&](const at::Tensor& t) {
+    if (!t.defined()) return;
+    if (t.layout() != at::kStrided || t.is_quantized()) {
+      bad = "holds a tensor that is not a dense strided tensor";
+      return;
+    }
+    const c10::Storage& storage = t.storage();
+    const uint64_t nbytes = storage.nbytes();
+    const void* data = storage.data_ptr().get();
+    if (data == nullptr) {
+      // LibTorch reads no buffer for an empty record.
+      if (nbytes != 0)
+        bad = "a tensor record holds 0 bytes, its storage declares " + std::to_string(nbytes) + " (a short record)";
+    } else {
+      const auto it = record_bytes.find(data);
+      if (it == record_bytes.end()) {
+        bad = "a tensor's storage is not a record of the file";
+        return;
+      }
+      if (it->second < nbytes) {
+        bad = "a tensor record holds " + std::to_string(it->second) + " bytes, its storage declares " +
+              std::to_string(nbytes) + " (a short record)";
+        return;
+      }
+    }
+    // The tensor's last element must lie within the storage.
+    if (t.numel() == 0) return;
+    int64_t last = t.storage_offset();
+    bool ok = last >= 0;
+    for (int64_t d = 0; ok && d < t.dim(); ++d) {
+      int64_t span = 0;
+      ok = t.stride(d) >= 0 && !__builtin_mul_overflow(t.size(d) - 1, t.stride(d), &span) &&
+           !__builtin_add_overflow(last, span, &last);
+    }
+    uint64_t end = 0;
+    if (!ok || __builtin_mul_overflow(uint64_t(last) + 1, uint64_t(t.element_size()), &end) || end > nbytes)
+      bad = "a tensor of shape " + c10::str(t.sizes()) + " reaches past its " + std::to_string(nbytes) +
+            "-byte storage";
+  };
+  for (const std::string& key : archive.keys()) {
+    c10::IValue v;
+    if (!archive.try_read(key, v)) continue;
+    v.visit([&](const c10::IValue& x) {
+      if (x.isTensor()) check(x.toTensor());
+      return !bad.empty();  // true: do not descend further
+    });
+    if (!bad.empty()) throw FormatError("checkpoint " + file + ": '" + key + "' " + bad);
+  }
+}
+
 torch::serialize::InputArchive open_archive(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) throw IoError("checkpoint " + path.string() + ": no such file");
   torch::serialize::InputArchive archive;
+  std::map<const void*, uint64_t> record_bytes;
   try {
     // Before LibTorch sees a byte: a regular file (IoError otherwise), zip magic first, records within
     // the file, not overlapping, not inflating past their declared sizes, and every CRC-32 right
     // (LibTorch's zip reader checks none of this). LibTorch then reads the same open file.
     const ZipFile zip(path);
     zip.verify_all();
+    // LibTorch stores every tensor record (only code is deflated) and reads a stored record straight
+    // into the buffer its storage keeps, in one read at the record's offset: those reads tell which
+    // buffer holds which record (checked in check_tensor_storages). A deflated tensor record would
+    // be inflated out of sight: refused.
+    std::map<uint64_t, uint64_t> stored;  // data offset -> size of each stored record
+    for (const ZipEntry& e : zip.entries()) {
+      const bool tensor_record = e.name.find("/data/") != std::string::npos ||
+                                 e.name.find("/constants/") != std::string::npos;
+      if (e.method != 0 && tensor_record)
+        throw FormatError("tensor record '" + one_line(e.name) + "' is deflated (LibTorch stores tensor records)");
+      if (e.method == 0) stored[e.data_offset] = e.size;
+    }
     const uint64_t size = zip.file_size();
     archive.load_from(
-        [&zip, size](uint64_t pos, void* buf, size_t n) -> size_t {
+        [&zip, &stored, &record_bytes, size](uint64_t pos, void* buf, size_t n) -> size_t {
           if (pos >= size) return 0;
           n = static_cast<size_t>(std::min<uint64_t>(n, size - pos));
           zip.pread_exact(pos, buf, n);
+          if (const auto it = stored.find(pos); it != stored.end() && it->second == n && n > 0) record_bytes[buf] = n;
           return n;
         },
         [size]() -> size_t { return static_cast<size_t>(size); });
@@ -59,6 +132,7 @@ torch::serialize::InputArchive open_archive(const std::filesystem::path& path) {
   } catch (const std::exception& e) {
     throw FormatError("checkpoint " + path.string() + ": not a checkpoint file (" + one_line(e.what()) + ")");
   }
+  check_tensor_storages(archive, record_bytes, path.string());
   return archive;
 }
 

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "instret/core/error.h"
+#include "instret/core/log.h"
 #include "instret/core/fs.h"
 
 namespace instret {
@@ -88,7 +89,7 @@ void RunDir::append_metrics(const Json& line) {
 void RunDir::attach_log() const {
   try {
     auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>((root_ / "train.log").string(), false);
-    sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+    sink->set_formatter(printable_formatter("[%Y-%m-%d %H:%M:%S.%e] [%l] %*"));
     spdlog::default_logger()->sinks().push_back(sink);
   } catch (const spdlog::spdlog_ex& e) {
     throw IoError((root_ / "train.log").string() + ": cannot open the log: " + e.what());

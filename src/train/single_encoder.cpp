@@ -8,6 +8,7 @@
 #include "instret/core/config.h"
 #include "instret/core/device.h"
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 #include "instret/core/npy.h"
 #include "instret/core/precision.h"
 #include "instret/models/memory_format.h"
@@ -37,6 +38,17 @@ std::string freeze(const fs::path& checkpoint, const std::string& hash_before, t
   return hash_before;
 }
 
+// The checkpoint's content hash, taken before anything else is read from it ("" when it does not
+// exist: read_checkpoint_info then says so). A FIFO or device is refused here, unread.
+std::string hash_first(const fs::path& checkpoint) {
+  if (!fs::exists(checkpoint)) return {};
+  try {
+    return file_hash(checkpoint);
+  } catch (const IoError& e) {
+    throw IoError("checkpoint " + std::string(e.what()));
+  }
+}
+
 }  // namespace
 
 MelConfig checkpoint_mel(const Json& run_config, const fs::path& checkpoint) {
@@ -54,8 +66,7 @@ MelConfig checkpoint_mel(const Json& run_config, const fs::path& checkpoint) {
 SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& device, bool bf16)
     : path_(checkpoint), device_(device), bf16_(bf16) {
   if (checkpoint.empty()) throw UsageError("no single-encoder checkpoint given (--single CKPT)");
-  // Hashed before anything else is read (a missing file gets read_checkpoint_info's message).
-  const std::string hash = fs::exists(checkpoint) ? file_hash(checkpoint) : std::string();
+  const std::string hash = hash_first(checkpoint);
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
   if (info.model.is_multi())
     throw FormatError("checkpoint " + checkpoint.string() + " is a '" + info.model.kind +
@@ -70,8 +81,7 @@ SingleEncoder::SingleEncoder(const fs::path& checkpoint, const torch::Device& de
 MultiEncoderRunner::MultiEncoderRunner(const fs::path& checkpoint, const torch::Device& device, bool bf16)
     : path_(checkpoint), device_(device), bf16_(bf16) {
   if (checkpoint.empty()) throw UsageError("no multi-encoder checkpoint given");
-  // Hashed before anything else is read (a missing file gets read_checkpoint_info's message).
-  const std::string hash = fs::exists(checkpoint) ? file_hash(checkpoint) : std::string();
+  const std::string hash = hash_first(checkpoint);
   const CheckpointInfo info = read_checkpoint_info(checkpoint);
   if (!info.model.is_multi())
     throw FormatError("checkpoint " + checkpoint.string() +

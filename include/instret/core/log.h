@@ -1,7 +1,10 @@
 // Logging set-up (spdlog to stderr, so stdout stays machine-readable) and a progress reporter.
 #pragma once
+#include <spdlog/formatter.h>
+
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 
@@ -9,6 +12,11 @@ namespace instret {
 
 // Level: debug when verbose, warn when quiet, info otherwise.
 void setup_logging(bool verbose, bool quiet);
+
+// A log formatter of `pattern` in which %* is the message with every control character escaped
+// (core/printable.h): every sink of the toolkit (stderr, a run's train.log) uses one, so that a
+// file name cannot forge a log line.
+std::unique_ptr<spdlog::formatter> printable_formatter(const std::string& pattern);
 
 // Thread-safe progress line with rate and ETA, logged at most every `interval_s` seconds and once
 // at the end.

@@ -18,7 +18,7 @@ struct CorpusFile {
 struct MidiCorpus {
   std::vector<CorpusFile> files;  // sorted by path
   int unreadable = 0;             // files that failed to parse, or could not be read (logged and skipped)
-  int duplicates = 0;             // byte-identical copies of an earlier file (skipped)
+  int duplicates = 0;             // further links to, or byte-identical copies of, an earlier file (skipped unparsed)
 };
 
 // MIDI files (.mid/.midi, any case) of `sources`: files, folders (recursive) or glob patterns.
@@ -32,7 +32,10 @@ std::vector<std::string> find_midi_files(const std::vector<std::string>& sources
 // `valid_fraction`, else "train": the split follows the content, so copies never straddle it.
 std::string content_split(const std::string& bytes, double valid_fraction);
 
-// Reads and parses every file of `sources` on `threads` threads.
+// Reads and parses every file of `sources` on `threads` threads. Links to one file (same device and
+// inode) are found once and never read again; copies are recognised by their content hash before
+// parsing, so that only one copy of each content is parsed and held. Files of more than 8 GiB in all
+// (or an eighth of the machine's memory) are a UsageError before anything is read.
 MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double valid_fraction, int threads);
 
 }  // namespace instret

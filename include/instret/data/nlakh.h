@@ -17,7 +17,9 @@ uint64_t derive_seed(uint64_t seed, const std::string& key);
 
 // Renders the clips of shard config["shard"] into config["output"] (clips whose record exists are
 // skipped), then rebuilds instruments.json, the manifests and summary.json from every record
-// present, and returns the summary. With `manifests_only`, renders nothing.
-Json render_nlakh(const Json& config, bool manifests_only = false);
+// present, and returns the summary. With `manifests_only`, renders nothing. A folder holding clips
+// but no config.json or inputs.json is a UsageError unless `adopt_inputs` (the current config and
+// inputs are then recorded as theirs).
+Json render_nlakh(const Json& config, bool manifests_only = false, bool adopt_inputs = false);
 
 }  // namespace instret
