@@ -586,4 +586,8 @@ TEST(SlotDiagnostics, CollapsePairwiseCosineAndHubsByHand) {
   const double third = (std::pow(3 - mu, 3) + std::pow(1 - mu, 3) + std::pow(-mu, 3)) / 3;
   EXPECT_NEAR(d.hub_skewness, third / std::pow(var, 1.5), 1e-12);
   EXPECT_THROW(slot_diagnostics(outputs, cosines.narrow(0, 0, 1)), UsageError);
+  // A library entry without clips (cosine -2 everywhere) can never be picked: it does not count.
+  const SlotDiagnostics e = slot_diagnostics(outputs, torch::cat({cosines, torch::full({2, 2, 1}, -2.0, cosines.options())}, 2));
+  EXPECT_NEAR(e.hub_skewness, d.hub_skewness, 1e-12);
+  EXPECT_NEAR(e.hub_top1_share, 0.75, 1e-12);
 }

@@ -59,11 +59,12 @@ test::CommandResult tool_stdout(const std::string& name, const std::string& args
 // Tiny encoders (16-d embeddings) trained for a few steps.
 const std::string kTinySingle =
     " --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]' --set batch_size=4 --set log_every=1"
-    " --set valid.enroll=1 --set valid.targets=2 --set valid.non_targets=2 --set valid.batch_size=8 -j 1";
+    " --set valid.enroll=1 --set valid.targets=2 --set valid.non_targets=2 --set valid.batch_size=8 -j 1"
+    " --set bf16=false";
 const std::string kTinyMulti =
     " --set model.kind=large --set model.emb_dim=16 --set 'model.convnext.depths=[1,1,1,1]'"
     " --set 'model.convnext.dims=[8,8,16,16]' --set model.convnext.drop_path=0 --set batch_size=4 --set log_every=1"
-    " --set data.kind=random --set data.mixes_per_epoch=16 --set valid.batch_size=8 -j 1";
+    " --set data.kind=random --set data.mixes_per_epoch=16 --set valid.batch_size=8 -j 1 --set bf16=false";
 
 fs::path train_single(const std::string& name, const std::string& extra) {
   const fs::path run = kScratch / name;
@@ -656,7 +657,7 @@ TEST(EvalRetrievalTool, FailuresAreOneLineWithTheRightExitCode) {
 TEST(EvalTools, CudaGivesTheCpuNumbers) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const std::string eer = "--single " + single_ckpt().string() + " --data " + tiny_data().string() + kSmallProtocol +
-                          " --seeds 4,5 --device ";
+                          " --seeds 4,5 --bf16 false --device ";
   const auto a = tool_stdout("eval-eer", eer + "cpu"), b = tool_stdout("eval-eer", eer + "cuda");
   ASSERT_EQ(a.code, 0) << a.output;
   ASSERT_EQ(b.code, 0) << b.output;
@@ -664,7 +665,7 @@ TEST(EvalTools, CudaGivesTheCpuNumbers) {
   for (const char* k : {"eer_pooled", "eer_mean_per_instrument", "eer_rocch"})
     EXPECT_NEAR(jb[k]["mean"].get<double>(), ja[k]["mean"].get<double>(), 0.02) << k;
   const std::string ret = "--multi " + multi_ckpt().string() + " --single " + single_ckpt().string() + " --data " +
-                          tiny_data().string() + " --chance-repeats 5 -j 1 --device ";
+                          tiny_data().string() + " --chance-repeats 5 -j 1 --bf16 false --device ";
   const auto c = tool_stdout("eval-retrieval", ret + "cpu"), d = tool_stdout("eval-retrieval", ret + "cuda");
   ASSERT_EQ(c.code, 0) << c.output;
   ASSERT_EQ(d.code, 0) << d.output;

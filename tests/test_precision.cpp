@@ -90,11 +90,12 @@ TEST(Precision, ConfigSwitchTakesAutoTrueAndFalse) {
   EXPECT_EQ(bf16_mode_from_json(c["bf16"], "bf16"), Bf16Mode::kOn);
   apply_override(c, defaults, "bf16=false");
   EXPECT_EQ(bf16_mode_from_json(c["bf16"], "bf16"), Bf16Mode::kOff);
-  // A config file (or a run saved before bf16 had "auto") gives a JSON boolean, and "auto" can follow it.
+  // A config file (or a run saved before bf16 had "auto") gives a JSON boolean: kept as its string.
   c = merge_config(defaults, Json{{"bf16", false}}, "saved");
-  EXPECT_EQ(c["bf16"], false);
+  EXPECT_EQ(c["bf16"], "false");
   apply_override(c, defaults, "bf16=auto");
   EXPECT_EQ(c["bf16"], "auto");
+  EXPECT_THROW(merge_config(defaults, Json{{"channels_last", "auto"}}, "file"), UsageError);
   // Other switches keep their type; another string is refused when read.
   EXPECT_THROW(apply_override(c, defaults, "channels_last=3"), UsageError);
   c = defaults;

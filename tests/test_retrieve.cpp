@@ -66,11 +66,12 @@ const fs::path& tiny_data() {
 
 const std::string kTinySingle =
     " --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]' --set batch_size=4 --set log_every=1"
-    " --set valid.every=1000 --set valid.enroll=1 --set valid.targets=2 --set valid.non_targets=2 -j 1 -q";
+    " --set valid.every=1000 --set valid.enroll=1 --set valid.targets=2 --set valid.non_targets=2 -j 1 -q"
+    " --set bf16=false";
 const std::string kTinyMulti =
     " --set model.kind=large --set model.emb_dim=16 --set 'model.convnext.depths=[1,1,1,1]'"
     " --set 'model.convnext.dims=[8,8,16,16]' --set model.convnext.drop_path=0 --set batch_size=4 --set log_every=1"
-    " --set data.kind=random --set data.mixes_per_epoch=8 --set valid.every=1000 -j 1 -q";
+    " --set data.kind=random --set data.mixes_per_epoch=8 --set valid.every=1000 -j 1 -q --set bf16=false";
 
 fs::path train_single(const std::string& name, int steps) {
   const fs::path run = kScratch / name;
@@ -350,8 +351,9 @@ TEST(RetrieveSearch, StoredIndexWithStrayIdsIsRefused) {
 TEST(RetrieveIndex, FolderOfOddFilesAddAndOtherEncoder) {
   const fs::path dir = odd_folder("odd");
   const fs::path lib = kScratch / "odd.lib";
+  // float32 on both sides of the comparison with `embed` below, whatever this CPU offers.
   auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --folder " + dir.string() + " -o " +
-                                lib.string() + " --device cpu");
+                                lib.string() + " --device cpu --bf16 false");
   ASSERT_EQ(r.code, 0) << r.output;
   Library l = load_library(lib);
   ASSERT_EQ(l.instruments.size(), 3u);
@@ -374,7 +376,7 @@ TEST(RetrieveIndex, FolderOfOddFilesAddAndOtherEncoder) {
   }
   // The same embeddings as `embed --single` on the first window of each file.
   r = tool("embed", "--single " + single_ckpt().string() + " " + (dir / "flute_01.wav").string() + " -o " +
-                        (kScratch / "flute.npy").string());
+                        (kScratch / "flute.npy").string() + " --bf16 false");
   ASSERT_EQ(r.code, 0) << r.output;
   const torch::Tensor e = read_npy(kScratch / "flute.npy");
   ASSERT_EQ(e.sizes(), torch::IntArrayRef({1, 16}));
@@ -647,11 +649,11 @@ TEST(RetrieveQuery, CudaGivesTheCpuRanking) {
   for (const char* device : {"cpu", "cuda"}) {
     const fs::path lib = kScratch / (std::string("cuda_") + device + ".lib");
     auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --nlakh " + tiny_data().string() +
-                                  " --split valid --device " + device + " -o " + lib.string());
+                                  " --split valid --bf16 false --device " + device + " -o " + lib.string());
     ASSERT_EQ(r.code, 0) << r.output;
     libraries.push_back(load_library(lib));
     r = tool_stdout("retrieve", "query --multi " + multi_ckpt().string() + " --library " + lib.string() + " " +
-                                    mix.string() + " --json --top-k 5 --device " + device);
+                                    mix.string() + " --json --top-k 5 --bf16 false --device " + device);
     ASSERT_EQ(r.code, 0) << r.output;
     rankings.push_back(Json::parse(r.output)["results"][0]["ranking"]);
   }

@@ -55,6 +55,7 @@ if ! "$py" -W ignore -c 'import torch, librosa, timm' 2>/dev/null; then
 fi
 
 preset=(--set 'model.han.channels=[16,32,64,128]' --set model.emb_dim=256)
+small_valid=(--set valid.enroll=1 --set valid.targets=2)  # train-single refuses a valid split too small for the EER
 # Single encoders to time inference with, and to give train-multi its targets: one step suffices.
 for w in preset paper; do
   args=()
@@ -66,9 +67,9 @@ done
 cxx() {  # model precision(false|true)
   local model=$1 bf16=$2
   case $model in
-    han_preset) "$bin/train-single" --data "$data" --benchmark "$steps" --set batch_size="$batch" "${preset[@]}" \
+    han_preset) "$bin/train-single" --data "$data" --benchmark "$steps" --set batch_size="$batch" "${preset[@]}" "${small_valid[@]}" \
                   --set data.workers="$workers" -j "$threads" --device "$device" --set bf16="$bf16" -q ;;
-    han_paper) "$bin/train-single" --data "$data" --benchmark "$steps" --set batch_size="$batch" \
+    han_paper) "$bin/train-single" --data "$data" --benchmark "$steps" --set batch_size="$batch" "${small_valid[@]}" \
                  --set data.workers="$workers" -j "$threads" --device "$device" --set bf16="$bf16" -q ;;
     small) "$bin/train-multi" --data "$data" --single "$scratch/single_preset/checkpoints/last.pt" --benchmark "$steps" \
              --set model.kind=small "${preset[@]}" --set batch_size="$batch" --set data.kind=random \
@@ -129,7 +130,7 @@ EOF
   --set model.kind=small "${preset[@]}" --set steps=1 --set valid.every=1000 --set valid.max_mixtures=4 \
   --set data.kind=random --set targets_dir="$scratch/targets" --set bf16=false -q >&2
 windows=$("$bin/retrieve" query --multi "$scratch/multi/checkpoints/last.pt" --library "$scratch/library.bin" \
-  "$scratch/long.wav" --json --bf16 false -q | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[0]["windows"]))')
+  "$scratch/long.wav" --json --bf16 false -q | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["results"][0]["windows"]))')
 now() { date +%s.%N; }
 for ((r = 1; r <= rounds; r++)); do
   for p in false true; do

@@ -2,7 +2,8 @@
 # Training throughput of the whole pipeline, C++ (train-* --benchmark) beside the reference's design
 # in Python (scripts/bench/bench_reference_training.py), one model after the other in the same run.
 # Usage: scripts/bench/bench_training.sh DATA_DIR [STEPS]   (a render-nlakh folder; ~/pyref for Python)
-# Env: DEVICE (cpu | cuda, both sides; default cpu), BF16=1 (bf16 autocast on CUDA, both sides),
+# Env: DEVICE (cpu | cuda, both sides; default cpu), BF16=1 (bf16 autocast, both sides; else float32
+#      on both, also on a CPU where the C++ side's `bf16 auto` would turn it on),
 #      REF_CHANNELS_LAST=1 (channels_last for the Python side too), WORKERS,
 #      THREADS, BATCH_SINGLE / BATCH_SMALL / BATCH_LARGE, PYREF, BUILD_DIR.
 # Prints one JSON line per (side, model); docs/benchmarks.md records them.
@@ -16,9 +17,10 @@ workers="${WORKERS:-2}"
 threads="${THREADS:-2}"
 device="${DEVICE:-cpu}"
 cxx_bf16=() py_bf16=()
-# bf16 autocast applies to CUDA only, on both sides. The C++ tools train channels_last by default;
-# the reference's design does not (REF_CHANNELS_LAST=1 gives it channels_last too).
-if [ "${BF16:-0}" = 1 ] && [ "$device" != cpu ]; then cxx_bf16=(--set bf16=true); py_bf16=(--bf16); fi
+# The same precision on both sides (scripts/bench/bench_bf16.sh compares the two). The C++ tools train
+# channels_last by default; the reference's design does not (REF_CHANNELS_LAST=1 gives it channels_last too).
+cxx_bf16=(--set bf16=false)
+if [ "${BF16:-0}" = 1 ]; then cxx_bf16=(--set bf16=true); py_bf16=(--bf16); fi
 py_layout=()
 [ "${REF_CHANNELS_LAST:-0}" = 1 ] && py_layout=(--channels-last)
 scratch="$(mktemp -d)"

@@ -8,15 +8,18 @@ namespace {
 
 bool same_kind(const Json& a, const Json& b) {
   if (a.is_number() && b.is_number()) return true;
-  // A switch whose default is "auto" also takes true and false (e.g. bf16).
-  if (a.is_string() && a.get<std::string>() == "auto" && b.is_boolean()) return true;
-  if (a.is_boolean() && b.is_string() && b.get<std::string>() == "auto") return true;
   return a.type() == b.type();
 }
 
 void merge_into(Json& target, const Json& user, const std::string& path, const std::string& source) {
   if (target.is_null() || (target.is_object() && target.empty())) {
     target = user;
+    return;
+  }
+  // A key whose default is "auto" (bf16, device) takes true and false from a JSON file as the strings
+  // "true" and "false", as --set gives them: the value stays a string, which the key's reader checks.
+  if (target.is_string() && target.get<std::string>() == "auto" && user.is_boolean()) {
+    target = user.get<bool>() ? "true" : "false";
     return;
   }
   if (!same_kind(target, user))

@@ -2,12 +2,16 @@
 
 #include <ATen/autocast_mode.h>
 #include <spdlog/spdlog.h>
+#include <torch/version.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
 
 #include "instret/core/error.h"
+
+// LibTorch 2.4 made the autocast switches take a device type; before, one function per device.
+#define INSTRET_AUTOCAST_BY_DEVICE_TYPE (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4))
 
 namespace instret {
 
@@ -22,14 +26,6 @@ Bf16Mode bf16_mode_from_json(const Json& value, const std::string& key) {
   if (value.is_boolean()) return value.get<bool>() ? Bf16Mode::kOn : Bf16Mode::kOff;
   if (value.is_string()) return bf16_mode_from_string(value.get<std::string>(), "config key '" + key + "'");
   throw UsageError("config key '" + key + "': " + value.dump() + " is not \"auto\", true or false");
-}
-
-std::string bf16_mode_name(Bf16Mode mode) {
-  switch (mode) {
-    case Bf16Mode::kOn: return "true";
-    case Bf16Mode::kOff: return "false";
-    default: return "auto";
-  }
 }
 
 CpuBf16Support cpu_bf16_support() {
@@ -92,12 +88,13 @@ Precision inference_precision(const std::string& flag, const torch::Device& devi
 }
 
 void log_precision(const Precision& precision, const torch::Device& device) {
-  spdlog::info("compute: {} on {}", precision.describe(), device.str());
+  spdlog::info("compute: {} on {}, {} memory order", precision.describe(), device.str(),
+               precision.bf16 ? "channels-last" : "contiguous");
 }
 
 Autocast::Autocast(bool on, const torch::Device& device) : on_(on), cuda_(device.is_cuda()) {
   if (!on_) return;
-#if TORCH_VERSION_MAJOR >= 2
+#if INSTRET_AUTOCAST_BY_DEVICE_TYPE
   const auto type = cuda_ ? at::kCUDA : at::kCPU;
   was_enabled_ = at::autocast::is_autocast_enabled(type);
   was_dtype_ = at::autocast::get_autocast_dtype(type);
@@ -121,7 +118,7 @@ Autocast::Autocast(bool on, const torch::Device& device) : on_(on), cuda_(device
 
 Autocast::~Autocast() {
   if (!on_) return;
-#if TORCH_VERSION_MAJOR >= 2
+#if INSTRET_AUTOCAST_BY_DEVICE_TYPE
   const auto type = cuda_ ? at::kCUDA : at::kCPU;
   at::autocast::set_autocast_enabled(type, was_enabled_);
   at::autocast::set_autocast_dtype(type, was_dtype_);

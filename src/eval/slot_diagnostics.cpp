@@ -26,11 +26,16 @@ SlotDiagnostics slot_diagnostics(const torch::Tensor& outputs, const torch::Tens
     d.pairwise_cosine = ((gram.sum() - gram.diagonal(0, 1, 2).sum()) / double(n * m * (m - 1))).item<double>();
   }
   const torch::Tensor picks = cosines.to(torch::kCPU).argmax(2).reshape({-1});
-  const torch::Tensor counts = torch::bincount(picks, {}, l).to(torch::kFloat64);
-  d.hub_top1_share = (counts.max() / double(n * m)).item<double>();
-  const double mu = counts.mean().item<double>();
-  const double sd = counts.std(/*unbiased=*/false).item<double>();
-  d.hub_skewness = sd > 0 ? ((counts - mu).pow(3).mean().item<double>() / std::pow(sd, 3)) : 0.0;
+  const torch::Tensor all_counts = torch::bincount(picks, {}, l).to(torch::kFloat64);
+  d.hub_top1_share = (all_counts.max() / double(n * m)).item<double>();
+  // The skew over the entries that can be picked (slot_library_cosines gives one without clips -2).
+  const torch::Tensor retrievable = cosines.to(torch::kCPU).reshape({-1, l}).gt(-2).any(0);
+  const torch::Tensor counts = all_counts.index({retrievable});
+  if (counts.numel() > 0) {
+    const double mu = counts.mean().item<double>();
+    const double sd = counts.std(/*unbiased=*/false).item<double>();
+    d.hub_skewness = sd > 0 ? ((counts - mu).pow(3).mean().item<double>() / std::pow(sd, 3)) : 0.0;
+  }
   return d;
 }
 

@@ -25,8 +25,8 @@ void write_json_file(const std::filesystem::path& path, const Json& value);
 // Returns `defaults` with `user` merged in. Rules: objects merge key by key and an unknown key is
 // a UsageError naming `source` and the dotted key path; a default of null or of an empty object
 // accepts any value; otherwise the user value must have the default's JSON type (any number for
-// a number; a tri-state switch whose default is "auto" also takes true and false, and one set to
-// true or false takes "auto" again); arrays are replaced whole.
+// a number; a key whose default is "auto" takes true / false as the strings "true" / "false"); arrays
+// are replaced whole.
 Json merge_config(const Json& defaults, const Json& user, const std::string& source);
 
 // Applies one "a.b.c=value" override in place, checked like merge_config. `value` is parsed as

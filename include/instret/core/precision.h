@@ -19,7 +19,6 @@ enum class Bf16Mode { kAuto, kOn, kOff };
 // UsageError naming `key` otherwise.
 Bf16Mode bf16_mode_from_json(const Json& value, const std::string& key);
 Bf16Mode bf16_mode_from_string(const std::string& value, const std::string& key);
-std::string bf16_mode_name(Bf16Mode mode);
 
 // What this CPU offers for bf16 (x86 CPUID with the OS's AVX-512 state; false elsewhere).
 struct CpuBf16Support {
@@ -45,8 +44,9 @@ Precision resolve_precision(Bf16Mode mode, const torch::Device& device);
 // An inference tool's --bf16 value ("auto", "true" or "false") resolved for `device`.
 Precision inference_precision(const std::string& flag, const torch::Device& device);
 
-// Logs "compute: <precision> on <device>" (a tool does so once its model loaded, so that a failure
-// stays one line).
+// Logs "compute: <precision> on <device>, <memory order> memory order" for an inference tool's encoder
+// (channels-last under bf16: instret/train/single_encoder.h); a tool does so once its model loaded,
+// so that a failure stays one line.
 void log_precision(const Precision& precision, const torch::Device& device);
 
 // bf16 autocast of the ops LibTorch lists for it (convolutions, matrix products) on `device`'s type

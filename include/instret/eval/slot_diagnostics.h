@@ -15,7 +15,8 @@ struct SlotDiagnostics {
   double collapse = 0;          // their mean
   double pairwise_cosine = 0;   // mean cosine between two different slots of one mixture
   double hub_top1_share = 0;    // the largest share of all top-1 picks that one library entry gets
-  double hub_skewness = 0;      // skewness of the top-1 pick counts over library entries (k-occurrence, k = 1)
+  double hub_skewness = 0;      // skewness of the top-1 pick counts over the library entries that have
+                                // clips (k-occurrence, k = 1)
 };
 
 // `outputs` (N, M, D) slot embeddings; `cosines` (N, M, L) their cosines to the library
