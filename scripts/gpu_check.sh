@@ -128,7 +128,7 @@ if [ -x "$bin/train-single" ]; then
   stage render 45 "$bin/render-nlakh" -c "$root/configs/nlakh_tiny.json" -o "$data" -j 0 \
     --set single.clips_per_instrument=48 --set multi.train=8 --set multi.valid=8 -q
 
-  stage bench_mel 45 sh -c "'$bin/bench_mel' > '$scratch/mel.txt' 2>&1; rc=\$?; cat '$scratch/mel.txt'; exit \$rc"
+  stage bench_mel 45 sh -c "'$bin/bench_mel' --batch 16 256 --threads $(nproc) --seconds 1 > '$scratch/mel.txt' 2>&1; rc=\$?; cat '$scratch/mel.txt'; exit \$rc"
   cp "$scratch/mel.txt" "$out/bench_mel.txt" 2>/dev/null
 
   if [ -f "$data/single_train.jsonl" ]; then

@@ -100,7 +100,17 @@ pyref() {  # model precision(false|true)
 for ((r = 1; r <= rounds; r++)); do
   for m in $models; do
     for p in false true; do cxx "$m" "$p"; done
-    if [ "$have_py" = 1 ]; then for p in false true; do pyref "$m" "$p"; done; fi
+    if [ "$have_py" = 1 ]; then
+      for p in false true; do
+        # PyTorch 1.13's CPU autocast hands timm's ConvNeXt layer norms bf16 beside float32 weights,
+        # which they refuse (the C++ side runs its layer norms in float32: src/models/convnext.cpp).
+        if [ "$m" = large ] && [ "$p" = true ] && [ "$device" = cpu ]; then
+          echo "bench_bf16: PyTorch bf16 Large on the CPU SKIPPED (layer_norm refuses bf16 input in 1.13)" >&2
+          continue
+        fi
+        pyref "$m" "$p"
+      done
+    fi
   done
 done
 
