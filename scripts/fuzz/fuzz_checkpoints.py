@@ -9,7 +9,6 @@ the largest input. Not part of CTest (minutes):
     python3 scripts/fuzz/fuzz_checkpoints.py --bin build/bin --seed 1 --count 300
 """
 import argparse
-import io
 import os
 import random
 import subprocess
@@ -17,24 +16,9 @@ import sys
 import tempfile
 import zipfile
 
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-REF = os.path.join(ROOT, "tests", "data", "models", "ref_han_cnn.pt")
+from fuzz_common import REF, ROOT, TINY, records, rezip, run_measured  # noqa: E402
+
 CLIP = os.path.join(ROOT, "tests", "data", "audio", "city_blues_5s.wav")
-TINY = ["--set", "model.kind=han_cnn", "--set", "model.n_classes=5", "--set", "model.emb_dim=16",
-        "--set", "model.han.channels=[4,8,8,16]"]
-
-
-def records(data):
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return [(i.filename, z.read(i)) for i in z.infolist()]
-
-
-def rezip(recs, method=zipfile.ZIP_STORED):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", method) as z:
-        for name, body in recs:
-            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), body, compress_type=method)
-    return buf.getvalue()
 
 
 def mutate(rng, base, d, k):
@@ -100,21 +84,9 @@ def main():
             kind, path = mutate(rng, base, d, k)
             if os.path.isfile(path):
                 largest = max(largest, os.path.getsize(path))
-            with open(os.path.join(d, "stderr"), "w+") as err:
-                try:
-                    rc = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", os.path.join(d, "rss"),
-                                          os.path.join(args.bin, "embed"), "-q", "--single", path, CLIP, "-o",
-                                          os.path.join(d, "e.npy")], stdout=subprocess.DEVNULL, stderr=err,
-                                         timeout=args.timeout)
-                except subprocess.TimeoutExpired:
-                    rc = "timeout"
-                err.seek(0)
-                stderr = err.read()
-            lines = [l for l in stderr.splitlines() if l.strip() and not l.startswith("Command ")]
-            try:
-                rss = int(open(os.path.join(d, "rss")).read().split()[-1]) / 1024.0
-            except (OSError, ValueError, IndexError):
-                rss = 0.0
+            rc, stderr, lines, rss = run_measured(
+                [os.path.join(args.bin, "embed"), "-q", "--single", path, CLIP, "-o", os.path.join(d, "e.npy")], d,
+                args.timeout)
             ok = (rc == 0 and not lines) or (rc == 1 and len(lines) == 1)
             if rc in outcomes:
                 outcomes[rc] += 1

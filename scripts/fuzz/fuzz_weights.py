@@ -10,34 +10,17 @@ reported against the file size. Not part of CTest (it needs Debian's PyTorch for
     /usr/bin/python3 scripts/fuzz/fuzz_weights.py --bin build/bin --seed 1 --count 300
 """
 import argparse
-import io
 import os
 import pickle
 import random
-import subprocess
 import sys
 import tempfile
 import zipfile
 
 import torch
 
-ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-REF = os.path.join(ROOT, "tests", "data", "models", "ref_han_cnn.pt")
-TINY = ["--set", "model.kind=han_cnn", "--set", "model.n_classes=5", "--set", "model.emb_dim=16",
-        "--set", "model.han.channels=[4,8,8,16]"]
+from fuzz_common import REF, ROOT, TINY, records, rezip, run_measured  # noqa: E402
 
-
-def records(data):
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return [(i.filename, z.read(i)) for i in z.infolist()]
-
-
-def rezip(recs, method=zipfile.ZIP_STORED):
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", method) as z:
-        for name, body in recs:
-            z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), body, compress_type=method)
-    return buf.getvalue()
 
 
 PWNED = "/tmp/instret_fuzz_pwned"
@@ -139,23 +122,9 @@ def main():
                     pass
             if os.path.exists(PWNED):
                 os.remove(PWNED)
-            with open(os.path.join(d, "stderr"), "w+") as err:
-                # GNU time measures the tool alone (a child forked from this process would inherit
-                # its peak RSS, torch and all).
-                try:
-                    rc = subprocess.call(["/usr/bin/time", "-f", "%M", "-o", os.path.join(d, "rss"),
-                                          os.path.join(args.bin, "import-weights"), "-q", "-i", path, "-o",
-                                          os.path.join(d, "out.ckpt")] + TINY, stdout=subprocess.DEVNULL,
-                                         stderr=err, timeout=120)
-                except subprocess.TimeoutExpired:
-                    rc = "timeout"
-                err.seek(0)
-                stderr = err.read()
-            try:
-                rss = int(open(os.path.join(d, "rss")).read().split()[-1]) / 1024.0  # MiB, this run alone
-            except (OSError, ValueError, IndexError):
-                rss = 0.0
-            lines = [l for l in stderr.splitlines() if l.strip() and not l.startswith("Command ")]
+            rc, stderr, lines, rss = run_measured(
+                [os.path.join(args.bin, "import-weights"), "-q", "-i", path, "-o", os.path.join(d, "out.ckpt")] + TINY,
+                d, 120)
             if rc in outcomes:
                 outcomes[rc] += 1
             ok = (rc == 0 and torch_ok and not lines) or (rc == 1 and len(lines) == 1)
