@@ -322,6 +322,31 @@ TEST(SetRules, HandWorked) {
   EXPECT_THROW(predict_set_argmax(sims, 3, 3), UsageError);
 }
 
+TEST(SetRules, ExistenceRulesHandWorked) {
+  // Three slots over 3 labels: slot 0 picks label 1, slot 1 label 0, slot 2 label 2.
+  const std::vector<double> sims{0.1, 0.8, 0.3, 0.9, 0.2, 0.4, 0.5, -0.2, 0.6};
+  EXPECT_EQ(predict_set_existing(sims, {0.9, 0.2, 0.5}, 3, 3), (LabelSet{1, 2}));  // slot 1 does not exist
+  EXPECT_EQ(predict_set_existing(sims, {0.1, 0.3, 0.2}, 3, 3), (LabelSet{0}));     // none: the most probable slot's
+  EXPECT_EQ(predict_set_existing(sims, {0.1, 0.3, 0.2}, 3, 3, 0.25), (LabelSet{0}));
+  // Scores: per label the max of existence x cosine: label 0 max(0.09, 0.18, 0.25), 1 max(0.72, 0.04, -0.1),
+  // 2 max(0.27, 0.08, 0.3).
+  const auto w = existence_weighted_max(sims, {0.9, 0.2, 0.5}, 3, 3);
+  const std::vector<double> want{0.25, 0.72, 0.3};
+  for (size_t l = 0; l < 3; ++l) EXPECT_NEAR(w[l], want[l], 1e-12) << l;
+  EXPECT_THROW(predict_set_existing(sims, {0.9, 0.2}, 3, 3), UsageError);
+  EXPECT_THROW(existence_weighted_max(sims, {0.9}, 3, 3), UsageError);
+  // evaluate_retrieval takes them when given existence, the paper's rules otherwise.
+  const LabelGroups groups{{0, 0, 1}, 2};
+  ChanceSettings none;
+  none.repeats = 0;
+  const auto paper = evaluate_retrieval(sims, 3, 3, {{1, 2}}, groups, none);
+  EXPECT_EQ(paper.predicted[0], (LabelSet{0, 1, 2}));
+  const auto exist = evaluate_retrieval(sims, 3, 3, {{1, 2}}, groups, none, {}, {0.9, 0.2, 0.5});
+  EXPECT_EQ(exist.predicted[0], (LabelSet{1, 2}));
+  for (size_t l = 0; l < 3; ++l) EXPECT_NEAR(exist.scores[l], want[l], 1e-12);
+  EXPECT_THROW(evaluate_retrieval(sims, 3, 3, {{1, 2}}, groups, none, {}, {0.9, 0.2}), UsageError);
+}
+
 // ---------------------------------------------------------------- chance level and cosine
 
 TEST(ChanceLevel, MatchesPythonPort) {

@@ -11,6 +11,7 @@
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
+#include "instret/loss/existence_loss.h"
 #include "instret/loss/family_smoothing.h"
 #include "instret/loss/linear_assignment.h"
 #include "instret/loss/matched_contrastive_loss.h"
@@ -392,4 +393,25 @@ TEST(FamilySmoothing, LossIsCrossEntropyWithSoftTargetsAndItsGradient) {
   EXPECT_TRUE(torch::allclose(logits.grad().to(torch::kFloat32), ((p - rows) / 5).to(torch::kFloat32), 1e-5, 1e-6));
   EXPECT_THROW(smoothed_cross_entropy(logits, labels, torch::eye(3)), UsageError);
   EXPECT_THROW(smoothed_cross_entropy(logits, labels.narrow(0, 0, 4), targets), UsageError);
+}
+
+TEST(ExistenceLoss, TargetsFromTheAssignmentAndBceByHand) {
+  // Two mixtures of 2 and 1 stems against 3 output slots: the PIT assignment decides which slots exist.
+  torch::manual_seed(4);
+  const auto outputs = torch::randn({2, 3, 5});
+  auto targets = torch::zeros({2, 2, 5});
+  targets[0][0] = outputs[0][2];  // target 0 of mixture 0 is slot 2's output, target 1 is slot 0's
+  targets[0][1] = outputs[0][0];
+  targets[1][0] = outputs[1][1];  // mixture 1's only target is slot 1's
+  const PitLoss pit = pit_cosine_loss(outputs, targets, torch::tensor({2, 1}, torch::kInt64));
+  const auto t = existence_targets(pit.assignments, 2, 3);
+  EXPECT_TRUE(torch::equal(t, torch::tensor({1.0f, 0.0f, 1.0f, 0.0f, 1.0f, 0.0f}).view({2, 3})));
+  const auto logits = torch::tensor({2.0f, -1.0f, 0.5f, 0.0f, 3.0f, -2.0f}).view({2, 3});
+  // Mean over the 6 slots of -log sigmoid(l) for existing slots and -log(1 - sigmoid(l)) for the others.
+  auto nll = [](double l, bool exists) { return exists ? std::log1p(std::exp(-l)) : std::log1p(std::exp(l)); };
+  const double want = (nll(2, true) + nll(-1, false) + nll(0.5, true) + nll(0, false) + nll(3, true) + nll(-2, false)) / 6;
+  EXPECT_NEAR(existence_loss(logits, pit.assignments).item<double>(), want, 1e-6);
+  EXPECT_THROW(existence_targets(pit.assignments, 3, 3), UsageError);
+  EXPECT_THROW(existence_targets(pit.assignments, 2, 2), UsageError);  // slot 2 outside [0, 2)
+  EXPECT_THROW(existence_loss(logits.view({6}), pit.assignments), UsageError);
 }

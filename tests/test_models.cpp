@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -90,6 +91,58 @@ TEST(Models, ShapesAndOrientation) {
   }
 }
 
+TEST(Models, SetHeadShapesExistenceAndInputDependence) {
+  torch::manual_seed(3);
+  const auto x = torch::randn({3, 32, 40});
+  for (const std::string kind : {"small", "large"}) {
+    auto c = tiny(kind);
+    c.head = "set";
+    c.set.dim = 16;
+    c.set.heads = 2;
+    c.set.layers = 2;
+    c.set.ffn = 24;
+    MultiEncoder m(c);
+    EXPECT_FALSE(m->cnn && m->cnn->linear2) << "the set head's Small trunk has no classifier";
+    EXPECT_FALSE(m->convnext && m->convnext->head) << "the set head's Large trunk has no ConvNeXt head";
+    const MultiOutput out = m->forward_all(x);
+    EXPECT_EQ(out.embeddings.sizes(), (std::vector<int64_t>{3, 3, 16})) << kind;
+    EXPECT_EQ(out.existence.sizes(), (std::vector<int64_t>{3, 3})) << kind;
+    EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{3, 3, 16})) << kind;
+    // Every parameter gets a gradient (nothing unused for data parallelism), trunk and queries included.
+    (out.embeddings.sum() + out.existence.sum()).backward();
+    for (const auto& p : m->named_parameters())
+      EXPECT_TRUE(p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) << kind << " " << p.key();
+    // The slots depend on the input, and on their query: two mixtures give different outputs, two slots differ.
+    m->eval();
+    const auto e = m->forward(x);
+    EXPECT_GT((e[0] - e[1]).abs().max().item<double>(), 1e-4) << kind;
+    EXPECT_GT((e[0][0] - e[0][1]).abs().max().item<double>(), 1e-4) << kind;
+    // A longer input (a longer map) runs too: the positions are computed, not learned per size.
+    EXPECT_EQ(m->forward(torch::randn({1, 32, 130})).sizes(), (std::vector<int64_t>{1, 3, 16})) << kind;
+  }
+  ModelConfig bad = tiny("small");
+  bad.head = "set";
+  bad.set.heads = 3;  // does not divide 256
+  EXPECT_THROW(bad.validate(), UsageError);
+  bad = tiny("han_cnn");
+  bad.head = "set";
+  EXPECT_THROW(bad.validate(), UsageError);
+  bad = tiny("small");
+  bad.head = "detr";
+  EXPECT_THROW(bad.validate(), UsageError);
+}
+
+TEST(Models, SinePositionsByHand) {
+  const auto p = sine_positions_2d(2, 3, 8, torch::TensorOptions());
+  ASSERT_EQ(p.sizes(), (std::vector<int64_t>{6, 8}));
+  // Row code of h: [sin(h), sin(h / 100), cos(h), cos(h / 100)] (wavelengths 10000^(2i/4)); then w's.
+  const std::vector<double> want{std::sin(1.0), std::sin(0.01), std::cos(1.0), std::cos(0.01),
+                                 std::sin(2.0), std::sin(0.02), std::cos(2.0), std::cos(0.02)};
+  for (int64_t k = 0; k < 8; ++k) EXPECT_NEAR(p[5][k].item<double>(), want[size_t(k)], 1e-6) << k;  // (h, w) = (1, 2)
+  EXPECT_NEAR(p[0][2].item<double>(), 1.0, 1e-7);  // cos(0)
+  EXPECT_THROW(sine_positions_2d(2, 3, 6, torch::TensorOptions()), UsageError);
+}
+
 TEST(Models, EmbedIsTheEvalModeEmbeddingAndKeepsTrainingFlag) {
   torch::manual_seed(1);
   HanCnn han(HanCnnConfig{{4, 8, 8, 16}}, 16, 5);
@@ -121,8 +174,15 @@ TEST(Models, ConvNextDropPathIsStochasticInTrainingOnly) {
 TEST(Models, ConfigJsonRoundTripAndValidation) {
   auto c = tiny("large");
   c.convnext.drop_path = 0.25;
+  c.head = "set";
+  c.set.layers = 3;
   const auto back = model_config_from_json(to_json(c));
   EXPECT_EQ(to_json(back), to_json(c));
+  // A checkpoint made before the set head existed has no "head": it is the paper's linear head.
+  Json old = to_json(tiny("small"));
+  old.erase("head");
+  old.erase("set");
+  EXPECT_EQ(model_config_from_json(old).head, "linear");
   EXPECT_THROW(model_config_from_json(Json{{"kind", "huge"}}), UsageError);
   EXPECT_THROW(model_config_from_json(Json{{"n_output", 9}}), UsageError);
   EXPECT_THROW(model_config_from_json(Json{{"convnext", {{"depths", {1, 2}}}}}), UsageError);

@@ -10,7 +10,8 @@ namespace instret {
 
 RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t m, int64_t n_labels,
                                        const std::vector<LabelSet>& truth, const LabelGroups& groups,
-                                       const ChanceSettings& chance, const LabelGroups& twins) {
+                                       const ChanceSettings& chance, const LabelGroups& twins,
+                                       const std::vector<double>& existence) {
   if (m < 1 || n_labels < 1)
     throw UsageError("retrieval evaluation: need m >= 1 and n_labels >= 1, got " + std::to_string(m) + " and " +
                      std::to_string(n_labels));
@@ -27,6 +28,9 @@ RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t 
     throw UsageError("retrieval evaluation: the twin table has " + std::to_string(twins.group_of.size()) +
                      " entries in " + std::to_string(twins.n_groups) + " groups for " + std::to_string(n_labels) +
                      " labels");
+  if (!existence.empty() && int64_t(existence.size()) != int64_t(truth.size()) * m)
+    throw UsageError("retrieval evaluation: " + std::to_string(existence.size()) + " existence values for " +
+                     std::to_string(truth.size()) + " items x " + std::to_string(m) + " slots");
   RetrievalEvaluation e;
   e.n_items = int64_t(truth.size());
   e.m = m;
@@ -40,8 +44,15 @@ RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t 
   }
   for (int64_t i = 0; i < e.n_items; ++i) {
     const std::vector<double> item(sims.begin() + i * per_item, sims.begin() + (i + 1) * per_item);
-    e.predicted.push_back(predict_set_argmax(item, m, n_labels));
-    const auto best = max_over_slots(item, m, n_labels);
+    std::vector<double> best;
+    if (existence.empty()) {
+      e.predicted.push_back(predict_set_argmax(item, m, n_labels));
+      best = max_over_slots(item, m, n_labels);
+    } else {
+      const std::vector<double> p(existence.begin() + i * m, existence.begin() + (i + 1) * m);
+      e.predicted.push_back(predict_set_existing(item, p, m, n_labels));
+      best = existence_weighted_max(item, p, m, n_labels);
+    }
     e.scores.insert(e.scores.end(), best.begin(), best.end());
   }
   e.truth_groups = map_labels(e.truth, groups.group_of, groups.n_groups);

@@ -1,6 +1,7 @@
 #include "instret/eval/retrieval_metrics.h"
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <numeric>
 #include <string>
@@ -151,6 +152,41 @@ std::vector<double> max_over_slots(const std::vector<double>& sims, int64_t m, i
   std::vector<double> out(sims.begin(), sims.begin() + n_labels);
   for (int64_t s = 1; s < m; ++s)
     for (int64_t l = 0; l < n_labels; ++l) out[l] = std::max(out[l], sims[s * n_labels + l]);
+  return out;
+}
+
+namespace {
+void check_existence(const std::vector<double>& existence, int64_t m, const char* what) {
+  if (int64_t(existence.size()) != m)
+    throw UsageError(std::string(what) + ": " + std::to_string(existence.size()) + " existence values for " +
+                     std::to_string(m) + " slots");
+}
+}  // namespace
+
+LabelSet predict_set_existing(const std::vector<double>& sims, const std::vector<double>& existence, int64_t m,
+                              int64_t n_labels, double threshold) {
+  check_sims(sims, m, n_labels, "predict_set_existing");
+  check_existence(existence, m, "predict_set_existing");
+  LabelSet out;
+  for (int64_t s = 0; s < m; ++s)
+    if (existence[size_t(s)] >= threshold) out.push_back(first_argmax(sims.data() + s * n_labels, n_labels));
+  if (out.empty()) {
+    const int64_t s = first_argmax(existence.data(), m);
+    out.push_back(first_argmax(sims.data() + s * n_labels, n_labels));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<double> existence_weighted_max(const std::vector<double>& sims, const std::vector<double>& existence,
+                                           int64_t m, int64_t n_labels) {
+  check_sims(sims, m, n_labels, "existence_weighted_max");
+  check_existence(existence, m, "existence_weighted_max");
+  std::vector<double> out(size_t(n_labels), -std::numeric_limits<double>::infinity());
+  for (int64_t s = 0; s < m; ++s)
+    for (int64_t l = 0; l < n_labels; ++l)
+      out[size_t(l)] = std::max(out[size_t(l)], existence[size_t(s)] * sims[size_t(s * n_labels + l)]);
   return out;
 }
 

@@ -4,6 +4,8 @@
 #include <torch/nn/init.h>
 #include <torch/utils.h>
 
+#include "instret/core/error.h"
+
 namespace instret {
 
 namespace nn = torch::nn;
@@ -96,7 +98,7 @@ ConvNextImpl::ConvNextImpl(const ConvNextConfig& c, int64_t n_out) {
     stages->push_back(ConvNextStage(in_dim, c.dims[s], c.depths[s], s > 0, c.layer_scale, stage_rates));
     first += c.depths[s];
   }
-  head = register_module("head", ConvNextHead(c.dims.back(), n_out));
+  if (n_out > 0) head = register_module("head", ConvNextHead(c.dims.back(), n_out));
   torch::NoGradGuard guard;
   for (auto& m : modules(/*include_self=*/false)) {
     if (auto* conv = m->as<nn::Conv2d>()) {
@@ -109,10 +111,15 @@ ConvNextImpl::ConvNextImpl(const ConvNextConfig& c, int64_t n_out) {
   }
 }
 
-torch::Tensor ConvNextImpl::forward(const torch::Tensor& image) {
+torch::Tensor ConvNextImpl::features(const torch::Tensor& image) {
   auto x = stem->forward(image);
   for (auto& stage : *stages) x = stage->as<ConvNextStageImpl>()->forward(x);
-  return head(x);
+  return x;
+}
+
+torch::Tensor ConvNextImpl::forward(const torch::Tensor& image) {
+  if (!head) throw UsageError("ConvNeXt built without a head (n_out <= 0) has no forward; use features()");
+  return head(features(image));
 }
 
 }  // namespace instret

@@ -14,17 +14,28 @@ torch::Tensor convnext_input(const torch::Tensor& logmel) {
 MultiEncoderImpl::MultiEncoderImpl(const ModelConfig& config) : config_(config) {
   config_.validate();
   if (!config_.is_multi()) throw UsageError("MultiEncoder needs model.kind \"small\" or \"large\"");
-  const int64_t n_out = config_.n_outputs * config_.emb_dim;
+  const bool set_head = config_.head == "set";
+  const int64_t n_out = set_head ? 0 : config_.n_outputs * config_.emb_dim;
   if (config_.kind == "small")
     cnn = register_module("cnn", HanCnn(config_.han, config_.emb_dim, n_out));
   else
     convnext = register_module("convnext", ConvNext(config_.convnext, n_out));
+  if (set_head) {
+    const int64_t in_dim = cnn ? config_.emb_dim : config_.convnext.dims.back();
+    set = register_module("set", SetHead(in_dim, config_.emb_dim, config_.n_outputs, config_.set));
+  }
 }
 
-torch::Tensor MultiEncoderImpl::forward(const torch::Tensor& logmel) {
+MultiOutput MultiEncoderImpl::forward_all(const torch::Tensor& logmel) {
+  if (set) {
+    SetHeadOutput out = set->forward(cnn ? cnn->local_embeddings(logmel) : convnext->features(convnext_input(logmel)));
+    return {out.embeddings, out.existence};
+  }
   torch::Tensor flat = cnn ? cnn->forward(logmel).logits : convnext->forward(convnext_input(logmel));
-  return flat.view({flat.size(0), config_.n_outputs, config_.emb_dim});
+  return {flat.view({flat.size(0), config_.n_outputs, config_.emb_dim}), torch::Tensor()};
 }
+
+torch::Tensor MultiEncoderImpl::forward(const torch::Tensor& logmel) { return forward_all(logmel).embeddings; }
 
 std::shared_ptr<torch::nn::Module> make_model(const ModelConfig& config) {
   config.validate();

@@ -48,7 +48,7 @@ HanCnnImpl::HanCnnImpl(const HanCnnConfig& c, int64_t emb_dim, int64_t n_out) {
       "linear1", nn::Sequential(nn::Flatten(), nn::Linear(ch.at(3), emb_dim),
                                 nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(c.leaky_slope)),
                                 nn::Dropout(nn::DropoutOptions(c.dropout))));
-  linear2 = register_module("linear2", nn::Sequential(nn::Linear(emb_dim, n_out)));
+  if (n_out > 0) linear2 = register_module("linear2", nn::Sequential(nn::Linear(emb_dim, n_out)));
   torch::NoGradGuard guard;
   for (auto& m : modules(/*include_self=*/false)) {
     if (auto* conv = m->as<nn::Conv2d>()) {
@@ -64,7 +64,21 @@ HanCnnImpl::HanCnnImpl(const HanCnnConfig& c, int64_t emb_dim, int64_t n_out) {
 HanCnnOutput HanCnnImpl::forward(const torch::Tensor& logmel) {
   auto x = conv4->forward(conv3->forward(conv2->forward(conv1->forward(han_cnn_input(logmel)))));
   auto embedding = linear1->forward(x);
-  return {linear2->forward(embedding), embedding};
+  return {linear2 ? linear2->forward(embedding) : torch::Tensor(), embedding};
+}
+
+torch::Tensor HanCnnImpl::feature_map(const torch::Tensor& logmel) {
+  auto x = conv3->forward(conv2->forward(conv1->forward(han_cnn_input(logmel))));
+  for (auto it = conv4->begin(); it + 1 != conv4->end(); ++it) x = it->forward(x);  // all but the global pool
+  return x;
+}
+
+torch::Tensor HanCnnImpl::local_embeddings(const torch::Tensor& logmel) {
+  const torch::Tensor map = feature_map(logmel);  // (B, C, T', F')
+  const int64_t b = map.size(0), t = map.size(2), f = map.size(3);
+  const torch::Tensor tokens = map.permute({0, 2, 3, 1}).reshape({b * t * f, map.size(1)});
+  const torch::Tensor e = linear1->forward(tokens);  // (B*T'*F', emb_dim)
+  return e.view({b, t, f, e.size(1)}).permute({0, 3, 1, 2});
 }
 
 torch::Tensor HanCnnImpl::embed(const torch::Tensor& logmel) {

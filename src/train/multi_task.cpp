@@ -12,6 +12,7 @@
 #include "instret/eval/retrieval_evaluation.h"
 #include "instret/eval/family_table.h"
 #include "instret/eval/slot_diagnostics.h"
+#include "instret/loss/existence_loss.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/embed_clips.h"
@@ -155,13 +156,13 @@ Batch MultiTask::synthetic_batch(int64_t step) const {
   return b;
 }
 
-torch::Tensor MultiTask::forward_audio(const torch::Tensor& audio) {
+MultiOutput MultiTask::forward_audio(const torch::Tensor& audio) {
   torch::Tensor mel;
   {
     torch::NoGradGuard no_grad;
     mel = frontend_->forward(to_device(audio, device_));
   }
-  return model_->forward(mel);
+  return model_->forward_all(mel);
 }
 
 std::pair<torch::Tensor, torch::Tensor> MultiTask::targets(const Batch& batch, const torch::Tensor& table,
@@ -194,9 +195,12 @@ torch::Tensor MultiTask::loss(const Batch& batch) {
   model_->train();
   const torch::Tensor audio =
       torch::from_blob(const_cast<float*>(batch.audio.data()), {batch.size, batch.samples}, torch::kFloat32);
-  const torch::Tensor outputs = forward_audio(audio).to(torch::kFloat32);
+  const MultiOutput out = forward_audio(audio);
+  const torch::Tensor outputs = out.embeddings.to(torch::kFloat32);
   const auto [targets, counts] = this->targets(batch, train_targets_, on_the_fly_);
   PitLoss pit = pit_cosine_loss(outputs, targets, counts, reduction_);
+  if (out.existence.defined() && config_.existence_weight > 0)
+    pit.loss = pit.loss + config_.existence_weight * existence_loss(out.existence, pit.assignments);
   if (config_.contrastive_weight == 0) return pit.loss;
   // Each target's instrument: target rows are single clips (random mixing) or stems (Nlakh-multi).
   std::vector<int64_t> labels;
@@ -212,17 +216,24 @@ Json MultiTask::validate() {
   model_->eval();
   torch::NoGradGuard no_grad;
   const int64_t m = config_.model.n_outputs, d = config_.model.emb_dim;
-  const torch::Tensor outputs =
-      embed_clips(
-          int64_t(valid_items_.size()), multi_valid_->clip_samples(),
-          [&](int64_t i, float* out) { multi_valid_->read_mix(valid_items_[size_t(i)], out); },
-          [&](const torch::Tensor& audio) {
-            Autocast autocast(bf16_, device_);
-            return forward_audio(audio).to(torch::kFloat32);
-          },
-          config_.valid.batch_size,
-          std::max(1, config_.data.workers), "valid mixtures", stop_requested)
-          .view({-1, m, d});
+  const bool existence = config_.model.has_existence();
+  // With the set head each row is the M embeddings followed by the M existence probabilities.
+  const torch::Tensor rows = embed_clips(
+      int64_t(valid_items_.size()), multi_valid_->clip_samples(),
+      [&](int64_t i, float* out) { multi_valid_->read_mix(valid_items_[size_t(i)], out); },
+      [&](const torch::Tensor& audio) {
+        Autocast autocast(bf16_, device_);
+        const MultiOutput out = forward_audio(audio);
+        const torch::Tensor e = out.embeddings.to(torch::kFloat32).flatten(1);
+        return existence ? torch::cat({e, torch::sigmoid(out.existence.to(torch::kFloat32))}, 1) : e;
+      },
+      config_.valid.batch_size, std::max(1, config_.data.workers), "valid mixtures", stop_requested);
+  const torch::Tensor outputs = rows.narrow(1, 0, m * d).reshape({-1, m, d});
+  std::vector<double> probabilities;
+  if (existence) {
+    const torch::Tensor p = rows.narrow(1, m * d, m).to(torch::kFloat64).contiguous();
+    probabilities.assign(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
+  }
   // Loss against the cached targets of the valid stems, in chunks.
   double loss_sum = 0;
   const int64_t n = outputs.size(0);
@@ -251,23 +262,39 @@ Json MultiTask::validate() {
   }
   ChanceSettings no_chance;
   no_chance.repeats = 0;
+  const std::vector<double> flat_sims(sims.data_ptr<double>(), sims.data_ptr<double>() + sims.numel());
   const RetrievalEvaluation r =
-      evaluate_retrieval(std::vector<double>(sims.data_ptr<double>(), sims.data_ptr<double>() + sims.numel()), m,
-                         library_.size(0), truth, families_, no_chance);
+      evaluate_retrieval(flat_sims, m, library_.size(0), truth, families_, no_chance, {}, probabilities);
   const AveragedScore f1 = r.f1, ap = r.map;
   const SlotDiagnostics slots = slot_diagnostics(outputs, sims);
   model_->train();
-  return {{"loss", loss_sum / double(n)},
-          {"f1_macro", f1.macro},
-          {"f1_weighted", f1.weighted},
-          {"map_macro", ap.macro},
-          {"map_weighted", ap.weighted},
-          {"family_f1_macro", r.family_f1.macro},
-          {"family_f1_weighted", r.family_f1.weighted},
-          {"slot_collapse", slots.collapse},
-          {"slot_pairwise_cosine", slots.pairwise_cosine},
-          {"hub_top1_share", slots.hub_top1_share},
-          {"hub_skewness", slots.hub_skewness}};
+  double set_size = 0, true_size = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    set_size += double(r.predicted[size_t(i)].size()) / double(n);
+    true_size += double(r.truth[size_t(i)].size()) / double(n);
+  }
+  Json metrics = {{"loss", loss_sum / double(n)},
+                  {"f1_macro", f1.macro},
+                  {"f1_weighted", f1.weighted},
+                  {"map_macro", ap.macro},
+                  {"map_weighted", ap.weighted},
+                  {"family_f1_macro", r.family_f1.macro},
+                  {"family_f1_weighted", r.family_f1.weighted},
+                  {"set_size", set_size},
+                  {"true_set_size", true_size},
+                  {"slot_collapse", slots.collapse},
+                  {"slot_pairwise_cosine", slots.pairwise_cosine},
+                  {"hub_top1_share", slots.hub_top1_share},
+                  {"hub_skewness", slots.hub_skewness}};
+  if (existence) {  // the paper's rules (every slot votes, plain max) beside the existence rules
+    const RetrievalEvaluation all = evaluate_retrieval(flat_sims, m, library_.size(0), truth, families_, no_chance);
+    metrics["all_slots_f1_macro"] = all.f1.macro;
+    metrics["all_slots_map_macro"] = all.map.macro;
+    double mean_p = 0;
+    for (double p : probabilities) mean_p += p / double(probabilities.size());
+    metrics["existence_mean"] = mean_p;
+  }
+  return metrics;
 }
 
 }  // namespace instret

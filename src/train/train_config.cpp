@@ -60,6 +60,7 @@ Json train_default_config(bool multi) {
     config["single_encoder"] = "";
     config["loss_reduction"] = "mean";
     config["contrastive"] = {{"weight", 0.0}, {"temperature", 0.1}};
+    config["existence"] = {{"weight", 1.0}};
     config["targets"] = "cache";
     config["targets_dir"] = "";
     config["warm_start"] = "none";
@@ -182,13 +183,15 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
     c.targets_dir = config_get<std::string>(j, "targets_dir");
     c.contrastive_weight = config_get<double>(j, "contrastive.weight");
     c.contrastive_temperature = config_get<double>(j, "contrastive.temperature");
+    c.existence_weight = config_get<double>(j, "existence.weight");
     c.warm_start = config_get<std::string>(j, "warm_start");
     require(one_of(c.loss_reduction, {"mean", "sum"}), "loss_reduction", "must be \"mean\" or \"sum\"");
     require(c.contrastive_weight >= 0 && std::isfinite(c.contrastive_weight), "contrastive.weight", "must be >= 0");
+    require(c.existence_weight >= 0 && std::isfinite(c.existence_weight), "existence.weight", "must be >= 0");
     require(c.contrastive_temperature > 0 && std::isfinite(c.contrastive_temperature), "contrastive.temperature",
             "must be > 0");
     require(one_of(c.targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
-    validate_warm_start(c.warm_start, c.model.kind);
+    validate_warm_start(c.warm_start, c.model);
   }
   return c;
 }

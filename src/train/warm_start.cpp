@@ -29,17 +29,21 @@ int64_t copy_trunk(torch::OrderedDict<std::string, torch::Tensor> dst,
 
 bool is_warm_start(const std::string& mode) { return mode == "single_trunk" || mode == "single"; }
 
-void validate_warm_start(const std::string& mode, const std::string& model_kind) {
+void validate_warm_start(const std::string& mode, const ModelConfig& model) {
+  const std::string& model_kind = model.kind;
   if (mode != "none" && !is_warm_start(mode))
     throw UsageError("config key 'warm_start': must be \"none\", \"single_trunk\" or \"single\", got \"" + mode + "\"");
   if (mode != "none" && model_kind != "small")
     throw UsageError("config key 'warm_start': \"" + mode + "\" needs model.kind \"small\" (the single encoder's Han CNN trunk), got \"" +
                      model_kind + "\"");
+  if (mode == "single" && model.head == "set")
+    throw UsageError("config key 'warm_start': \"single\" starts the linear head's outputs near the mixture's embedding; "
+                     "the set head (model.head \"set\") has no such start: use \"single_trunk\"");
 }
 
 void check_warm_start(const std::string& mode, const ModelConfig& config, const SingleEncoder& single,
                       const MelConfig& mel) {
-  validate_warm_start(mode, config.kind);
+  validate_warm_start(mode, config);
   if (mode == "none") return;
   const auto& a = single.config().han.channels;
   const auto& b = config.han.channels;

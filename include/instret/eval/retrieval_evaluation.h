@@ -21,9 +21,9 @@ struct ChanceSettings {
 
 struct RetrievalEvaluation {
   int64_t n_items = 0, m = 0, n_labels = 0, n_groups = 0;
-  std::vector<LabelSet> truth, predicted;                 // instrument sets (predict_set_argmax per item)
+  std::vector<LabelSet> truth, predicted;                 // instrument sets (predict_set_argmax or _existing per item)
   std::vector<LabelSet> truth_groups, predicted_groups;   // the same mapped to families
-  std::vector<double> scores;                             // n_items x n_labels: max over the slots (mAP score)
+  std::vector<double> scores;                             // n_items x n_labels: (weighted) max over the slots (mAP score)
   AveragedScore f1, family_f1, map;
   ChanceLevel chance_true_size;     // chance_level: random sets of each mixture's true size
   ChanceLevel chance_uniform_size;  // chance_level_uniform_size: the reference's (and the paper's) "Chance" row
@@ -41,10 +41,13 @@ struct RetrievalEvaluation {
 // that must never be picked, e.g. an instrument without a library embedding, should hold -2).
 // groups: instrument -> family (required: n_groups >= 1). twins: instrument -> twin group (optional:
 // empty = no twin-aware metrics). With chance.repeats = 0 the chance levels are not computed (left 0).
+// existence: optional n_items x m slot probabilities (the set head's); when given, the sets are
+// predict_set_existing and the mAP scores existence_weighted_max instead of the paper's rules.
 // Throws UsageError on inconsistent sizes or labels.
 RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t m, int64_t n_labels,
                                        const std::vector<LabelSet>& truth, const LabelGroups& groups,
-                                       const ChanceSettings& chance, const LabelGroups& twins = {});
+                                       const ChanceSettings& chance, const LabelGroups& twins = {},
+                                       const std::vector<double>& existence = {});
 
 // The metric part of the report: f1_macro, f1_weighted, family_f1_macro, family_f1_weighted,
 // map_macro, map_weighted, and "chance" {"true_size": {...}, "uniform_size": {..., "min_size",

@@ -49,6 +49,16 @@ LabelSet predict_set_threshold(const std::vector<double>& sims, int64_t m, int64
 // over the m slots. Returns n_labels values. Same errors as predict_set_argmax.
 std::vector<double> max_over_slots(const std::vector<double>& sims, int64_t m, int64_t n_labels);
 
+// The set head's rules (existence: the m slots' probabilities that they hold an instrument).
+// predict_set_existing: the argmax label of every slot whose existence is >= threshold (of the most
+// probable slot when none is, so a set is never empty), the union, increasing.
+// existence_weighted_max: per label, the max over the slots of existence[s] * sims[s, label].
+// UsageError on sizes as predict_set_argmax, or existence.size() != m.
+LabelSet predict_set_existing(const std::vector<double>& sims, const std::vector<double>& existence, int64_t m,
+                              int64_t n_labels, double threshold = 0.5);
+std::vector<double> existence_weighted_max(const std::vector<double>& sims, const std::vector<double>& existence,
+                                           int64_t m, int64_t n_labels);
+
 // Maps each set through label -> group (e.g. instrument -> family); result increasing, deduplicated.
 // Throws UsageError when a label is outside [0, group_of.size()) or a group outside [0, n_groups).
 std::vector<LabelSet> map_labels(const std::vector<LabelSet>& sets, const std::vector<int64_t>& group_of,

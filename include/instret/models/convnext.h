@@ -76,10 +76,13 @@ TORCH_MODULE(ConvNextHead);
 // Input (B, 1, H, W) image-like; stem = Conv 4x4/4 (1 channel in) -> LayerNorm2d. Weights of convs
 // and linears: normal(0, 0.02) (timm's trunc_normal_ with bounds +-2, which never truncate at this
 // std), biases zero; layer-scale gammas = layer_scale; drop-path rates linspace(0, drop_path).
+// With n_out <= 0 there is no head (a trunk for the set head): forward throws, features works.
 class ConvNextImpl : public torch::nn::Module {
  public:
   ConvNextImpl(const ConvNextConfig& config, int64_t n_out);
   torch::Tensor forward(const torch::Tensor& image);
+  // The last stage's map (B, dims.back(), H/32, W/32), before the head's pool.
+  torch::Tensor features(const torch::Tensor& image);
   torch::nn::Sequential stem{nullptr};
   torch::nn::ModuleList stages{nullptr};
   ConvNextHead head{nullptr};

@@ -8,23 +8,35 @@
 #include "instret/models/convnext.h"
 #include "instret/models/han_cnn.h"
 #include "instret/models/model_config.h"
+#include "instret/models/set_head.h"
 
 namespace instret {
 
 // (B, n_mels, frames) -> (B, 1, n_mels, frames), the ConvNeXt orientation; UsageError otherwise.
 torch::Tensor convnext_input(const torch::Tensor& logmel);
 
-// Outputs (B, n_outputs, emb_dim). Small: submodule "cnn" = Han CNN whose linear2 is
-// Linear(emb_dim, n_outputs*emb_dim). Large: submodule "convnext" = ConvNeXt whose head is
-// LayerNorm -> Linear(dims.back(), n_outputs*emb_dim).
+struct MultiOutput {
+  torch::Tensor embeddings;  // (B, n_outputs, emb_dim)
+  torch::Tensor existence;   // (B, n_outputs) logits; undefined for the linear head
+};
+
+// Outputs (B, n_outputs, emb_dim). Linear head (the paper's): Small = submodule "cnn", a Han CNN
+// whose linear2 is Linear(emb_dim, n_outputs*emb_dim); Large = submodule "convnext", a ConvNeXt
+// whose head is LayerNorm -> Linear(dims.back(), n_outputs*emb_dim). Set head: submodule "set" reads
+// Small's local embeddings (HanCnn::local_embeddings: the trunk and linear1, no linear2) or Large's
+// last-stage map (no ConvNeXt head).
 class MultiEncoderImpl : public torch::nn::Module {
  public:
   explicit MultiEncoderImpl(const ModelConfig& config);
+  // The embeddings only.
   torch::Tensor forward(const torch::Tensor& logmel);
+  // The embeddings and, with the set head, the existence logits.
+  MultiOutput forward_all(const torch::Tensor& logmel);
   const ModelConfig& config() const { return config_; }
 
   HanCnn cnn{nullptr};
   ConvNext convnext{nullptr};
+  SetHead set{nullptr};
 
  private:
   ModelConfig config_;

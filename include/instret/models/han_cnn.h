@@ -20,7 +20,8 @@ struct HanCnnOutput {
 // convN = [Conv3x3 -> BatchNorm -> LeakyReLU] x2, then MaxPool 3x3/3 + Dropout2d (N = 1..3) or a
 // global max pool (N = 4); linear1 = Flatten -> Linear(channels[3], emb_dim) -> LeakyReLU -> Dropout;
 // linear2 = Sequential(Linear(emb_dim, n_out)) (a one-layer Sequential in the reference too, so its
-// weights are "linear2.0.*"). Weights Xavier-uniform, biases zero.
+// weights are "linear2.0.*"); with n_out <= 0 there is no linear2 (a trunk for the set head) and
+// forward's logits are undefined. Weights Xavier-uniform, biases zero.
 class HanCnnImpl : public torch::nn::Module {
  public:
   HanCnnImpl(const HanCnnConfig& config, int64_t emb_dim, int64_t n_out);
@@ -28,6 +29,12 @@ class HanCnnImpl : public torch::nn::Module {
   HanCnnOutput forward(const torch::Tensor& logmel);
   // The embedding in eval mode without gradients (the module's training flag is restored).
   torch::Tensor embed(const torch::Tensor& logmel);
+  // conv4's map before its global max pool: (B, channels[3], T', F') for T' frames and F' mel bands.
+  torch::Tensor feature_map(const torch::Tensor& logmel);
+  // linear1 (Linear -> LeakyReLU -> Dropout) applied at every position of feature_map: (B, emb_dim,
+  // T', F'), one vector per time-frequency region from the layer that makes the single encoder's
+  // embedding (which pools the map first): the set head's tokens for the Small encoder.
+  torch::Tensor local_embeddings(const torch::Tensor& logmel);
 
   torch::nn::Sequential conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, linear1{nullptr}, linear2{nullptr};
 };

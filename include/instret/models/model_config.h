@@ -27,24 +27,41 @@ struct ConvNextConfig {
   double layer_scale = 1e-6;  // initial layer-scale gamma; <= 0 disables layer scale
 };
 
+// The set-prediction head of a multi encoder (model.head "set", models/set_head.h): n_outputs learned
+// queries that attend over the trunk's time-frequency map before any pooling, through `layers`
+// transformer decoder layers of width `dim` (`heads` attention heads, a feed-forward of `ffn`),
+// without dropout; each query gives one embedding and one existence logit.
+struct SetHeadConfig {
+  int64_t dim = 256;
+  int64_t heads = 4;
+  int64_t layers = 2;
+  int64_t ffn = 512;
+};
+
 // Which network: "han_cnn" (single-instrument encoder, classifier over n_classes),
-// "small" (Han CNN trunk + Linear(emb_dim, n_outputs*emb_dim)) or
-// "large" (ConvNeXt + LayerNorm + Linear(dims.back(), n_outputs*emb_dim)).
+// "small" (Han CNN trunk) or "large" (ConvNeXt trunk). A multi encoder's head: "linear" (the
+// paper's: the pooled trunk output -> Linear(.., n_outputs*emb_dim); Small: the Han CNN's linear2,
+// Large: ConvNeXt's LayerNorm + Linear) or "set" (SetHeadConfig, with an existence score per slot).
 struct ModelConfig {
   std::string kind = "han_cnn";
   int64_t n_classes = 953;  // han_cnn only: number of training instruments
   int64_t n_outputs = 9;    // multi encoders: M output embeddings
   int64_t emb_dim = 1024;   // embedding width D (Han CNN penultimate layer and multi outputs)
+  std::string head = "linear";  // multi encoders: "linear" (the paper's) or "set"
   HanCnnConfig han;
   ConvNextConfig convnext;
+  SetHeadConfig set;
 
   bool is_multi() const { return kind != "han_cnn"; }
+  // A multi encoder with the set head: it also gives an existence logit per output slot.
+  bool has_existence() const { return is_multi() && head == "set"; }
   // Throws UsageError naming the offending key.
   void validate() const;
 };
 
 Json to_json(const HanCnnConfig& c);
 Json to_json(const ConvNextConfig& c);
+Json to_json(const SetHeadConfig& c);
 Json to_json(const ModelConfig& c);
 
 // Reads a config; keys missing from `j` keep their defaults, unknown keys and wrong types are

@@ -35,7 +35,7 @@ class MultiTask : public TrainTask {
   // Targets (B, max count, D) on the device and counts (B) of a batch: rows of `table`, or the single
   // encoder's embeddings of the batch's stems when `from_stems`.
   std::pair<torch::Tensor, torch::Tensor> targets(const Batch& batch, const torch::Tensor& table, bool from_stems);
-  torch::Tensor forward_audio(const torch::Tensor& audio);
+  MultiOutput forward_audio(const torch::Tensor& audio);
 
   const TrainConfig& config_;
   torch::Device device_;

@@ -73,6 +73,7 @@ struct TrainConfig {
   std::string loss_reduction = "mean";  // PIT loss per mixture: "mean" (reference code) | "sum" (paper's equation)
   double contrastive_weight = 0.0;      // weight of the matched contrastive term added to the PIT loss (0 = the paper)
   double contrastive_temperature = 0.1; // its softmax temperature over cosine similarities
+  double existence_weight = 1.0;        // weight of the existence term (set head only: instret/loss/existence_loss.h)
   std::string targets = "cache";        // "cache" (precomputed per clip/stem) | "on_the_fly" (per batch)
   std::string targets_dir;              // where the cache lives ("" = <data root>/targets, else the run)
   std::string warm_start = "none";      // "none" | "single_trunk" | "single" (Small only: instret/train/warm_start.h)

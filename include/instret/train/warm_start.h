@@ -14,12 +14,15 @@ namespace instret {
 
 // The values of the `warm_start` key: "none" (random init, the paper), "single_trunk" (trunk copied,
 // head random), "single" (trunk copied, each of the head's n_outputs blocks = identity + its random
-// init, so every output starts near the single encoder's embedding of the whole mixture).
+// init, so every output starts near the single encoder's embedding of the whole mixture). With the
+// set head (model.head "set") the trunk includes linear1, whose per-region outputs are the head's
+// tokens, and only "single_trunk" applies (the head has no start near the mixture's embedding).
 bool is_warm_start(const std::string& mode);
 
-// UsageError naming the config key unless `mode` is one of those values, and "none" for any
-// model.kind but "small". The config check of train-multi and check_warm_start both use it.
-void validate_warm_start(const std::string& mode, const std::string& model_kind);
+// UsageError naming the config key unless `mode` is one of those values, "none" for any model.kind
+// but "small", and "single" with the set head. The config check of train-multi and check_warm_start
+// both use it.
+void validate_warm_start(const std::string& mode, const ModelConfig& model);
 
 // validate_warm_start, then UsageError when the single encoder's trunk (model.han.channels, emb_dim) or log-mel settings differ from the model's
 // and the run's `mel` (dropout and slope may differ: they hold no weights).
