@@ -25,7 +25,7 @@ void sync(const torch::Device& d) {
 
 torch::Tensor run(torch::nn::Module& m, const std::string& kind, const torch::Tensor& x) {
   if (kind == "han_cnn") return static_cast<instret::HanCnnImpl&>(m).forward(x).logits;
-  return static_cast<instret::MultiEncoderImpl&>(m).forward(x);
+  return static_cast<instret::MultiEncoderNetImpl&>(m).forward(x);
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 
 #include "instret/core/error.h"
 #include "instret/models/encoders.h"
-#include "instret/train/checkpoint.h"
+#include "instret/inference/checkpoint.h"
 #include "test_support.h"
 
 using namespace instret;
@@ -31,7 +31,7 @@ fs::path scratch() {
   return test::scratch_dir("checkpoint");
 }
 
-void train_step(MultiEncoder& m, torch::optim::Adam& opt, const torch::Tensor& x) {
+void train_step(MultiEncoderNet& m, torch::optim::Adam& opt, const torch::Tensor& x) {
   opt.zero_grad();
   m->forward(x).pow(2).mean().backward();
   opt.step();
@@ -44,7 +44,7 @@ TEST(Checkpoint, RoundTripsExactlyAndResumesIdentically) {
     SCOPED_TRACE(kind);
     torch::manual_seed(0);
     const auto c = tiny(kind);
-    MultiEncoder a(c);
+    MultiEncoderNet a(c);
     torch::optim::Adam opt_a(a->parameters(), torch::optim::AdamOptions(1e-3));
     const auto x = torch::randn({2, 32, 40});
     a->train();
@@ -54,7 +54,7 @@ TEST(Checkpoint, RoundTripsExactlyAndResumesIdentically) {
     save_checkpoint(path, *a, c, &opt_a, 2, Json{{"seed", 17}});
 
     torch::manual_seed(99);
-    MultiEncoder b(c);
+    MultiEncoderNet b(c);
     torch::optim::Adam opt_b(b->parameters(), torch::optim::AdamOptions(1e-3));
     const auto info = load_checkpoint(path, *b, c, &opt_b);
     EXPECT_EQ(info.step, 2);
@@ -121,14 +121,14 @@ TEST(Checkpoint, MismatchesAreNamed) {
 TEST(Checkpoint, FailedLoadLeavesTheModelUntouched) {
   torch::manual_seed(3);
   const auto c = tiny("small");
-  MultiEncoder a(c);
+  MultiEncoderNet a(c);
   torch::optim::Adam opt_a(a->parameters(), torch::optim::AdamOptions(1e-3));
   train_step(a, opt_a, torch::randn({2, 32, 40}));
   const auto path = scratch() / "two_groups.ckpt";
   save_checkpoint(path, *a, c, &opt_a, 1);
 
   // Same model shapes, but an optimizer with two parameter groups: its state does not fit.
-  MultiEncoder b(c);
+  MultiEncoderNet b(c);
   auto params = b->parameters();
   const std::vector<torch::Tensor> first(params.begin(), params.begin() + 2), rest(params.begin() + 2, params.end());
   torch::optim::Adam opt_b({torch::optim::OptimizerParamGroup(first), torch::optim::OptimizerParamGroup(rest)},
@@ -157,12 +157,12 @@ TEST(Checkpoint, RejectsOtherFiles) {
 TEST(Checkpoint, LoadsOntoCuda) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const auto c = tiny("small");
-  MultiEncoder a(c);
+  MultiEncoderNet a(c);
   torch::optim::Adam opt_a(a->parameters());
   train_step(a, opt_a, torch::randn({2, 32, 40}));
   const auto path = scratch() / "cuda.ckpt";
   save_checkpoint(path, *a, c, &opt_a, 1);
-  MultiEncoder b(c);
+  MultiEncoderNet b(c);
   b->to(torch::kCUDA);
   torch::optim::Adam opt_b(b->parameters());
   load_checkpoint(path, *b, c, &opt_b);

@@ -21,8 +21,9 @@
 #include "instret/core/zip.h"
 #include "instret/models/encoders.h"
 #include "instret/models/torch_state_dict.h"
-#include "instret/train/checkpoint.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/checkpoint.h"
+#include "instret/inference/single_encoder.h"
+#include "instret/inference/multi_encoder.h"
 #include "test_support.h"
 
 using namespace instret;
@@ -181,7 +182,7 @@ TEST(HostileWeights, CrcMismatchesAreRefused) {
 
 TEST(HostileWeights, CheckpointCrcMismatchIsRefused) {
   const auto c = tiny();
-  MultiEncoder m(c);
+  MultiEncoderNet m(c);
   {
     torch::NoGradGuard g;
     m->named_parameters()["cnn.linear2.0.bias"].fill_(1234.5f);
@@ -195,7 +196,7 @@ TEST(HostileWeights, CheckpointCrcMismatchIsRefused) {
   bytes[at + 1] ^= 0x10;  // 1234.5 -> another finite float: without a CRC check this loads silently
   const auto bad = scratch() / "crc_bad.ckpt";
   spit(bad, bytes);
-  MultiEncoder other(c);
+  MultiEncoderNet other(c);
   const auto msg = test::error_of<FormatError>([&] { load_checkpoint(bad, *other, c); });
   EXPECT_NE(msg.find("checkpoint " + bad.string()), std::string::npos) << msg;
   EXPECT_NE(msg.find("fails its CRC-32 check"), std::string::npos) << msg;
@@ -207,13 +208,13 @@ TEST(HostileWeights, CheckpointCrcMismatchIsRefused) {
 // come out as one FormatError line naming the file.
 TEST(HostileWeights, EveryUnreadableCheckpointIsOneFormatErrorLine) {
   const auto c = tiny();
-  MultiEncoder m(c);
+  MultiEncoderNet m(c);
   const auto good = scratch() / "good.ckpt";
   save_checkpoint(good, *m, c, nullptr, 1);
   int n_cases = 0;
   auto check = [&](const fs::path& bad) {
     ++n_cases;
-    MultiEncoder other(c);
+    MultiEncoderNet other(c);
     for (int which = 0; which < 2; ++which) {
       std::string msg = "(no exception)";
       try {
@@ -386,7 +387,7 @@ TEST(HostileWeights, AtomicWritesSyncBeforeAndAfterTheRename) {
 // one FormatError line naming it; nothing else escapes and memory stays bounded.
 TEST(HostileWeights, SeededCheckpointFuzzGivesOnlyFormatErrors) {
   const auto c = tiny();
-  MultiEncoder m(c);
+  MultiEncoderNet m(c);
   torch::optim::Adam opt(m->parameters());
   const auto good = scratch() / "fuzz_base.ckpt";
   save_checkpoint(good, *m, c, &opt, 3, Json{{"seed", 1}});
@@ -411,7 +412,7 @@ TEST(HostileWeights, SeededCheckpointFuzzGivesOnlyFormatErrors) {
         return true;
       });
     }
-    MultiEncoder other(c);
+    MultiEncoderNet other(c);
     torch::optim::Adam other_opt(other->parameters());
     try {
       load_checkpoint(p, *other, c, &other_opt);
@@ -540,7 +541,7 @@ TEST(HostileWeights, NonRegularCheckpointAndAudioPathsAreRefusedAtOnce) {
     std::string out;
     for (const fs::path& p : {fifo, fs::path("/dev/zero")}) {
       out += test::error_of<IoError>([&] { SingleEncoder e(p, torch::kCPU); }) + "\n";
-      out += test::error_of<IoError>([&] { MultiEncoderRunner e(p, torch::kCPU); }) + "\n";
+      out += test::error_of<IoError>([&] { MultiEncoder e(p, torch::kCPU); }) + "\n";
     }
     return out;
   });

@@ -85,7 +85,7 @@ TEST(Models, ShapesAndOrientation) {
   EXPECT_EQ(convnext_input(x).sizes(), (std::vector<int64_t>{3, 1, 32, 40}));
   EXPECT_THROW(han->forward(x.unsqueeze(1)), UsageError);
   for (const std::string kind : {"small", "large"}) {
-    MultiEncoder m(tiny(kind));
+    MultiEncoderNet m(tiny(kind));
     EXPECT_EQ(m->forward(x).sizes(), (std::vector<int64_t>{3, 3, 16})) << kind;
     EXPECT_THROW(m->forward(x[0]), UsageError);
   }
@@ -101,7 +101,7 @@ TEST(Models, SetHeadShapesExistenceAndInputDependence) {
     c.set.heads = 2;
     c.set.layers = 2;
     c.set.ffn = 24;
-    MultiEncoder m(c);
+    MultiEncoderNet m(c);
     EXPECT_FALSE(m->cnn && m->cnn->linear2) << "the set head's Small trunk has no classifier";
     EXPECT_FALSE(m->convnext && m->convnext->head) << "the set head's Large trunk has no ConvNeXt head";
     const MultiOutput out = m->forward_all(x);
@@ -163,7 +163,7 @@ TEST(Models, ConvNextDropPathIsStochasticInTrainingOnly) {
   torch::manual_seed(2);
   auto c = tiny("large");
   c.convnext.layer_scale = 1.0;
-  MultiEncoder m(c);
+  MultiEncoderNet m(c);
   const auto x = torch::randn({4, 32, 40});
   m->eval();
   expect_close(m->forward(x), m->forward(x), 1e-7);
@@ -299,7 +299,7 @@ TEST(ReferenceImport, OutputsMatchPyTorch) {
   for (const std::string kind : {"small", "large"}) {
     SCOPED_TRACE(kind);
     const auto c = tiny(kind);
-    MultiEncoder m(c);
+    MultiEncoderNet m(c);
     import_reference_weights(*m, c, kData + "ref_" + kind + ".pt");
     m->eval();
     torch::NoGradGuard guard;
@@ -309,7 +309,7 @@ TEST(ReferenceImport, OutputsMatchPyTorch) {
 
 TEST(ReferenceImport, MismatchesNameTheTensor) {
   auto c = tiny("large");
-  MultiEncoder large(c);
+  MultiEncoderNet large(c);
   try {
     import_reference_weights(*large, c, kData + "ref_small.pt");
     FAIL() << "expected FormatError";
@@ -334,7 +334,7 @@ TEST(ReferenceImport, MismatchesNameTheTensor) {
 
 TEST(ReferenceImport, SumsAnRgbStem) {
   const auto c = tiny("large");
-  MultiEncoder m(c);
+  MultiEncoderNet m(c);
   NamedTensors source;
   for (const auto& p : m->named_parameters()) source.emplace_back("module." + p.key().substr(9), p.value().clone());
   for (const auto& b : m->named_buffers()) source.emplace_back("module." + b.key().substr(9), b.value().clone());
@@ -379,7 +379,7 @@ TEST(StateDictReader, ReadsTorch113FilesAndRejectsLegacyFormat) {
 
 TEST(ReferenceImport, DetectsAnyNamePrefix) {
   const auto c = tiny("small");
-  MultiEncoder src(c), dst(c);
+  MultiEncoderNet src(c), dst(c);
   NamedTensors source;
   for (const auto& p : src->named_parameters()) source.emplace_back("module.encoder." + p.key().substr(4), p.value());
   for (const auto& p : src->named_buffers()) source.emplace_back("module.encoder." + p.key().substr(4), p.value());
@@ -390,7 +390,7 @@ TEST(ReferenceImport, DetectsAnyNamePrefix) {
   source.emplace_back("module.encoder.extra.weight", torch::zeros({2}));
   EXPECT_THROW(load_reference_state_dict(*dst, c, source, "extra"), FormatError);
   // A failed import copies nothing: another model's tensors plus an unexpected one leave dst as it was.
-  MultiEncoder other(c);
+  MultiEncoderNet other(c);
   NamedTensors bad;
   for (const auto& p : other->named_parameters()) bad.emplace_back("module." + p.key().substr(4), p.value());
   for (const auto& p : other->named_buffers()) bad.emplace_back("module." + p.key().substr(4), p.value());
@@ -440,9 +440,9 @@ TEST(Models, CudaForwardAndBackwardMatchCpu) {
   });
   for (const std::string kind : {"small", "large"}) {
     SCOPED_TRACE(kind);
-    MultiEncoder cpu(tiny(kind)), gpu(tiny(kind));
+    MultiEncoderNet cpu(tiny(kind)), gpu(tiny(kind));
     check(*cpu, *gpu, [](torch::nn::Module& m, const torch::Tensor& in) {
-      return dynamic_cast<MultiEncoderImpl&>(m).forward(in);
+      return dynamic_cast<MultiEncoderNetImpl&>(m).forward(in);
     });
   }
 }

@@ -7,7 +7,7 @@
 
 #include "instret/core/npy.h"
 #include "instret/models/encoders.h"
-#include "instret/train/checkpoint.h"
+#include "instret/inference/checkpoint.h"
 #include "test_support.h"
 
 using namespace instret;
@@ -55,7 +55,7 @@ TEST(ModelTools, ImportWeightsWritesALoadableCheckpoint) {
                        " --set model.kind=large" + kTiny);
   ASSERT_EQ(rc, 0);
   const auto info = read_checkpoint_info(ckpt);
-  MultiEncoder m(info.model);
+  MultiEncoderNet m(info.model);
   load_checkpoint(ckpt, *m, info.model);
   m->eval();
   torch::NoGradGuard guard;

@@ -13,8 +13,9 @@
 #include "instret/core/precision.h"
 #include "instret/models/encoders.h"
 #include "instret/models/han_cnn.h"
-#include "instret/train/checkpoint.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/checkpoint.h"
+#include "instret/inference/single_encoder.h"
+#include "instret/inference/multi_encoder.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -159,7 +160,7 @@ TEST(Precision, EncodersAgreeWithBf16OffAndOn) {
       torch::NoGradGuard no_grad;
       LogMel mel{MelConfig()};
       if (config.kind == "han_cnn") std::dynamic_pointer_cast<HanCnnImpl>(model)->forward(mel->forward(audio));
-      else std::dynamic_pointer_cast<MultiEncoderImpl>(model)->forward(mel->forward(audio));
+      else std::dynamic_pointer_cast<MultiEncoderNetImpl>(model)->forward(mel->forward(audio));
     }
     const fs::path path = kScratch / (config.kind + ".pt");
     save_checkpoint(path, *model, config, nullptr, 1);
@@ -168,8 +169,8 @@ TEST(Precision, EncodersAgreeWithBf16OffAndOn) {
       off = SingleEncoder(path, torch::kCPU, false).embed(audio);
       on = SingleEncoder(path, torch::kCPU, true).embed(audio);
     } else {
-      off = MultiEncoderRunner(path, torch::kCPU, false).embed(audio);
-      on = MultiEncoderRunner(path, torch::kCPU, true).embed(audio);
+      off = MultiEncoder(path, torch::kCPU, false).embed(audio);
+      on = MultiEncoder(path, torch::kCPU, true).embed(audio);
     }
     ASSERT_EQ(off.scalar_type(), torch::kFloat32);
     ASSERT_EQ(on.scalar_type(), torch::kFloat32);

@@ -26,7 +26,6 @@
 #include "instret/retrieval/query.h"
 #include "instret/retrieval/search.h"
 #include "instret/retrieval/search_cache.h"
-#include "instret/train/single_encoder.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;

@@ -17,10 +17,10 @@
 #include "instret/core/log.h"
 #include "instret/data/nlakh.h"
 #include "instret/models/encoders.h"
-#include "instret/train/checkpoint.h"
+#include "instret/inference/checkpoint.h"
 #include "instret/train/lr_schedule.h"
 #include "instret/train/run_dir.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/single_encoder.h"
 #include "instret/train/train_config.h"
 #include "instret/train/warm_start.h"
 #include "test_support.h"
@@ -471,12 +471,12 @@ TEST(TrainMulti, WarmStartCopiesTheSingleEncodersTrunk) {
   small.emb_dim = 16;
   small.han.channels = {4, 8, 8, 8};
   torch::manual_seed(3);
-  MultiEncoder scratch(small);
+  MultiEncoderNet scratch(small);
   torch::manual_seed(3);
-  MultiEncoder trunk(small);
+  MultiEncoderNet trunk(small);
   warm_start(*trunk, "single_trunk", single, MelConfig{});
   torch::manual_seed(3);
-  MultiEncoder full(small);
+  MultiEncoderNet full(small);
   warm_start(*full, "single", single, MelConfig{});
   warm_start(*scratch, "none", single, MelConfig{});  // leaves the model as built
 
@@ -505,7 +505,7 @@ TEST(TrainMulti, WarmStartCopiesTheSingleEncodersTrunk) {
   // Mismatches are refused with the reason.
   ModelConfig wide = small;
   wide.han.channels = {4, 8, 8, 16};
-  MultiEncoder other(wide);
+  MultiEncoderNet other(wide);
   EXPECT_NE(test::error_of<UsageError>([&] { warm_start(*other, "single", single, MelConfig{}); }).find("another trunk"), std::string::npos);
   MelConfig mel;
   mel.n_mels = 64;
@@ -516,7 +516,7 @@ TEST(TrainMulti, WarmStartCopiesTheSingleEncodersTrunk) {
   large.emb_dim = 16;
   large.convnext.depths = {1, 1, 1, 1};
   large.convnext.dims = {8, 8, 16, 16};
-  MultiEncoder convnext(large);
+  MultiEncoderNet convnext(large);
   EXPECT_NE(test::error_of<UsageError>([&] { warm_start(*convnext, "single", single, MelConfig{}); }).find("needs model.kind \"small\""),
             std::string::npos);
 }

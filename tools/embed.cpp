@@ -12,8 +12,9 @@
 #include "instret/core/precision.h"
 #include "instret/core/error.h"
 #include "instret/core/npy.h"
-#include "instret/train/embed_clips.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/embed_clips.h"
+#include "instret/inference/single_encoder.h"
+#include "instret/inference/multi_encoder.h"
 
 int main(int argc, char** argv) {
   using namespace instret;
@@ -81,7 +82,7 @@ int main(int argc, char** argv) {
           int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); }, batch,
           workers, "embed");
     } else {
-      MultiEncoderRunner encoder(multi, dev, precision.bf16);
+      MultiEncoder encoder(multi, dev, precision.bf16);
       log_precision(precision, dev);
       emb = embed_clips(
           int64_t(paths.size()), samples, read, [&](const torch::Tensor& a) { return encoder.embed(a); }, batch,

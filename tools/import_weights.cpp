@@ -10,7 +10,7 @@
 #include "instret/models/encoders.h"
 #include "instret/models/model_summary.h"
 #include "instret/models/reference_import.h"
-#include "instret/train/checkpoint.h"
+#include "instret/inference/checkpoint.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Import reference PyTorch weights (torch.save state_dict) into an instret checkpoint",

@@ -17,7 +17,8 @@
 #include "instret/retrieval/query.h"
 #include "instret/retrieval/search.h"
 #include "instret/retrieval/search_cache.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/single_encoder.h"
+#include "instret/inference/multi_encoder.h"
 
 namespace fs = std::filesystem;
 using namespace instret;
@@ -132,7 +133,7 @@ int main(int argc, char** argv) {
     if (library.instruments.empty()) throw FormatError("library " + library_path + " holds no instrument");
     const torch::Device qdev = resolve_device(qdevice);
     const Precision precision = inference_precision(bf16, qdev);
-    MultiEncoderRunner encoder(multi, qdev, precision.bf16);
+    MultiEncoder encoder(multi, qdev, precision.bf16);
     log_precision(precision, qdev);
     check_library_encoder(library, library_path, encoder);
     const auto t0 = std::chrono::steady_clock::now();

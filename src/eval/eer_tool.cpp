@@ -14,7 +14,7 @@
 #include "instret/data/nlakh_dataset.h"
 #include "instret/eval/eer_evaluation.h"
 #include "instret/eval/eval_encoders.h"
-#include "instret/train/embed_clips.h"
+#include "instret/inference/embed_clips.h"
 
 namespace instret {
 

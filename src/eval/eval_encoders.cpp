@@ -3,7 +3,8 @@
 #include <set>
 
 #include "instret/core/error.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/single_encoder.h"
+#include "instret/inference/multi_encoder.h"
 
 namespace instret {
 namespace fs = std::filesystem;
@@ -46,7 +47,7 @@ Json ClipEmbedder::describe() const {
 
 MixtureEmbedder MixtureEmbedder::multi(const fs::path& checkpoint, const torch::Device& device, bool bf16) {
   MixtureEmbedder e;
-  e.encoder_ = std::make_shared<MultiEncoderRunner>(checkpoint, device, bf16);
+  e.encoder_ = std::make_shared<MultiEncoder>(checkpoint, device, bf16);
   return e;
 }
 

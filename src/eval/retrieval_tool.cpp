@@ -19,7 +19,7 @@
 #include "instret/eval/instrument_library.h"
 #include "instret/eval/retrieval_evaluation.h"
 #include "instret/eval/twin_table.h"
-#include "instret/train/embed_clips.h"
+#include "instret/inference/embed_clips.h"
 
 namespace instret {
 

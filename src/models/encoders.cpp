@@ -11,9 +11,9 @@ torch::Tensor convnext_input(const torch::Tensor& logmel) {
   return logmel.unsqueeze(1);
 }
 
-MultiEncoderImpl::MultiEncoderImpl(const ModelConfig& config) : config_(config) {
+MultiEncoderNetImpl::MultiEncoderNetImpl(const ModelConfig& config) : config_(config) {
   config_.validate();
-  if (!config_.is_multi()) throw UsageError("MultiEncoder needs model.kind \"small\" or \"large\"");
+  if (!config_.is_multi()) throw UsageError("MultiEncoderNet needs model.kind \"small\" or \"large\"");
   const bool set_head = config_.head == "set";
   const int64_t n_out = set_head ? 0 : config_.n_outputs * config_.emb_dim;
   if (config_.kind == "small")
@@ -26,7 +26,7 @@ MultiEncoderImpl::MultiEncoderImpl(const ModelConfig& config) : config_(config) 
   }
 }
 
-MultiOutput MultiEncoderImpl::forward_all(const torch::Tensor& logmel) {
+MultiOutput MultiEncoderNetImpl::forward_all(const torch::Tensor& logmel) {
   if (set) {
     SetHeadOutput out = set->forward(cnn ? cnn->local_embeddings(logmel) : convnext->features(convnext_input(logmel)));
     return {out.embeddings, out.existence};
@@ -35,12 +35,12 @@ MultiOutput MultiEncoderImpl::forward_all(const torch::Tensor& logmel) {
   return {flat.view({flat.size(0), config_.n_outputs, config_.emb_dim}), torch::Tensor()};
 }
 
-torch::Tensor MultiEncoderImpl::forward(const torch::Tensor& logmel) { return forward_all(logmel).embeddings; }
+torch::Tensor MultiEncoderNetImpl::forward(const torch::Tensor& logmel) { return forward_all(logmel).embeddings; }
 
 std::shared_ptr<torch::nn::Module> make_model(const ModelConfig& config) {
   config.validate();
   if (config.kind == "han_cnn") return HanCnn(config.han, config.emb_dim, config.n_classes).ptr();
-  return MultiEncoder(config).ptr();
+  return MultiEncoderNet(config).ptr();
 }
 
 std::string backbone_prefix(const ModelConfig& config) {

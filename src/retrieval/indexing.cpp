@@ -17,8 +17,8 @@
 #include "instret/data/nlakh_dataset.h"
 #include "instret/data/soundfont_bank.h"
 #include "instret/midi/family.h"
-#include "instret/train/embed_clips.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/embed_clips.h"
+#include "instret/inference/single_encoder.h"
 
 namespace fs = std::filesystem;
 

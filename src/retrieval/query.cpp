@@ -11,8 +11,8 @@
 
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
-#include "instret/train/checkpoint.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/checkpoint.h"
+#include "instret/inference/multi_encoder.h"
 
 namespace fs = std::filesystem;
 
@@ -64,7 +64,7 @@ std::vector<int64_t> window_set(const SearchResult& found, int64_t m, SetRule ru
   return set;
 }
 
-QueryResult run_query(const fs::path& file, MultiEncoderRunner& encoder, const VectorSearch& search,
+QueryResult run_query(const fs::path& file, MultiEncoder& encoder, const VectorSearch& search,
                       const QueryOptions& options) {
   if (options.top_k < 1 || options.candidates < 1 || options.batch < 1)
     throw UsageError("top-k, candidates and batch must be positive");
@@ -204,7 +204,7 @@ std::string query_result_table(const QueryResult& result, const Library& library
   return out.str();
 }
 
-void check_library_encoder(const Library& library, const fs::path& library_path, const MultiEncoderRunner& encoder) {
+void check_library_encoder(const Library& library, const fs::path& library_path, const MultiEncoder& encoder) {
   if (library.dim != encoder.dim())
     throw FormatError("library " + library_path.string() + " holds " + std::to_string(library.dim) +
                       "-d embeddings, the multi encoder " + encoder.path().string() + " outputs " +

@@ -15,7 +15,7 @@
 #include "instret/loss/existence_loss.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
-#include "instret/train/embed_clips.h"
+#include "instret/inference/cached_embeddings.h"
 #include "instret/train/warm_start.h"
 
 namespace instret {
@@ -105,7 +105,7 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   const FamilyTable families = family_table(single_valid_->instruments());
   families_ = LabelGroups{families.group_of, int64_t(families.names.size())};
 
-  model_ = MultiEncoder(config.model);
+  model_ = MultiEncoderNet(config.model);
   warm_start(*model_, config.warm_start, *encoder_, config.mel);
   model_->to(device_);
   if (config.channels_last) to_channels_last(*model_);

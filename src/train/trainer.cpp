@@ -17,7 +17,7 @@
 #include "instret/core/hash.h"
 #include "instret/core/precision.h"
 #include "instret/data/sampling.h"
-#include "instret/train/checkpoint.h"
+#include "instret/inference/checkpoint.h"
 #include "instret/train/lr_schedule.h"
 
 namespace instret {

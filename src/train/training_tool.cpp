@@ -12,7 +12,7 @@
 #include "instret/core/precision.h"
 #include "instret/data/sampling.h"
 #include "instret/models/print_model.h"
-#include "instret/train/checkpoint.h"
+#include "instret/inference/checkpoint.h"
 #include "instret/train/multi_task.h"
 #include "instret/train/single_task.h"
 #include "instret/train/warm_start.h"

@@ -61,7 +61,7 @@ void check_warm_start(const std::string& mode, const ModelConfig& config, const 
                      run_mel.dump());
 }
 
-void warm_start(MultiEncoderImpl& model, const std::string& mode, const SingleEncoder& single, const MelConfig& mel) {
+void warm_start(MultiEncoderNetImpl& model, const std::string& mode, const SingleEncoder& single, const MelConfig& mel) {
   const ModelConfig& config = model.config();
   check_warm_start(mode, config, single, mel);
   if (mode == "none") return;

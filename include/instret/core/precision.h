@@ -45,7 +45,7 @@ Precision resolve_precision(Bf16Mode mode, const torch::Device& device);
 Precision inference_precision(const std::string& flag, const torch::Device& device);
 
 // Logs "compute: <precision> on <device>, <memory order> memory order" for an inference tool's encoder
-// (channels-last under bf16: instret/train/single_encoder.h); a tool does so once its model loaded,
+// (channels-last under bf16: instret/inference/single_encoder.h); a tool does so once its model loaded,
 // so that a failure stays one line.
 void log_precision(const Precision& precision, const torch::Device& device);
 

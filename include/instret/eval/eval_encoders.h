@@ -14,7 +14,7 @@
 namespace instret {
 
 class SingleEncoder;
-class MultiEncoderRunner;
+class MultiEncoder;
 
 // Embeds single-instrument clips: (B, samples) audio -> (B, dim()).
 class ClipEmbedder {
@@ -48,7 +48,7 @@ class MixtureEmbedder {
   std::string name() const;
 
  private:
-  std::shared_ptr<MultiEncoderRunner> encoder_;
+  std::shared_ptr<MultiEncoder> encoder_;
   std::shared_ptr<MelStatsEmbedder> baseline_;
 };
 

@@ -25,9 +25,9 @@ struct MultiOutput {
 // whose head is LayerNorm -> Linear(dims.back(), n_outputs*emb_dim). Set head: submodule "set" reads
 // Small's local embeddings (HanCnn::local_embeddings: the trunk and linear1, no linear2) or Large's
 // last-stage map (no ConvNeXt head).
-class MultiEncoderImpl : public torch::nn::Module {
+class MultiEncoderNetImpl : public torch::nn::Module {
  public:
-  explicit MultiEncoderImpl(const ModelConfig& config);
+  explicit MultiEncoderNetImpl(const ModelConfig& config);
   // The embeddings only.
   torch::Tensor forward(const torch::Tensor& logmel);
   // The embeddings and, with the set head, the existence logits.
@@ -41,10 +41,10 @@ class MultiEncoderImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
 };
-TORCH_MODULE(MultiEncoder);
+TORCH_MODULE(MultiEncoderNet);
 
 // Builds the model of `config.kind` ("han_cnn" -> HanCnn with n_classes outputs, "small"/"large"
-// -> MultiEncoder). Validates the config first.
+// -> MultiEncoderNet). Validates the config first.
 std::shared_ptr<torch::nn::Module> make_model(const ModelConfig& config);
 
 // Prefix of the model's own parameter names that the backbone sits under: "" for han_cnn,

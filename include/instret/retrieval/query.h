@@ -13,7 +13,7 @@
 
 namespace instret {
 
-class MultiEncoderRunner;
+class MultiEncoder;
 
 // Window starts (seconds) over a file of `duration_s`: 0, hop, 2 hop, ... while the previous window
 // ends before the file does (the last window may run past the end and is zero-padded); a file shorter
@@ -61,7 +61,7 @@ std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found,
 std::vector<int64_t> window_set(const SearchResult& found, int64_t m, SetRule rule, double threshold);
 
 // Runs the whole query over one file (read_audio: any format/rate/channels).
-QueryResult run_query(const std::filesystem::path& file, MultiEncoderRunner& encoder, const VectorSearch& search,
+QueryResult run_query(const std::filesystem::path& file, MultiEncoder& encoder, const VectorSearch& search,
                       const QueryOptions& options);
 
 // JSON of one result: {"file", "duration_s", "windows": [{"start_s", "end_s", "instruments": [{"name",
@@ -76,6 +76,6 @@ std::string query_result_table(const QueryResult& result, const Library& library
 // differ; a warning when the checkpoint does not record one or the file is gone. Also FormatError
 // when the embedding sizes differ.
 void check_library_encoder(const Library& library, const std::filesystem::path& library_path,
-                           const MultiEncoderRunner& encoder);
+                           const MultiEncoder& encoder);
 
 }  // namespace instret

@@ -12,7 +12,7 @@
 #include "instret/loss/pit_cosine_loss.h"
 #include "instret/models/encoders.h"
 #include "instret/train/distributed.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/single_encoder.h"
 #include "instret/train/trainer.h"
 
 namespace instret {
@@ -55,7 +55,7 @@ class MultiTask : public TrainTask {
   std::vector<int64_t> valid_items_;
   std::vector<int64_t> stem_instrument_;  // Nlakh-multi train: instrument of each flat stem row
   LogMel frontend_{nullptr};
-  MultiEncoder model_{nullptr};
+  MultiEncoderNet model_{nullptr};
 };
 
 }  // namespace instret

@@ -8,7 +8,7 @@
 
 #include "instret/audio/mel.h"
 #include "instret/models/encoders.h"
-#include "instret/train/single_encoder.h"
+#include "instret/inference/single_encoder.h"
 
 namespace instret {
 
@@ -30,6 +30,6 @@ void check_warm_start(const std::string& mode, const ModelConfig& config, const 
                       const MelConfig& mel);
 
 // check_warm_start, then applies `mode` to a freshly built model.
-void warm_start(MultiEncoderImpl& model, const std::string& mode, const SingleEncoder& single, const MelConfig& mel);
+void warm_start(MultiEncoderNetImpl& model, const std::string& mode, const SingleEncoder& single, const MelConfig& mel);
 
 }  // namespace instret

@@ -1,4 +1,4 @@
-#include "instret/train/checkpoint.h"
+#include "instret/inference/checkpoint.h"
 
 #include <torch/optim/adam.h>
 #include <torch/optim/adamw.h>

@@ -1,4 +1,4 @@
-#include "instret/train/embed_clips.h"
+#include "instret/inference/embed_clips.h"
 
 #include <torch/torch.h>
 
