@@ -27,6 +27,7 @@
 #include "instret/eval/retrieval_evaluation.h"
 #include "instret/eval/family_table.h"
 #include "test_support.h"
+#include "tiny_nlakh.h"
 
 namespace fs = std::filesystem;
 using namespace instret;
@@ -36,17 +37,7 @@ namespace {
 const fs::path kScratch = test::scratch_dir("eval_tools", true);
 
 // 8 train and 8 valid instruments with 6 clips each, 8 + 8 mixtures.
-const fs::path& tiny_data() {
-  static const fs::path root = [] {
-    const fs::path out = kScratch / "nlakh";
-    Json config = load_config(nlakh_default_config(), std::string(INSTRET_SOURCE_DIR) + "/configs/nlakh_tiny.json",
-                              {"single.clips_per_instrument=6", "multi.train=8", "multi.valid=8", "threads=2"});
-    config["output"] = out.string();
-    render_nlakh(config);
-    return out;
-  }();
-  return root;
-}
+const fs::path& tiny_data() { return test::tiny_nlakh(kScratch / "nlakh", 6, 8, 8); }
 
 test::CommandResult tool(const std::string& name, const std::string& args) {
   return test::run_command(std::string(INSTRET_BIN_DIR) + "/" + name + " " + args + " 2>&1");

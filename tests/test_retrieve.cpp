@@ -27,6 +27,7 @@
 #include "instret/retrieval/search.h"
 #include "instret/retrieval/search_cache.h"
 #include "test_support.h"
+#include "tiny_nlakh.h"
 
 namespace fs = std::filesystem;
 using namespace instret;
@@ -51,17 +52,7 @@ int error_lines(const std::string& output) {
   return n;
 }
 
-const fs::path& tiny_data() {
-  static const fs::path root = [] {
-    const fs::path out = kScratch / "nlakh";
-    Json config = load_config(nlakh_default_config(), std::string(INSTRET_SOURCE_DIR) + "/configs/nlakh_tiny.json",
-                              {"single.clips_per_instrument=3", "multi.train=4", "multi.valid=4", "threads=2"});
-    config["output"] = out.string();
-    render_nlakh(config);
-    return out;
-  }();
-  return root;
-}
+const fs::path& tiny_data() { return test::tiny_nlakh(kScratch / "nlakh", 3, 4, 4); }
 
 const std::string kTinySingle =
     " --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]' --set batch_size=4 --set log_every=1"

@@ -24,6 +24,7 @@
 #include "instret/train/train_config.h"
 #include "instret/train/warm_start.h"
 #include "test_support.h"
+#include "tiny_nlakh.h"
 
 namespace fs = std::filesystem;
 using namespace instret;
@@ -33,17 +34,7 @@ namespace {
 const fs::path kScratch = test::scratch_dir("train", true);
 
 // A tiny dataset: 8 train and about 10 valid instruments with 4 clips each, 12 + 6 mixtures.
-const fs::path& tiny_data() {
-  static const fs::path root = [] {
-    const fs::path out = kScratch / "nlakh";
-    Json config = load_config(nlakh_default_config(), std::string(INSTRET_SOURCE_DIR) + "/configs/nlakh_tiny.json",
-                              {"single.clips_per_instrument=4", "multi.train=12", "multi.valid=6", "threads=2"});
-    config["output"] = out.string();
-    render_nlakh(config);
-    return out;
-  }();
-  return root;
-}
+const fs::path& tiny_data() { return test::tiny_nlakh(kScratch / "nlakh", 4, 12, 6); }
 
 // Flags of a tiny, fast single encoder (16-d embedding, 4..8 channels).
 const std::string kTinySingle =

@@ -7,17 +7,13 @@
 #include <memory>
 #include <string>
 
+#include "instret/audio/sndfile_ptr.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
 
 namespace instret {
 namespace fs = std::filesystem;
 namespace {
-
-struct SndFileCloser {
-  void operator()(SNDFILE* f) const { sf_close(f); }
-};
-using SndFilePtr = std::unique_ptr<SNDFILE, SndFileCloser>;
 
 SndFilePtr open_for_reading(const fs::path& path, SF_INFO& info) {
   std::error_code ec;

@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "instret/audio/io.h"
+#include "instret/audio/sndfile_ptr.h"
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
@@ -19,11 +20,6 @@ namespace instret {
 namespace fs = std::filesystem;
 
 namespace {
-
-struct SndFileCloser {
-  void operator()(SNDFILE* f) const { sf_close(f); }
-};
-using SndFilePtr = std::unique_ptr<SNDFILE, SndFileCloser>;
 
 const char* kRenderHint = ": render it with render-nlakh";
 

@@ -15,6 +15,7 @@
 #include "instret/loss/existence_loss.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
+#include "instret/train/stop_signals.h"
 #include "instret/inference/cached_embeddings.h"
 #include "instret/train/warm_start.h"
 

@@ -13,6 +13,7 @@
 #include "instret/eval/eer_evaluation.h"
 #include "instret/loss/family_smoothing.h"
 #include "instret/models/memory_format.h"
+#include "instret/train/stop_signals.h"
 #include "instret/inference/embed_clips.h"
 
 namespace instret {

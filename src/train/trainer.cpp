@@ -4,10 +4,8 @@
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/adam.h>
 
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <exception>
 #include <iostream>
 #include <limits>
@@ -18,7 +16,9 @@
 #include "instret/core/precision.h"
 #include "instret/data/sampling.h"
 #include "instret/inference/checkpoint.h"
+#include "instret/train/generator_state.h"
 #include "instret/train/lr_schedule.h"
+#include "instret/train/stop_signals.h"
 
 namespace instret {
 
@@ -31,80 +31,12 @@ constexpr double kSaveEverySeconds = 600;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::atomic<int> g_stop_signal{0};
-extern "C" void on_stop_signal(int signal) {
-  if (g_stop_signal.exchange(signal) != 0) {
-    std::signal(signal, SIG_DFL);
-    std::raise(signal);
-  }
-}
-
-// SIGINT and SIGTERM ask the loop to stop after the current step; the previous handlers come back
-// when the loop ends.
-class StopSignals {
- public:
-  StopSignals() {
-    g_stop_signal.store(0);
-    previous_int_ = std::signal(SIGINT, on_stop_signal);
-    previous_term_ = std::signal(SIGTERM, on_stop_signal);
-  }
-  ~StopSignals() {
-    std::signal(SIGINT, previous_int_);
-    std::signal(SIGTERM, previous_term_);
-  }
-  int received() const { return g_stop_signal.load(); }
-
- private:
-  void (*previous_int_)(int) = nullptr;
-  void (*previous_term_)(int) = nullptr;
-};
-
 std::string format_duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
   const int64_t t = std::llround(s);
   if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
   if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
   return fmt::format("{}s", t);
-}
-
-// The random generators whose state a continued run must restore (dropout, stochastic depth).
-CheckpointExtras generator_state(const torch::Device& device) {
-  CheckpointExtras extras;
-  {
-    auto gen = at::detail::getDefaultCPUGenerator();
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    extras.tensors["generator.cpu"] = gen.get_state();
-  }
-  if (device.is_cuda()) {
-    auto gen = at::globalContext().defaultGenerator(device);
-    std::lock_guard<std::mutex> lock(gen.mutex());
-    extras.tensors["generator.cuda"] = gen.get_state();
-  }
-  return extras;
-}
-
-void restore_generators(const CheckpointExtras& extras, const torch::Device& device, const std::string& file) {
-  auto cpu = extras.tensors.find("generator.cpu");
-  if (cpu == extras.tensors.end())
-    throw FormatError("checkpoint " + file + " holds no training state (a weights-only checkpoint?): use --init to start "
-                      "a new run from its weights");
-  try {
-    {
-      auto gen = at::detail::getDefaultCPUGenerator();
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(cpu->second);
-    }
-    auto cuda = extras.tensors.find("generator.cuda");
-    if (device.is_cuda() && cuda != extras.tensors.end()) {
-      auto gen = at::globalContext().defaultGenerator(device);
-      std::lock_guard<std::mutex> lock(gen.mutex());
-      gen.set_state(cuda->second);
-    }
-  } catch (const c10::Error& e) {
-    std::string msg = e.what();
-    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    throw FormatError("checkpoint " + file + ": broken generator state: " + msg);
-  }
 }
 
 std::vector<torch::Tensor> trainable(torch::nn::Module& model) {
@@ -447,8 +379,6 @@ class Loop {
 };
 
 }  // namespace
-
-bool stop_requested() { return g_stop_signal.load() != 0; }
 
 std::pair<Batch, StableRng> synthetic_audio_batch(int64_t step, int64_t size, int64_t samples, uint64_t seed) {
   Batch b;

@@ -36,11 +36,6 @@ class TrainTask {
   virtual std::pair<std::string, bool> best_metric() const = 0;
 };
 
-// True once SIGINT or SIGTERM arrived during train(): long work inside a task (validation) checks it
-// and throws Interrupted, so a stop never waits for a whole validation. A second signal ends the
-// process at once.
-bool stop_requested();
-
 // The start of a benchmark batch: `size` items of uniform noise in [-0.5, 0.5) of `samples` samples,
 // drawn from (seed, step), and the generator that drew them for the task's labels or targets.
 std::pair<Batch, StableRng> synthetic_audio_batch(int64_t step, int64_t size, int64_t samples, uint64_t seed);

@@ -1,0 +1,32 @@
+// The tiny Nlakh datasets the end-to-end tests train and evaluate on: configs/nlakh_tiny.json with
+// fewer clips and mixtures, rendered once per process and folder.
+#pragma once
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "instret/core/config.h"
+#include "instret/data/nlakh.h"
+
+namespace instret::test {
+
+// Renders configs/nlakh_tiny.json with `clips_per_instrument` clips per instrument and `multi_train`
+// + `multi_valid` mixtures into `out` (2 threads) the first time it is asked for `out`; returns `out`.
+inline const std::filesystem::path& tiny_nlakh(const std::filesystem::path& out, int clips_per_instrument,
+                                               int multi_train, int multi_valid) {
+  static std::mutex mutex;
+  static std::map<std::filesystem::path, std::filesystem::path> rendered;
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = rendered.find(out);
+  if (it != rendered.end()) return it->second;
+  Json config = load_config(nlakh_default_config(), std::string(INSTRET_SOURCE_DIR) + "/configs/nlakh_tiny.json",
+                            {"single.clips_per_instrument=" + std::to_string(clips_per_instrument),
+                             "multi.train=" + std::to_string(multi_train), "multi.valid=" + std::to_string(multi_valid),
+                             "threads=2"});
+  config["output"] = out.string();
+  render_nlakh(config);
+  return rendered.emplace(out, out).first->second;
+}
+
+}  // namespace instret::test
