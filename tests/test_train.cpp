@@ -437,6 +437,72 @@ TEST(TrainMulti, AFailureOnRankZeroStopsEveryRank) {
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.pt" / "keep"));
 }
 
+// The JSON report an evaluation tool prints on stdout (its logs, on stderr, are dropped).
+Json tool_report(const std::string& name, const std::string& args) {
+  const auto r = test::run_command(std::string(INSTRET_BIN_DIR) + "/" + name + " " + args + " 2>/dev/null");
+  EXPECT_EQ(r.code, 0) << name << " " << args;
+  return r.code == 0 ? Json::parse(r.output) : Json::object();
+}
+
+// train-single validates with eval-eer's benchmark: the same numbers on the checkpoint it validated.
+TEST(TrainSingle, ValidationGivesEvalEersNumbers) {
+  const fs::path run = kScratch / "single_vs_eval";
+  const auto r = tool("train-single", "--data " + tiny_data().string() + " --run " + run.string() + kTinySingle +
+                                          " --set steps=2 --set valid.every=2 --set channels_last=false");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto valid = metrics(run, "valid");
+  ASSERT_EQ(valid.size(), 1u);
+  const Json report = tool_report(
+      "eval-eer", "--single " + (run / "checkpoints" / "last.pt").string() + " --data " + tiny_data().string() +
+                      " --enroll 1 --targets 2 --non-targets 2 --seeds 0 --bf16 false --device cpu -j 1 --set batch_size=8");
+  ASSERT_TRUE(report.contains("eer_pooled"));
+  EXPECT_EQ(valid[0]["eer"].get<double>(), report["eer_pooled"]["mean"].get<double>());
+  EXPECT_EQ(valid[0]["eer_per_instrument"].get<double>(), report["eer_mean_per_instrument"]["mean"].get<double>());
+  EXPECT_EQ(valid[0]["eer_rocch"].get<double>(), report["eer_rocch"]["mean"].get<double>());
+}
+
+// train-multi validates with eval-retrieval's benchmark: on a render with twin groups its log has the
+// tool's metric keys, twin-aware ones included, with the tool's numbers on the checkpoint it validated.
+TEST(TrainMulti, ValidationGivesEvalRetrievalsKeysAndNumbers) {
+  const fs::path grouped = kScratch / "nlakh_twins";
+  fs::remove_all(grouped);
+  fs::copy(tiny_data(), grouped, fs::copy_options::recursive);
+  fs::remove_all(grouped / "targets");
+  Json list = read_json_file(grouped / "instruments.json");
+  std::vector<std::string> valid_ids;
+  for (Json& i : list)
+    if (i["split"] == "valid") {
+      valid_ids.push_back(i["id"].get<std::string>());
+      i["twin_group"] = valid_ids.size() == 2 ? valid_ids[0] : valid_ids.back();  // the first two are twins
+    }
+  ASSERT_GE(valid_ids.size(), 3u);
+  write_json_file(grouped / "instruments.json", list);
+  const fs::path ckpt = tiny_single_checkpoint(), run = kScratch / "multi_vs_eval";
+  const auto r = tool("train-multi", "--data " + grouped.string() + " --single " + ckpt.string() + " --run " +
+                                         run.string() + kTinyMulti + " --set steps=2 --set valid.every=2"
+                                         " --set channels_last=false");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto valid = metrics(run, "valid");
+  ASSERT_EQ(valid.size(), 1u);
+  const Json report = tool_report(
+      "eval-retrieval", "--multi " + (run / "checkpoints" / "last.pt").string() + " --single " + ckpt.string() +
+                            " --data " + grouped.string() + " --chance-repeats 1 --bf16 false --device cpu -j 1"
+                            " --set batch_size=8");
+  ASSERT_TRUE(report.contains("f1_macro"));
+  const std::vector<std::string> keys = {"f1_macro",      "f1_weighted",      "family_f1_macro", "family_f1_weighted",
+                                         "map_macro",     "map_weighted",     "twin_f1_macro",   "twin_f1_weighted",
+                                         "twin_map_macro", "twin_map_weighted"};
+  for (const std::string& k : keys) {
+    ASSERT_TRUE(valid[0].contains(k)) << k;
+    EXPECT_EQ(valid[0][k].get<double>(), report[k].get<double>()) << k;
+  }
+  for (const auto& [log_key, slot_key] : {std::make_pair("slot_collapse", "collapse"),
+                                          std::make_pair("slot_pairwise_cosine", "pairwise_cosine"),
+                                          std::make_pair("hub_top1_share", "hub_top1_share"),
+                                          std::make_pair("hub_skewness", "hub_skewness")})
+    EXPECT_EQ(valid[0][log_key].get<double>(), report["slots"][slot_key].get<double>()) << log_key;
+}
+
 TEST(TrainMulti, NeedsASingleEncoderCheckpoint) {
   const fs::path run = kScratch / "multi_bad";
   auto r = tool("train-multi", "--data " + tiny_data().string() + " --run " + run.string() + kTinyMulti);

@@ -11,10 +11,8 @@
 #include "instret/core/precision.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
-#include "instret/data/nlakh_dataset.h"
-#include "instret/eval/eer_evaluation.h"
+#include "instret/eval/eer_benchmark.h"
 #include "instret/eval/eval_encoders.h"
-#include "instret/inference/embed_clips.h"
 
 namespace instret {
 
@@ -62,43 +60,28 @@ int run_eval_eer_tool(int argc, char** argv) {
     const torch::Device dev = resolve_device(device);
 
     require_split(data, split);
-    const NlakhSingle dataset = NlakhSingle::open(data, split);
+    EerBenchmarkOptions bench_options;
+    bench_options.clips_per_instrument = cap;
+    bench_options.protocol = protocol;
+    bench_options.seeds = seeds;
+    const EerBenchmark bench = EerBenchmark::open(data, split, bench_options);
     const Precision precision = inference_precision(bf16, dev);
     ClipEmbedder embedder = single.empty() ? ClipEmbedder::baseline(baseline_config, dev)
                                            : ClipEmbedder::single(single, dev, precision.bf16);
     if (!single.empty()) log_precision(precision, dev);
-    std::vector<int64_t> clips, clip_instrument;
-    int64_t without_clips = 0;
-    for (size_t k = 0; k < dataset.clips_by_instrument().size(); ++k) {
-      const auto& list = dataset.clips_by_instrument()[k];
-      without_clips += list.empty();
-      const size_t n = cap > 0 ? std::min(list.size(), size_t(cap)) : list.size();
-      for (size_t i = 0; i < n; ++i) {
-        clips.push_back(list[i]);
-        clip_instrument.push_back(int64_t(k));
-      }
-    }
     std::string seed_list;
     for (uint64_t s : seeds) seed_list += (seed_list.empty() ? "" : ",") + std::to_string(s);
-    spdlog::info("eval-eer: {} {} clips of {} instruments ({} without clips), seeds {}", clips.size(), split,
-                 dataset.instruments().size() - size_t(without_clips), without_clips, seed_list);
-    const torch::Tensor emb = embed_clips(
-        int64_t(clips.size()), dataset.clip_samples(),
-        [&](int64_t i, float* out) { dataset.read(clips[size_t(i)], out); },
-        [&](const torch::Tensor& audio) { return embedder.embed(audio); }, batch, std::max(1, workers),
-        split + " clips").contiguous();
-    const std::vector<float> flat(emb.data_ptr<float>(), emb.data_ptr<float>() + emb.numel());
-    const EerEvaluation result = evaluate_eer(flat, embedder.dim(), clip_instrument, protocol, seeds);
+    spdlog::info("eval-eer: {} {} clips of {} instruments ({} without clips), seeds {}", bench.clips().size(), split,
+                 bench.dataset().instruments().size() - size_t(bench.instruments_without_clips()),
+                 bench.instruments_without_clips(), seed_list);
+    const torch::Tensor emb = bench.embed([&](const torch::Tensor& audio) { return embedder.embed(audio); }, batch,
+                                          std::max(1, workers), split + " clips");
+    const EerEvaluation result = bench.evaluate(emb);
 
-    std::vector<std::string> ids;
-    for (const auto& inst : dataset.instruments()) ids.push_back(inst.id);
     Json report = {{"tool", "eval-eer"}, {"encoder", embedder.describe()}, {"data", data}, {"split", split}};
-    report.update(eer_evaluation_json(result, ids));
-    report["counts"]["instruments_in_split"] = dataset.instruments().size();
-    report["counts"]["instruments_without_clips"] = without_clips;
-    report["clips_per_instrument_cap"] = cap;
+    report.update(bench.report(result));
     if (!dump.empty()) {
-      write_file_atomically(dump, eer_trials_csv(result, ids));
+      write_file_atomically(dump, bench.trials_csv(result));
       spdlog::info("wrote {} trials to {}", report["counts"]["trials"].get<int64_t>(), dump);
     }
     const std::string text = report.dump(2) + "\n";

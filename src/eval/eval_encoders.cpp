@@ -57,8 +57,9 @@ MixtureEmbedder MixtureEmbedder::baseline(const MelStatsConfig& config, const to
   return e;
 }
 
-torch::Tensor MixtureEmbedder::embed(const torch::Tensor& audio) {
-  return encoder_ ? encoder_->embed(audio) : baseline_->embed(audio).unsqueeze(1);
+MultiOutput MixtureEmbedder::embed(const torch::Tensor& audio) {
+  if (encoder_) return encoder_->embed_all(audio);
+  return {baseline_->embed(audio).unsqueeze(1), {}};
 }
 
 int64_t MixtureEmbedder::dim() const { return encoder_ ? encoder_->dim() : baseline_->dim(); }

@@ -109,8 +109,19 @@ std::string row(const std::string& name, const AveragedScore& fam, const Average
 
 }  // namespace
 
-Json retrieval_evaluation_json(const RetrievalEvaluation& e, const ChanceSettings& chance) {
+Json retrieval_metrics_json(const RetrievalEvaluation& e) {
   Json j = six(e.f1, e.family_f1, e.map);
+  if (e.n_twin_groups > 0) {
+    j["twin_f1_macro"] = e.twin_f1.macro;
+    j["twin_f1_weighted"] = e.twin_f1.weighted;
+    j["twin_map_macro"] = e.twin_map.macro;
+    j["twin_map_weighted"] = e.twin_map.weighted;
+  }
+  return j;
+}
+
+Json retrieval_evaluation_json(const RetrievalEvaluation& e, const ChanceSettings& chance) {
+  Json j = retrieval_metrics_json(e);
   Json uniform = six(e.chance_uniform_size.f1, e.chance_uniform_size.family_f1, e.chance_uniform_size.map);
   uniform["min_size"] = std::min(chance.min_size, std::min(chance.max_size, e.n_labels));
   uniform["max_size"] = std::min(chance.max_size, e.n_labels);
@@ -120,10 +131,6 @@ Json retrieval_evaluation_json(const RetrievalEvaluation& e, const ChanceSetting
                  {"seed", chance.seed}};
   j["counts"] = {{"mixtures", e.n_items}, {"slots", e.m}, {"instruments", e.n_labels}, {"families", e.n_groups}};
   if (e.n_twin_groups > 0) {
-    j["twin_f1_macro"] = e.twin_f1.macro;
-    j["twin_f1_weighted"] = e.twin_f1.weighted;
-    j["twin_map_macro"] = e.twin_map.macro;
-    j["twin_map_weighted"] = e.twin_map.weighted;
     j["counts"]["twin_groups"] = e.n_twin_groups;
     for (const auto& [key, f1] : {std::make_pair("true_size", e.chance_true_size_twin_f1),
                                   std::make_pair("uniform_size", e.chance_uniform_size_twin_f1)}) {

@@ -10,16 +10,10 @@
 #include "instret/core/cli.h"
 #include "instret/core/device.h"
 #include "instret/core/precision.h"
-#include "instret/eval/slot_diagnostics.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
-#include "instret/data/nlakh_dataset.h"
 #include "instret/eval/eval_encoders.h"
-#include "instret/eval/family_table.h"
-#include "instret/eval/instrument_library.h"
-#include "instret/eval/retrieval_evaluation.h"
-#include "instret/eval/twin_table.h"
-#include "instret/inference/embed_clips.h"
+#include "instret/eval/retrieval_benchmark.h"
 
 namespace instret {
 
@@ -70,8 +64,11 @@ int run_eval_retrieval_tool(int argc, char** argv) {
     const torch::Device dev = resolve_device(device);
 
     require_split(data, split);
-    const NlakhSingle singles = NlakhSingle::open(data, split);
-    const NlakhMulti mixtures = NlakhMulti::open(data, split);
+    RetrievalBenchmarkOptions bench_options;
+    bench_options.library_clips = library_k;
+    bench_options.max_mixtures = max_mixtures;
+    bench_options.chance = chance;
+    const RetrievalBenchmark bench = RetrievalBenchmark::open(data, split, bench_options);
     const bool learned = baseline.empty();
     const Precision precision = inference_precision(bf16, dev);
     const bool use_bf16 = learned && precision.bf16;
@@ -85,72 +82,29 @@ int run_eval_retrieval_tool(int argc, char** argv) {
                        "-d ones: they were not trained together");
     if (learned) log_precision(precision, dev);
 
-    // The library: the mean of each instrument's first K clips.
-    const int64_t n_labels = int64_t(singles.instruments().size());
-    const auto lib_clips = library_clips(singles.clips_by_instrument(), library_k);
-    std::vector<int64_t> row_instrument;
-    for (const auto& p : lib_clips) row_instrument.push_back(p.second);
-    const torch::Tensor lib_emb = embed_clips(
-        int64_t(lib_clips.size()), singles.clip_samples(),
-        [&](int64_t i, float* out) { singles.read(lib_clips[size_t(i)].first, out); },
-        [&](const torch::Tensor& audio) { return clip_embedder.embed(audio); }, batch, std::max(1, workers),
-        "library clips");
-    const torch::Tensor library = instrument_library(lib_emb, row_instrument, n_labels);
+    const torch::Tensor library = bench.embed_library(
+        [&](const torch::Tensor& audio) { return clip_embedder.embed(audio); }, batch, std::max(1, workers));
     const int64_t without_clips = library.norm(2, 1).eq(0).sum().item<int64_t>();
     if (without_clips > 0)
       spdlog::warn("{} of {} {} instruments have no clip (or a silent one) and cannot be retrieved", without_clips,
-                   n_labels, split);
-
-    // The mixtures and their output slots.
-    int64_t n_items = int64_t(mixtures.items().size());
-    if (max_mixtures > 0) n_items = std::min(n_items, max_mixtures);
-    const torch::Tensor outputs = embed_clips(
-        n_items, mixtures.clip_samples(), [&](int64_t i, float* out) { mixtures.read_mix(i, out); },
+                   bench.n_labels(), split);
+    const MixtureOutputs outputs = bench.embed_mixtures(
         [&](const torch::Tensor& audio) { return mix_embedder.embed(audio); }, batch, std::max(1, workers),
         split + " mixtures");
-    const torch::Tensor sims = slot_library_cosines(outputs, library);
-    std::vector<LabelSet> truth;
-    std::vector<std::string> mix_names;
-    for (int64_t i = 0; i < n_items; ++i) {
-      const MultiItem& item = mixtures.items()[size_t(i)];
-      LabelSet t;
-      for (const MultiStem& s : item.stems) t.push_back(s.instrument);
-      truth.push_back(t);
-      mix_names.push_back(item.mix.string());
-    }
-    const FamilyTable families = family_table(singles.instruments());
-    const LabelGroups groups{families.group_of, int64_t(families.names.size())};
-    const std::vector<double> flat(sims.data_ptr<double>(), sims.data_ptr<double>() + sims.numel());
-    // Twin groups (render-nlakh twins.policy group): the twin-aware metrics, only when the dataset has them.
-    const TwinTable twins = twin_table(singles.instruments());
-    const LabelGroups twin_groups{twins.group_of, int64_t(twins.names.size())};
-    const RetrievalEvaluation result =
-        evaluate_retrieval(flat, mix_embedder.n_outputs(), n_labels, truth, groups, chance, twin_groups);
+    const RetrievalRun run = bench.evaluate(outputs, library);
+    const RetrievalEvaluation& result = run.evaluation;
 
     Json report = {{"tool", "eval-retrieval"},
                    {"multi", mix_embedder.describe()},
                    {"library", clip_embedder.describe()},
                    {"data", data},
-                   {"split", split},
-                   {"library_clips", library_k}};
-    report.update(retrieval_evaluation_json(result, chance));
-    report["counts"]["instruments_without_clips"] = without_clips;
-    const SlotDiagnostics slots = slot_diagnostics(outputs, sims);
-    report["slots"] = {{"collapse", slots.collapse},
-                       {"collapse_per_slot", slots.collapse_per_slot},
-                       {"pairwise_cosine", slots.pairwise_cosine},
-                       {"hub_top1_share", slots.hub_top1_share},
-                       {"hub_skewness", slots.hub_skewness}};
-    report["families"] = families.names;
-    if (!twins.group_of.empty()) report["twin_groups"] = twins.shared_groups(singles.instruments());
+                   {"split", split}};
+    report.update(bench.report(run, library));
     const std::string md = retrieval_markdown(result, name.empty() ? mix_embedder.name() : name);
     report["markdown"] = md;
     if (!dump.empty()) {
-      std::vector<std::string> ids;
-      for (const auto& inst : singles.instruments()) ids.push_back(inst.id);
-      write_file_atomically(dump,
-                            retrieval_dump_jsonl(result, mix_names, ids, families.names, families.group_of, twins.group_of));
-      spdlog::info("wrote the scores of {} mixtures to {}", n_items, dump);
+      write_file_atomically(dump, bench.dump_jsonl(run));
+      spdlog::info("wrote the scores of {} mixtures to {}", bench.n_items(), dump);
     }
     const std::string text = report.dump(2) + "\n";
     if (!json_out.empty()) write_file_atomically(json_out, text);
@@ -158,7 +112,7 @@ int run_eval_retrieval_tool(int argc, char** argv) {
     spdlog::info("instrument F1 macro {:.3f} weighted {:.3f}; family F1 macro {:.3f} weighted {:.3f}; mAP macro {:.3f} "
                  "weighted {:.3f} ({} mixtures, {} instruments, {} families)",
                  result.f1.macro, result.f1.weighted, result.family_f1.macro, result.family_f1.weighted,
-                 result.map.macro, result.map.weighted, n_items, n_labels, families.names.size());
+                 result.map.macro, result.map.weighted, bench.n_items(), bench.n_labels(), bench.families().names.size());
     if (result.n_twin_groups > 0)
       spdlog::info("twin-aware ({} twin groups): instrument F1 macro {:.3f} weighted {:.3f}; mAP macro {:.3f} weighted "
                    "{:.3f}",

@@ -26,11 +26,16 @@ MultiEncoder::MultiEncoder(const fs::path& checkpoint, const torch::Device& devi
   hash_ = frozen.hash;
 }
 
-torch::Tensor MultiEncoder::embed(const torch::Tensor& audio) {
+torch::Tensor MultiEncoder::embed(const torch::Tensor& audio) { return embed_all(audio).embeddings; }
+
+MultiOutput MultiEncoder::embed_all(const torch::Tensor& audio) {
   torch::NoGradGuard no_grad;
   const torch::Tensor mel = frontend_->forward(to_device(audio, device_));
   Autocast autocast(bf16_, device_);
-  return model_->forward(mel).to(torch::kFloat32);
+  MultiOutput out = model_->forward_all(mel);
+  out.embeddings = out.embeddings.to(torch::kFloat32);
+  if (out.existence.defined()) out.existence = out.existence.to(torch::kFloat32);
+  return out;
 }
 
 }  // namespace instret

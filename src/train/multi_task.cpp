@@ -8,10 +8,7 @@
 #include "instret/core/hash.h"
 #include "instret/core/precision.h"
 #include "instret/data/sampling.h"
-#include "instret/eval/instrument_library.h"
-#include "instret/eval/retrieval_evaluation.h"
-#include "instret/eval/family_table.h"
-#include "instret/eval/slot_diagnostics.h"
+#include "instret/eval/retrieval_benchmark.h"
 #include "instret/loss/existence_loss.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
@@ -45,9 +42,13 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   mix_.max_tracks = config.data.max_tracks;
   if (random_) single_train_ = std::make_unique<NlakhSingle>(NlakhSingle::open(root, "train"));
   else multi_train_ = std::make_unique<NlakhMulti>(NlakhMulti::open(root, "train"));
-  single_valid_ = std::make_unique<NlakhSingle>(NlakhSingle::open(root, "valid"));
-  multi_valid_ = std::make_unique<NlakhMulti>(NlakhMulti::open(root, "valid"));
-  for (const NlakhMulti* m : {multi_train_.get(), multi_valid_.get()}) {
+  // The valid split's retrieval benchmark, as eval-retrieval's (no chance levels).
+  RetrievalBenchmarkOptions bench;
+  bench.library_clips = config.valid.library_clips;
+  bench.max_mixtures = config.valid.max_mixtures;
+  bench.chance.repeats = 0;
+  valid_ = std::make_unique<RetrievalBenchmark>(RetrievalBenchmark::open(root, "valid", bench));
+  for (const NlakhMulti* m : {multi_train_.get(), &valid_->mixtures()}) {
     if (!m) continue;
     for (const MultiItem& item : m->items())
       if (int64_t(item.stems.size()) > config.model.n_outputs)
@@ -62,8 +63,6 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
       throw UsageError(root + " has " + std::to_string(n) + " train mixtures: batch_size and data.mixes_per_epoch "
                        "cannot exceed that with data.kind nlakh (mixtures would repeat)");
   }
-  const int64_t cap = config.valid.max_mixtures;
-  for (int64_t i = 0; i < int64_t(multi_valid_->items().size()) && (cap == 0 || i < cap); ++i) valid_items_.push_back(i);
 
   encoder_ = std::make_unique<SingleEncoder>(config.single_encoder, device_, bf16_);
   if (encoder_->dim() != config.model.emb_dim)
@@ -89,22 +88,14 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   };
   if (!on_the_fly_) train_targets_ = (random_ ? single_cache(*single_train_, "single_train")
                                               : stem_cache(*multi_train_, "multi_train")).to(device_);
-  valid_targets_ = stem_cache(*multi_valid_, "multi_valid");
-  const torch::Tensor valid_clips = single_cache(*single_valid_, "single_valid");
+  valid_targets_ = stem_cache(valid_->mixtures(), "multi_valid");
+  const torch::Tensor valid_clips = single_cache(valid_->instruments(), "single_valid");
   if (dist.is_main()) dist.barrier();
 
-  // The library: per valid instrument, the mean of its first library_clips clip embeddings (as eval-retrieval).
-  const auto& by_instrument = single_valid_->clips_by_instrument();
-  const auto lib_clips = library_clips(by_instrument, config.valid.library_clips);
-  std::vector<int64_t> lib_rows, lib_instrument;
-  for (const auto& [clip, instrument] : lib_clips) {
-    lib_rows.push_back(clip);
-    lib_instrument.push_back(instrument);
-  }
-  library_ = instrument_library(valid_clips.index_select(0, torch::tensor(lib_rows, torch::kInt64)), lib_instrument,
-                                int64_t(by_instrument.size()));
-  const FamilyTable families = family_table(single_valid_->instruments());
-  families_ = LabelGroups{families.group_of, int64_t(families.names.size())};
+  // The library from the cached embeddings of its clips (the same clips and means as eval-retrieval's).
+  std::vector<int64_t> lib_rows;
+  for (const auto& clip : valid_->library_clips()) lib_rows.push_back(clip.first);
+  library_ = valid_->library(valid_clips.index_select(0, torch::tensor(lib_rows, torch::kInt64)));
 
   model_ = MultiEncoderNet(config.model);
   warm_start(*model_, config.warm_start, *encoder_, config.mel);
@@ -115,7 +106,7 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   spdlog::info("train-multi ({} data{}): {} train {}, {} valid mixtures, {} valid instruments in the library",
                random_ ? "random-mix" : "Nlakh-multi", on_the_fly_ ? ", targets on the fly" : "",
                random_ ? single_train_->clips().size() : multi_train_->items().size(),
-               random_ ? "single clips" : "mixtures", valid_items_.size(), by_instrument.size());
+               random_ ? "single clips" : "mixtures", valid_->n_items(), valid_->n_labels());
 }
 
 int64_t MultiTask::steps_per_epoch() const {
@@ -142,7 +133,7 @@ Batch MultiTask::make_batch(int64_t step) const {
 }
 
 Batch MultiTask::synthetic_batch(int64_t step) const {
-  auto [b, rng] = synthetic_audio_batch(step, config_.batch_size / world_, single_valid_->clip_samples(), config_.seed);
+  auto [b, rng] = synthetic_audio_batch(step, config_.batch_size / world_, valid_->instruments().clip_samples(), config_.seed);
   const int64_t rows = on_the_fly_ ? 0 : train_targets_.size(0);
   b.target_offsets.push_back(0);
   for (int64_t i = 0; i < b.size; ++i) {
@@ -216,85 +207,35 @@ torch::Tensor MultiTask::loss(const Batch& batch) {
 Json MultiTask::validate() {
   model_->eval();
   torch::NoGradGuard no_grad;
-  const int64_t m = config_.model.n_outputs, d = config_.model.emb_dim;
-  const bool existence = config_.model.has_existence();
-  // With the set head each row is the M embeddings followed by the M existence probabilities.
-  const torch::Tensor rows = embed_clips(
-      int64_t(valid_items_.size()), multi_valid_->clip_samples(),
-      [&](int64_t i, float* out) { multi_valid_->read_mix(valid_items_[size_t(i)], out); },
+  const MixtureOutputs outputs = valid_->embed_mixtures(
       [&](const torch::Tensor& audio) {
         Autocast autocast(bf16_, device_);
-        const MultiOutput out = forward_audio(audio);
-        const torch::Tensor e = out.embeddings.to(torch::kFloat32).flatten(1);
-        return existence ? torch::cat({e, torch::sigmoid(out.existence.to(torch::kFloat32))}, 1) : e;
+        return forward_audio(audio);
       },
       config_.valid.batch_size, std::max(1, config_.data.workers), "valid mixtures", stop_requested);
-  const torch::Tensor outputs = rows.narrow(1, 0, m * d).reshape({-1, m, d});
-  std::vector<double> probabilities;
-  if (existence) {
-    const torch::Tensor p = rows.narrow(1, m * d, m).to(torch::kFloat64).contiguous();
-    probabilities.assign(p.data_ptr<double>(), p.data_ptr<double>() + p.numel());
-  }
   // Loss against the cached targets of the valid stems, in chunks.
   double loss_sum = 0;
-  const int64_t n = outputs.size(0);
+  const int64_t n = outputs.embeddings.size(0);
   for (int64_t start = 0; start < n; start += 256) {
     const int64_t count = std::min<int64_t>(256, n - start);
     Batch b;
     b.size = count;
     b.target_offsets.push_back(0);
     for (int64_t i = 0; i < count; ++i) {
-      const MultiItem& item = multi_valid_->items()[size_t(valid_items_[size_t(start + i)])];
+      const MultiItem& item = valid_->mixtures().items()[size_t(start + i)];
       for (int64_t k = 0; k < int64_t(item.stems.size()); ++k) b.target_rows.push_back(item.first_stem + k);
       b.target_offsets.push_back(int64_t(b.target_rows.size()));
     }
     const auto [targets, counts] = this->targets(b, valid_targets_, false);
-    loss_sum += pit_cosine_loss(outputs.narrow(0, start, count), targets.cpu(), counts, reduction_).loss.item<double>() *
+    loss_sum += pit_cosine_loss(outputs.embeddings.narrow(0, start, count), targets.cpu(), counts, reduction_)
+                    .loss.item<double>() *
                 double(count);
   }
-  // Retrieval, as eval-retrieval computes it: each output slot picks its most similar library
-  // instrument; the set is their union; mAP scores are the max over the slots. No chance levels here.
-  const torch::Tensor sims = slot_library_cosines(outputs, library_);
-  std::vector<LabelSet> truth;
-  for (int64_t i = 0; i < n; ++i) {
-    LabelSet t;
-    for (const MultiStem& s : multi_valid_->items()[size_t(valid_items_[size_t(i)])].stems) t.push_back(s.instrument);
-    truth.push_back(t);
-  }
-  ChanceSettings no_chance;
-  no_chance.repeats = 0;
-  const std::vector<double> flat_sims(sims.data_ptr<double>(), sims.data_ptr<double>() + sims.numel());
-  const RetrievalEvaluation r =
-      evaluate_retrieval(flat_sims, m, library_.size(0), truth, families_, no_chance, {}, probabilities);
-  const AveragedScore f1 = r.f1, ap = r.map;
-  const SlotDiagnostics slots = slot_diagnostics(outputs, sims);
+  // Retrieval by eval-retrieval's benchmark (with the set head, the existence rules and the paper's
+  // all-slots rules beside them); no chance levels here.
+  Json metrics = {{"loss", loss_sum / double(n)}};
+  metrics.update(RetrievalBenchmark::metrics(valid_->evaluate(outputs, library_)));
   model_->train();
-  double set_size = 0, true_size = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    set_size += double(r.predicted[size_t(i)].size()) / double(n);
-    true_size += double(r.truth[size_t(i)].size()) / double(n);
-  }
-  Json metrics = {{"loss", loss_sum / double(n)},
-                  {"f1_macro", f1.macro},
-                  {"f1_weighted", f1.weighted},
-                  {"map_macro", ap.macro},
-                  {"map_weighted", ap.weighted},
-                  {"family_f1_macro", r.family_f1.macro},
-                  {"family_f1_weighted", r.family_f1.weighted},
-                  {"set_size", set_size},
-                  {"true_set_size", true_size},
-                  {"slot_collapse", slots.collapse},
-                  {"slot_pairwise_cosine", slots.pairwise_cosine},
-                  {"hub_top1_share", slots.hub_top1_share},
-                  {"hub_skewness", slots.hub_skewness}};
-  if (existence) {  // the paper's rules (every slot votes, plain max) beside the existence rules
-    const RetrievalEvaluation all = evaluate_retrieval(flat_sims, m, library_.size(0), truth, families_, no_chance);
-    metrics["all_slots_f1_macro"] = all.f1.macro;
-    metrics["all_slots_map_macro"] = all.map.macro;
-    double mean_p = 0;
-    for (double p : probabilities) mean_p += p / double(probabilities.size());
-    metrics["existence_mean"] = mean_p;
-  }
   return metrics;
 }
 

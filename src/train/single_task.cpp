@@ -10,7 +10,6 @@
 #include "instret/core/hash.h"
 #include "instret/core/precision.h"
 #include "instret/data/sampling.h"
-#include "instret/eval/eer_evaluation.h"
 #include "instret/loss/family_smoothing.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/stop_signals.h"
@@ -41,7 +40,13 @@ SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const D
       world_(dist.world_size()) {
   if (config.data.root.empty()) throw UsageError("no dataset given (--data DIR, a render-nlakh output folder)");
   train_ = std::make_unique<NlakhSingle>(NlakhSingle::open(config.data.root, "train"));
-  valid_ = std::make_unique<NlakhSingle>(NlakhSingle::open(config.data.root, "valid"));
+  EerBenchmarkOptions eer;
+  eer.clips_per_instrument = config.valid.clips_per_instrument;
+  eer.protocol.enroll = config.valid.enroll;
+  eer.protocol.targets = config.valid.targets;
+  eer.protocol.non_targets = config.valid.non_targets;
+  eer.seeds = config.valid.eer_seeds;
+  valid_ = std::make_unique<EerBenchmark>(EerBenchmark::open(config.data.root, "valid", eer));
   const int64_t n_classes = int64_t(train_->instruments().size());
   config.model.n_classes = n_classes;
   if (config.family_smoothing > 0) {
@@ -57,20 +62,15 @@ SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const D
   if (int64_t(train_clips_.size()) < config.batch_size)
     throw UsageError("the train split has " + std::to_string(train_clips_.size()) + " training clips, fewer than batch_size " +
                      std::to_string(config.batch_size));
-  const int64_t cap = config.valid.clips_per_instrument;
-  for (const auto& clips : valid_->clips_by_instrument())
-    for (size_t i = 0; i < clips.size() && (cap == 0 || int64_t(i) < cap); ++i) valid_clips_.push_back(clips[i]);
-  std::sort(valid_clips_.begin(), valid_clips_.end());
   // The EER protocol needs enroll + targets clips of an instrument: fail now, not at the first validation.
-  std::vector<int64_t> per_instrument(valid_->instruments().size());
-  for (int64_t c : valid_clips_) ++per_instrument[size_t(valid_->clips()[size_t(c)].instrument)];
-  const int64_t need = config.valid.enroll + config.valid.targets;
-  if (std::count_if(per_instrument.begin(), per_instrument.end(), [&](int64_t n) { return n >= need; }) < 2)
+  if (valid_->enrollable_instruments() < 2)
     throw UsageError("the valid split has fewer than 2 instruments with valid.enroll + valid.targets = " +
-                     std::to_string(need) + " clips, which the EER needs: render more clips per instrument or "
+                     std::to_string(config.valid.enroll + config.valid.targets) +
+                     " clips, which the EER needs: render more clips per instrument or "
                      "lower valid.enroll / valid.targets");
   spdlog::info("train-single: {} train instruments, {} training clips, {} held out; {} valid instruments, {} valid clips",
-               n_classes, train_clips_.size(), heldout_clips_.size(), valid_->instruments().size(), valid_clips_.size());
+               n_classes, train_clips_.size(), heldout_clips_.size(), valid_->dataset().instruments().size(),
+               valid_->clips().size());
 
   model_ = HanCnn(config.model.han, config.model.emb_dim, config.model.n_classes);
   model_->to(device_);
@@ -145,22 +145,10 @@ Json SingleTask::validate() {
     metrics["loss"] = torch::nn::functional::cross_entropy(logits, labels).item<double>();
     metrics["accuracy"] = logits.argmax(1).eq(labels).to(torch::kFloat64).mean().item<double>();
   }
-  const torch::Tensor out = embed_clips(
-      int64_t(valid_clips_.size()), samples, [&](int64_t i, float* dst) { valid_->read(valid_clips_[size_t(i)], dst); },
-      forward, config_.valid.batch_size, workers, "valid unseen-instrument clips", stop_requested);
-  const torch::Tensor emb = out.narrow(1, config_.model.n_classes, config_.model.emb_dim).contiguous();
-  const std::vector<float> flat(emb.data_ptr<float>(), emb.data_ptr<float>() + emb.numel());
-  std::vector<int64_t> instrument;
-  for (int64_t c : valid_clips_) instrument.push_back(valid_->clips()[size_t(c)].instrument);
-  EerProtocol protocol;
-  protocol.enroll = config_.valid.enroll;
-  protocol.targets = config_.valid.targets;
-  protocol.non_targets = config_.valid.non_targets;
-  // The same evaluation as eval-eer (instret/eval/eer_evaluation.h), means over the seeds.
-  const EerEvaluation eer = evaluate_eer(flat, config_.model.emb_dim, instrument, protocol, config_.valid.eer_seeds);
-  metrics["eer"] = eer.pooled.mean;
-  metrics["eer_per_instrument"] = eer.per_instrument_mean.mean;
-  metrics["eer_rocch"] = eer.rocch.mean;
+  // The same benchmark as eval-eer (instret/eval/eer_benchmark.h), means over the seeds.
+  const torch::Tensor out =
+      valid_->embed(forward, config_.valid.batch_size, workers, "valid unseen-instrument clips", stop_requested);
+  metrics.update(EerBenchmark::metrics(valid_->evaluate(out.narrow(1, config_.model.n_classes, config_.model.emb_dim))));
   model_->train();
   return metrics;
 }

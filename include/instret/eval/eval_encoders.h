@@ -10,6 +10,7 @@
 
 #include "instret/core/config.h"
 #include "instret/eval/mel_stats_baseline.h"
+#include "instret/models/encoders.h"
 
 namespace instret {
 
@@ -39,7 +40,8 @@ class MixtureEmbedder {
   // A train-multi or import-weights checkpoint; FormatError when it holds a single encoder.
   static MixtureEmbedder multi(const std::filesystem::path& checkpoint, const torch::Device& device, bool bf16 = false);
   static MixtureEmbedder baseline(const MelStatsConfig& config, const torch::Device& device);
-  torch::Tensor embed(const torch::Tensor& audio);
+  // The embeddings and, for a multi encoder with the set head, its existence logits (MultiEncoder::embed_all).
+  MultiOutput embed(const torch::Tensor& audio);
   int64_t dim() const;
   int64_t n_outputs() const;
   // {"kind": "multi", "model": "small" | "large", "checkpoint", "hash", "bf16"} or the baseline's description.

@@ -49,11 +49,14 @@ RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t 
                                        const ChanceSettings& chance, const LabelGroups& twins = {},
                                        const std::vector<double>& existence = {});
 
-// The metric part of the report: f1_macro, f1_weighted, family_f1_macro, family_f1_weighted,
-// map_macro, map_weighted, and "chance" {"true_size": {...}, "uniform_size": {..., "min_size",
-// "max_size"}, "repeats", "seed"} with the same six keys each (chance mAP from uniform random scores).
-// With twin groups also twin_f1_macro, twin_f1_weighted, twin_map_macro, twin_map_weighted (and
-// twin_f1_* in both chance rows, counts.twin_groups).
+// The metrics themselves: f1_macro, f1_weighted, family_f1_macro, family_f1_weighted, map_macro,
+// map_weighted and, with twin groups, twin_f1_macro, twin_f1_weighted, twin_map_macro, twin_map_weighted.
+Json retrieval_metrics_json(const RetrievalEvaluation& e);
+
+// The metric part of the report: retrieval_metrics_json, "chance" {"true_size": {...},
+// "uniform_size": {..., "min_size", "max_size"}, "repeats", "seed"} with its six keys each (chance mAP
+// from uniform random scores; with twin groups twin_f1_* too) and "counts" (mixtures, slots,
+// instruments, families, and twin_groups with twin groups).
 Json retrieval_evaluation_json(const RetrievalEvaluation& e, const ChanceSettings& chance);
 
 // The paper's Table 2 layout as markdown: a header (Model | Family F1 macro | weighted | Instrument F1

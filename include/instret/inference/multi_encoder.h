@@ -19,6 +19,9 @@ class MultiEncoder {
   MultiEncoder(const std::filesystem::path& checkpoint, const torch::Device& device, bool bf16 = false);
   // Output embeddings (B, n_outputs, emb_dim) float32 on the device of a (B, samples) audio batch, no gradients.
   torch::Tensor embed(const torch::Tensor& audio);
+  // The embeddings as embed() and, with the set head (model.head "set"), the slots' existence logits
+  // (B, n_outputs) float32; undefined existence for the linear head.
+  MultiOutput embed_all(const torch::Tensor& audio);
   const std::string& hash() const { return hash_; }
   int64_t n_outputs() const { return config_.n_outputs; }
   int64_t dim() const { return config_.emb_dim; }

@@ -8,7 +8,7 @@
 #include "instret/audio/mel.h"
 #include "instret/data/nlakh_dataset.h"
 #include "instret/data/random_mix.h"
-#include "instret/eval/retrieval_metrics.h"
+#include "instret/eval/retrieval_benchmark.h"
 #include "instret/loss/pit_cosine_loss.h"
 #include "instret/models/encoders.h"
 #include "instret/train/distributed.h"
@@ -45,14 +45,13 @@ class MultiTask : public TrainTask {
   const bool on_the_fly_;
   PitReduction reduction_;
   RandomMixConfig mix_;
-  std::unique_ptr<NlakhSingle> single_train_, single_valid_;
-  std::unique_ptr<NlakhMulti> multi_train_, multi_valid_;
+  std::unique_ptr<NlakhSingle> single_train_;
+  std::unique_ptr<NlakhMulti> multi_train_;
+  std::unique_ptr<RetrievalBenchmark> valid_;  // the valid split's retrieval benchmark (as eval-retrieval's)
   std::unique_ptr<SingleEncoder> encoder_;
   torch::Tensor train_targets_;  // (rows, D) on the device: per single clip (random) or per stem (nlakh)
   torch::Tensor valid_targets_;  // (valid stems, D) on the CPU
   torch::Tensor library_;        // (valid instruments, D) normalised; zero rows for instruments without clips
-  LabelGroups families_;         // valid instrument -> family (eval-retrieval's family table)
-  std::vector<int64_t> valid_items_;
   std::vector<int64_t> stem_instrument_;  // Nlakh-multi train: instrument of each flat stem row
   LogMel frontend_{nullptr};
   MultiEncoderNet model_{nullptr};

@@ -6,6 +6,7 @@
 
 #include "instret/audio/mel.h"
 #include "instret/data/nlakh_dataset.h"
+#include "instret/eval/eer_benchmark.h"
 #include "instret/models/han_cnn.h"
 #include "instret/train/distributed.h"
 #include "instret/train/trainer.h"
@@ -38,9 +39,9 @@ class SingleTask : public TrainTask {
   torch::Device device_;
   bool bf16_;  // bf16 autocast of validation's forward passes
   int rank_, world_;
-  std::unique_ptr<NlakhSingle> train_, valid_;
+  std::unique_ptr<NlakhSingle> train_;
+  std::unique_ptr<EerBenchmark> valid_;              // the valid split's EER benchmark (as eval-eer's)
   std::vector<int64_t> train_clips_, heldout_clips_;  // indices into train_->clips()
-  std::vector<int64_t> valid_clips_;                  // indices into valid_->clips()
   torch::Tensor smoothed_targets_;  // (classes, classes) with family_smoothing > 0, else undefined
   LogMel frontend_{nullptr};
   HanCnn model_{nullptr};
