@@ -542,6 +542,16 @@ TEST(RetrieveQuery, WindowsRankingTableJsonAndRules) {
   EXPECT_NE(r.output.find("window 3  7.5-12.5 s"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find(first["ranking"][0]["instrument"].get<std::string>()), std::string::npos) << r.output;
 
+  // --set takes a key where its flag is not given; the flag wins; an unknown key is a usage error.
+  r = tool_stdout("retrieve", base + twelve.string() + " --json --set query.top_k=2");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(Json::parse(r.output)["results"][0]["ranking"].size(), 2u);
+  r = tool_stdout("retrieve", base + twelve.string() + " --json --set query.top_k=2 --top-k 3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(Json::parse(r.output)["results"][0]["ranking"].size(), 3u);
+  EXPECT_EQ(tool("retrieve", base + twelve.string() + " --set query.top_k=0").code, 2);
+  EXPECT_EQ(tool("retrieve", base + twelve.string() + " --set query.nonsense=1").code, 2);
+
   // FAISS indexes give the same top instrument on this tiny library.
   for (const char* kind : {"hnsw", "ivf"}) {
     r = tool_stdout("retrieve", base + twelve.string() + " --json --top-k 3 --index " + kind);

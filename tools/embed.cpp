@@ -7,7 +7,7 @@
 
 #include "instret/audio/features.h"
 #include "instret/audio/io.h"
-#include "instret/core/cli.h"
+#include "common/cli.h"
 #include "instret/core/device.h"
 #include "instret/core/precision.h"
 #include "instret/core/error.h"

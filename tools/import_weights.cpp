@@ -5,7 +5,7 @@
 
 #include <filesystem>
 
-#include "instret/core/cli.h"
+#include "common/cli.h"
 #include "instret/core/error.h"
 #include "instret/models/encoders.h"
 #include "instret/models/model_summary.h"

@@ -2,7 +2,7 @@
 // banks and MIDI files, deterministic from the config's seed; sharded and resumable.
 #include <iostream>
 
-#include "instret/core/cli.h"
+#include "common/cli.h"
 #include "instret/core/error.h"
 #include "instret/data/nlakh.h"
 

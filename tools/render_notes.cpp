@@ -1,7 +1,7 @@
 // render-notes: write an NSynth-format note bank (examples.json + audio/*.wav) from SoundFonts.
 #include <iostream>
 
-#include "instret/core/cli.h"
+#include "common/cli.h"
 #include "instret/data/note_bank_writer.h"
 
 int main(int argc, char** argv) {

@@ -7,13 +7,11 @@
 #include <filesystem>
 #include <iostream>
 
-#include "instret/core/cli.h"
+#include "common/cli.h"
 #include "instret/core/device.h"
 #include "instret/core/precision.h"
 #include "instret/core/error.h"
-#include "instret/core/fs.h"
 #include "instret/retrieval/indexing.h"
-#include "instret/retrieval/library.h"
 #include "instret/retrieval/query.h"
 #include "instret/retrieval/search.h"
 #include "instret/retrieval/search_cache.h"
@@ -23,37 +21,79 @@
 namespace fs = std::filesystem;
 using namespace instret;
 
+namespace {
+
+// The keys retrieve takes with --config / --set: the tuning of both subcommands. A flag given on the
+// command line wins over its key.
+Json retrieve_defaults() {
+  const IndexOptions index;
+  const QueryOptions query;
+  const SearchOptions search;
+  return {{"index", {{"batch", index.batch}, {"workers", index.workers}}},
+          {"query",
+           {{"top_k", query.top_k}, {"hop_s", query.hop_s}, {"candidates", query.candidates}, {"batch", query.batch}}},
+          {"search",
+           {{"hnsw_m", search.hnsw_m},
+            {"hnsw_ef_construction", search.hnsw_ef_construction},
+            {"hnsw_ef_search", search.hnsw_ef_search},
+            {"ivf_lists", search.ivf_lists},
+            {"ivf_nprobe", search.ivf_nprobe},
+            {"ivf_train_max", search.ivf_train_max}}}};
+}
+
+// The FAISS build options of the config (query time: --nprobe and --ef-search win over theirs).
+SearchOptions search_options(const Json& config) {
+  SearchOptions so;
+  so.hnsw_m = config_get<int>(config, "search.hnsw_m");
+  so.hnsw_ef_construction = config_get<int>(config, "search.hnsw_ef_construction");
+  so.hnsw_ef_search = config_get<int>(config, "search.hnsw_ef_search");
+  so.ivf_lists = config_get<int>(config, "search.ivf_lists");
+  so.ivf_nprobe = config_get<int>(config, "search.ivf_nprobe");
+  so.ivf_train_max = config_get<int>(config, "search.ivf_train_max");
+  if (so.hnsw_m < 2 || so.hnsw_ef_construction < 1 || so.hnsw_ef_search < 1 || so.ivf_lists < 0 ||
+      so.ivf_nprobe < 1 || so.ivf_train_max < 1)
+    throw UsageError("search: hnsw_m must be >= 2, ivf_lists >= 0, the other keys >= 1");
+  return so;
+}
+
+// `target` = config[key] unless `flag` was given; UsageError naming the key when the value is below `min`.
+template <typename T>
+void take(T& target, const Json& config, const std::string& key, const CLI::App& app, const std::string& flag, T min) {
+  if (app.count(flag) == 0) target = config_get<T>(config, key);
+  if (target < min) throw UsageError(key + " must be >= " + std::to_string(min));
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"Instrument libraries and retrieval from mixture audio", "retrieve"};
   CommonOptions common;
-  add_common_flags(app, common, false);
+  add_common_flags(app, common);
   app.require_subcommand(1);
   app.fallthrough();  // -v / -q also after the subcommand
 
   // retrieve index
   CLI::App* index = app.add_subcommand("index", "Embed instruments with a single encoder into a library file");
-  std::string single, output, folder, nlakh, split = "valid", soundfont, device = "auto", prebuild = "exact", bf16 = "auto";
-  std::vector<int> programs;
-  bool add = false;
-  int workers = 2;
-  int64_t batch = 16;
+  std::string single, output, device = "auto", bf16 = "auto";
+  IndexSource source;
+  IndexOptions io;
   index->add_option("--single", single, "Single-encoder checkpoint (train-single)")->required();
   index->add_option("-o,--output", output, "Library file to write")->required();
-  index->add_flag("--add", add, "Extend the library in --output (same encoder) instead of replacing it");
+  index->add_flag("--add", io.add, "Extend the library in --output (same encoder) instead of replacing it");
   auto* o_folder =
-      index->add_option("--folder", folder, "Folder of audio files: one subfolder or file-name prefix per instrument");
-  auto* o_nlakh = index->add_option("--nlakh", nlakh, "Rendered Nlakh dataset (render-nlakh output)");
-  index->add_option("--split", split, "Nlakh split for --nlakh")->check(CLI::IsMember({"train", "valid", "test"}));
+      index->add_option("--folder", source.folder, "Folder of audio files: one subfolder or file-name prefix per instrument");
+  auto* o_nlakh = index->add_option("--nlakh", source.nlakh, "Rendered Nlakh dataset (render-nlakh output)");
+  index->add_option("--split", source.split, "Nlakh split for --nlakh")->check(CLI::IsMember({"train", "valid", "test"}));
   auto* o_sf =
-      index->add_option("--soundfont", soundfont, "SoundFont (.sf2/.sf3): every melodic preset, fixed phrases");
-  index->add_option("--programs", programs, "Only these SoundFont preset numbers")->needs(o_sf);
+      index->add_option("--soundfont", source.soundfont, "SoundFont (.sf2/.sf3): every melodic preset, fixed phrases");
+  index->add_option("--programs", source.programs, "Only these SoundFont preset numbers")->needs(o_sf);
   o_folder->excludes(o_nlakh)->excludes(o_sf);
   o_nlakh->excludes(o_sf);
   index->add_option("--device", device, "auto, cpu, cuda or cuda:N");
   add_bf16_flag(*index, bf16);
-  index->add_option("-j,--workers", workers, "Decoding / rendering threads")->check(CLI::Range(1, 64));
-  index->add_option("--batch", batch, "Clips per forward")->check(CLI::PositiveNumber);
-  index->add_option("--index", prebuild, "Also build and store this approximate index beside the library (hnsw or ivf)")
+  index->add_option("-j,--workers", io.workers, "Decoding / rendering threads")->check(CLI::Range(1, 64));
+  index->add_option("--batch", io.batch, "Clips per forward")->check(CLI::PositiveNumber);
+  index->add_option("--index", io.prebuild, "Also build and store this approximate index beside the library (hnsw or ivf)")
       ->check(CLI::IsMember({"exact", "hnsw", "ivf"}));
 
   // retrieve query
@@ -82,65 +122,50 @@ int main(int argc, char** argv) {
   add_bf16_flag(*query, bf16);
 
   return run_tool(app, argc, argv, common, [&] {
+    const Json config = tool_config(retrieve_defaults(), common);
     if (index->parsed()) {
-      const int sources = int(!folder.empty()) + int(!nlakh.empty()) + int(!soundfont.empty());
-      if (sources != 1) throw UsageError("choose one source: --folder DIR, --nlakh DIR or --soundfont SF2");
+      source.validate();
+      take(io.batch, config, "index.batch", *index, "--batch", int64_t(1));
+      take(io.workers, config, "index.workers", *index, "--workers", 1);
+      io.search = search_options(config);
       const torch::Device dev = resolve_device(device);
       const Precision precision = inference_precision(bf16, dev);
       SingleEncoder encoder(single, dev, precision.bf16);
       log_precision(precision, dev);
-      Library library;
-      if (add && fs::exists(output)) {
-        library = load_library(output);
-        if (library.encoder_hash != encoder.hash())
-          throw FormatError("library " + output + " was made with encoder " + library.encoder_hash + " (" +
-                            library.encoder_checkpoint + "), not " + encoder.hash() + " (" + single +
-                            "): --add needs the same single encoder");
-        spdlog::info("{}: {} instruments, {} clips", output, library.instruments.size(), library.clips.size());
-      }
-      IndexPlan plan = !folder.empty()  ? plan_folder(folder, library.clip_seconds)
-                       : !nlakh.empty() ? plan_nlakh(nlakh, split)
-                                        : plan_soundfont(soundfont, programs, library.clip_seconds);
-      const IndexStats stats = index_into(library, encoder, plan, batch, workers);
-      save_library(output, library);
-      spdlog::info("wrote {}: {} instruments, {} clips ({} embedded now, {} already there, {} bad files skipped)",
-                   output, library.instruments.size(), library.clips.size(), stats.embedded, stats.kept,
-                   stats.bad_files);
-      if (stats.bad_files > 0)
-        spdlog::warn("{} bad audio files were skipped (see the warnings above)", stats.bad_files);
-      if (prebuild != "exact") {
-        const torch::Tensor means = torch::from_blob(library.means.data(), {int64_t(library.instruments.size()), library.dim},
-                                                     torch::kFloat32);
-        const auto search =
-            open_search(parse_search_kind(prebuild), means, SearchOptions{}, output, fast_file_hash(output));
-        spdlog::info("stored {} beside it: {}", search_index_path(output, parse_search_kind(prebuild)).string(),
-                     search->describe());
-      }
+      build_library_file(output, encoder, source, io);
       return;
     }
+    take(qo.top_k, config, "query.top_k", *query, "--top-k", int64_t(1));
+    if (query->count("--hop") == 0) qo.hop_s = config_get<double>(config, "query.hop_s");
+    if (!(qo.hop_s > 0)) throw UsageError("query.hop_s must be > 0");
+    take(qo.candidates, config, "query.candidates", *query, "--candidates", int64_t(1));
+    qo.batch = config_get<int64_t>(config, "query.batch");
+    if (qo.batch < 1) throw UsageError("query.batch must be >= 1");
+    const SearchOptions configured = search_options(config);
+    if (query->count("--nprobe") == 0) so.ivf_nprobe = configured.ivf_nprobe;
+    if (query->count("--ef-search") == 0) so.hnsw_ef_search = configured.hnsw_ef_search;
+    so.hnsw_m = configured.hnsw_m;
+    so.hnsw_ef_construction = configured.hnsw_ef_construction;
+    so.ivf_lists = configured.ivf_lists;
+    so.ivf_train_max = configured.ivf_train_max;
     if (rule == "threshold" && query->count("--threshold") == 0)
       throw UsageError("--rule threshold needs --threshold T (a cosine, e.g. 0.5)");
     if (rule == "argmax" && query->count("--threshold") > 0) throw UsageError("--threshold goes with --rule threshold");
     qo.rule = rule == "threshold" ? SetRule::threshold : SetRule::argmax;
     for (const auto& f : files)
       if (!fs::exists(f)) throw IoError("cannot read " + f + ": no such file");
-    // The stored FAISS index is keyed by the bytes the library was read from: hashed before and
-    // after reading, so a library replaced meanwhile is refused rather than paired with a stale index.
-    const std::string library_hash = index_kind == "exact" ? std::string() : fast_file_hash(library_path);
-    const Library library = load_library(library_path);
-    if (index_kind != "exact" && fast_file_hash(library_path) != library_hash)
-      throw IoError("library " + library_path + " changed while it was read (is retrieve index writing it?): try again");
-    if (library.instruments.empty()) throw FormatError("library " + library_path + " holds no instrument");
+    // The stored FAISS index is keyed by the bytes the library was read from.
+    const CheckedLibrary checked = load_library_checked(library_path, index_kind != "exact");
+    const Library& library = checked.library;
     const torch::Device qdev = resolve_device(qdevice);
     const Precision precision = inference_precision(bf16, qdev);
     MultiEncoder encoder(multi, qdev, precision.bf16);
     log_precision(precision, qdev);
     check_library_encoder(library, library_path, encoder);
     const auto t0 = std::chrono::steady_clock::now();
-    const torch::Tensor means = torch::from_blob(const_cast<float*>(library.means.data()),
-                                                 {int64_t(library.instruments.size()), library.dim}, torch::kFloat32);
     bool reused = false;
-    const auto search = open_search(parse_search_kind(index_kind), means, so, library_path, library_hash, &reused);
+    const auto search =
+        open_library_search(library, parse_search_kind(index_kind), so, library_path, checked.hash, &reused);
     spdlog::info("search: {} {} in {:.2f} s", search->describe(), reused ? "read" : "built",
                  std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     Json all = Json::array();

@@ -1,4 +1,4 @@
 // train-multi: trains the multi-instrument encoder (Small or Large) against a frozen single encoder.
-#include "instret/train/training_tool.h"
+#include "common/training_tool.h"
 
 int main(int argc, char** argv) { return instret::run_training_tool(argc, argv, true); }

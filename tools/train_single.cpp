@@ -1,4 +1,4 @@
 // train-single: trains the single-instrument encoder (Han CNN) on an Nlakh dataset.
-#include "instret/train/training_tool.h"
+#include "common/training_tool.h"
 
 int main(int argc, char** argv) { return instret::run_training_tool(argc, argv, false); }

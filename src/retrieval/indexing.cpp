@@ -19,6 +19,7 @@
 #include "instret/midi/family.h"
 #include "instret/inference/embed_clips.h"
 #include "instret/inference/single_encoder.h"
+#include "instret/retrieval/search_cache.h"
 
 namespace fs = std::filesystem;
 
@@ -260,6 +261,40 @@ IndexStats index_into(Library& library, SingleEncoder& encoder, const IndexPlan&
   library.finish();
   if (library.instruments.empty())
     throw FormatError("no instrument left to index (" + std::to_string(stats.bad_files) + " bad files skipped)");
+  return stats;
+}
+
+void IndexSource::validate() const {
+  const int sources = int(!folder.empty()) + int(!nlakh.empty()) + int(!soundfont.empty());
+  if (sources != 1) throw UsageError("choose one source: --folder DIR, --nlakh DIR or --soundfont SF2");
+}
+
+IndexStats build_library_file(const fs::path& output, SingleEncoder& encoder, const IndexSource& source,
+                              const IndexOptions& options) {
+  source.validate();
+  Library library;
+  if (options.add && fs::exists(output)) {
+    library = load_library(output);
+    if (library.encoder_hash != encoder.hash())
+      throw FormatError("library " + output.string() + " was made with encoder " + library.encoder_hash + " (" +
+                        library.encoder_checkpoint + "), not " + encoder.hash() + " (" + encoder.path().string() +
+                        "): --add needs the same single encoder");
+    spdlog::info("{}: {} instruments, {} clips", output.string(), library.instruments.size(), library.clips.size());
+  }
+  const IndexPlan plan = !source.folder.empty() ? plan_folder(source.folder, library.clip_seconds)
+                         : !source.nlakh.empty() ? plan_nlakh(source.nlakh, source.split)
+                                                 : plan_soundfont(source.soundfont, source.programs, library.clip_seconds);
+  const IndexStats stats = index_into(library, encoder, plan, options.batch, options.workers);
+  save_library(output, library);
+  spdlog::info("wrote {}: {} instruments, {} clips ({} embedded now, {} already there, {} bad files skipped)",
+               output.string(), library.instruments.size(), library.clips.size(), stats.embedded, stats.kept,
+               stats.bad_files);
+  if (stats.bad_files > 0) spdlog::warn("{} bad audio files were skipped (see the warnings above)", stats.bad_files);
+  if (options.prebuild != "exact") {
+    const SearchKind kind = parse_search_kind(options.prebuild);
+    const auto search = open_library_search(library, kind, options.search, output, fast_file_hash(output));
+    spdlog::info("stored {} beside it: {}", search_index_path(output, kind).string(), search->describe());
+  }
   return stats;
 }
 

@@ -81,4 +81,23 @@ std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& 
   return search;
 }
 
+CheckedLibrary load_library_checked(const std::filesystem::path& path, bool hashed) {
+  CheckedLibrary out;
+  if (hashed) out.hash = fast_file_hash(path);
+  out.library = load_library(path);
+  if (hashed && fast_file_hash(path) != out.hash)
+    throw IoError("library " + path.string() + " changed while it was read (is retrieve index writing it?): try again");
+  if (out.library.instruments.empty()) throw FormatError("library " + path.string() + " holds no instrument");
+  return out;
+}
+
+std::unique_ptr<VectorSearch> open_library_search(const Library& library, SearchKind kind, const SearchOptions& options,
+                                                  const std::filesystem::path& path, const std::string& library_hash,
+                                                  bool* reused) {
+  // A view of the means (open_search copies what it keeps).
+  const torch::Tensor means = torch::from_blob(const_cast<float*>(library.means.data()),
+                                               {int64_t(library.instruments.size()), library.dim}, torch::kFloat32);
+  return open_search(kind, means, options, path, library_hash, reused);
+}
+
 }  // namespace instret

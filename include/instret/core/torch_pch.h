@@ -3,4 +3,3 @@
 #include <torch/torch.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
-#include <CLI/CLI.hpp>

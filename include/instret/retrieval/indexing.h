@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "instret/retrieval/library.h"
+#include "instret/retrieval/search.h"
 
 namespace instret {
 
@@ -66,5 +67,29 @@ struct IndexStats {
 // (FormatError naming both hashes otherwise). Clips whose read throws are logged once per file and
 // skipped. FormatError when the library ends with no instrument.
 IndexStats index_into(Library& library, SingleEncoder& encoder, const IndexPlan& plan, int64_t batch, int workers);
+
+// What `retrieve index` reads: exactly one of a folder (plan_folder), a Nlakh split (plan_nlakh) or
+// a SoundFont (plan_soundfont, optionally only `programs`).
+struct IndexSource {
+  std::string folder, nlakh, split = "valid", soundfont;
+  std::vector<int> programs;
+  // UsageError unless exactly one of folder, nlakh and soundfont is given.
+  void validate() const;
+};
+
+struct IndexOptions {
+  bool add = false;            // extend the library file instead of replacing it
+  int64_t batch = 16;          // clips per forward
+  int workers = 2;             // decoding / rendering threads
+  std::string prebuild = "exact";  // also build and store this FAISS index beside the file: hnsw or ivf
+  SearchOptions search;            // its build options
+};
+
+// `retrieve index` as a whole: the library file `output` (with `add` and an existing file: that
+// library, which must hold this encoder's embeddings, FormatError otherwise) gets the source's clips
+// (index_into) and is written atomically; with prebuild hnsw or ivf, that index is built and stored
+// beside it (open_search). Validates the source first.
+IndexStats build_library_file(const std::filesystem::path& output, SingleEncoder& encoder, const IndexSource& source,
+                              const IndexOptions& options);
 
 }  // namespace instret

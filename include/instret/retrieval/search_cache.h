@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "instret/retrieval/library.h"
 #include "instret/retrieval/search.h"
 
 namespace instret {
@@ -23,5 +24,22 @@ std::filesystem::path search_index_path(const std::filesystem::path& library, Se
 std::unique_ptr<VectorSearch> open_search(SearchKind kind, const torch::Tensor& base, const SearchOptions& options,
                                           const std::filesystem::path& library, const std::string& library_hash,
                                           bool* reused = nullptr);
+
+// A library file read for searching, with the fast_file_hash of the bytes it was read from ("" when
+// not asked for): a stored index is keyed by it.
+struct CheckedLibrary {
+  Library library;
+  std::string hash;
+};
+
+// Reads `path` (load_library); with `hashed`, hashes it before and after reading: IoError when it
+// changed meanwhile (retrieve index writing it), so a stored index is never paired with other bytes.
+// FormatError when the library holds no instrument.
+CheckedLibrary load_library_checked(const std::filesystem::path& path, bool hashed);
+
+// open_search over the library's per-instrument means.
+std::unique_ptr<VectorSearch> open_library_search(const Library& library, SearchKind kind, const SearchOptions& options,
+                                                  const std::filesystem::path& path, const std::string& library_hash,
+                                                  bool* reused = nullptr);
 
 }  // namespace instret

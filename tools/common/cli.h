@@ -18,8 +18,8 @@ struct CommonOptions {
   std::vector<std::string> overrides;  // --set key.path=value (repeatable)
 };
 
-// Adds --verbose/--quiet, and --config/--set when `with_config`.
-void add_common_flags(CLI::App& app, CommonOptions& options, bool with_config = true);
+// Adds --verbose/--quiet and --config/--set.
+void add_common_flags(CLI::App& app, CommonOptions& options);
 
 // Adds --bf16 auto|true|false (default "auto") to a tool or subcommand that runs an encoder
 // (instret/core/precision.h: inference_precision resolves it).

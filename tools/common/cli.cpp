@@ -1,4 +1,4 @@
-#include "instret/core/cli.h"
+#include "common/cli.h"
 
 #include <spdlog/spdlog.h>
 
@@ -7,14 +7,12 @@
 
 namespace instret {
 
-void add_common_flags(CLI::App& app, CommonOptions& options, bool with_config) {
+void add_common_flags(CLI::App& app, CommonOptions& options) {
   app.add_flag("-v,--verbose", options.verbose, "Log debug detail");
   app.add_flag("-q,--quiet", options.quiet, "Log warnings and errors only");
-  if (with_config) {
-    app.add_option("-c,--config", options.config_file, "JSON config file (merged onto the defaults)")
-        ->check(CLI::ExistingFile);
-    app.add_option("--set", options.overrides, "Override a config key: key.path=value (repeatable)");
-  }
+  app.add_option("-c,--config", options.config_file, "JSON config file (merged onto the defaults)")
+      ->check(CLI::ExistingFile);
+  app.add_option("--set", options.overrides, "Override a config key: key.path=value (repeatable)");
 }
 
 void add_bf16_flag(CLI::App& app, std::string& value) {

@@ -1,11 +1,11 @@
-#include "instret/train/training_tool.h"
+#include "common/training_tool.h"
 
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
 #include <iostream>
 
-#include "instret/core/cli.h"
+#include "common/cli.h"
 #include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/hash.h"
