@@ -9,8 +9,8 @@
 
 #include "instret/core/config.h"
 #include "instret/core/log.h"
-#include "instret/data/nlakh.h"
-#include "instret/data/note_bank_writer.h"
+#include "instret/render/nlakh.h"
+#include "instret/render/note_bank_writer.h"
 
 using namespace instret;
 namespace fs = std::filesystem;

@@ -28,7 +28,7 @@
 #include "instret/data/random_mix.h"
 #include "instret/data/sampling.h"
 #ifndef INSTRET_DATA_STANDALONE
-#include "instret/data/nlakh.h"
+#include "instret/render/nlakh.h"
 #endif
 #include "test_support.h"
 

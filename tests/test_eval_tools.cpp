@@ -20,7 +20,7 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
-#include "instret/data/nlakh.h"
+#include "instret/render/nlakh.h"
 #include "instret/eval/eer_evaluation.h"
 #include "instret/eval/instrument_library.h"
 #include "instret/eval/mel_stats_baseline.h"

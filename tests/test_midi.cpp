@@ -17,7 +17,7 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
-#include "instret/data/midi_corpus.h"
+#include "instret/render/midi_corpus.h"
 #include "instret/midi/family.h"
 #include "instret/midi/smf.h"
 #include "test_support.h"

@@ -18,10 +18,10 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
-#include "instret/data/midi_corpus.h"
-#include "instret/data/nlakh.h"
+#include "instret/render/midi_corpus.h"
+#include "instret/render/nlakh.h"
 #include "instret/data/nlakh_dataset.h"
-#include "instret/data/note_bank_writer.h"
+#include "instret/render/note_bank_writer.h"
 #include "instret/midi/family.h"
 #include "test_support.h"
 

@@ -18,7 +18,7 @@
 #include "instret/core/config.h"
 #include "instret/core/fs.h"
 #include "instret/core/npy.h"
-#include "instret/data/nlakh.h"
+#include "instret/render/nlakh.h"
 #include "instret/data/nlakh_dataset.h"
 #include "instret/eval/cosine.h"
 #include "instret/retrieval/indexing.h"

@@ -15,7 +15,7 @@
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
 #include "instret/core/log.h"
-#include "instret/data/nlakh.h"
+#include "instret/render/nlakh.h"
 #include "instret/models/encoders.h"
 #include "instret/inference/checkpoint.h"
 #include "instret/train/lr_schedule.h"

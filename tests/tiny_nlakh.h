@@ -7,7 +7,7 @@
 #include <string>
 
 #include "instret/core/config.h"
-#include "instret/data/nlakh.h"
+#include "instret/render/nlakh.h"
 
 namespace instret::test {
 

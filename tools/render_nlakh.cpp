@@ -4,7 +4,7 @@
 
 #include "common/cli.h"
 #include "instret/core/error.h"
-#include "instret/data/nlakh.h"
+#include "instret/render/nlakh.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Render an Nlakh-style dataset (see docs/nlakh.md)"};

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "common/cli.h"
-#include "instret/data/note_bank_writer.h"
+#include "instret/render/note_bank_writer.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"Render SoundFont presets into an NSynth-format note bank (4 s notes, note-off at 3 s, 16 kHz)"};

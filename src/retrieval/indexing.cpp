@@ -15,7 +15,7 @@
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
 #include "instret/data/nlakh_dataset.h"
-#include "instret/data/soundfont_bank.h"
+#include "instret/render/soundfont_bank.h"
 #include "instret/midi/family.h"
 #include "instret/inference/embed_clips.h"
 #include "instret/inference/single_encoder.h"

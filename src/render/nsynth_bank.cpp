@@ -1,4 +1,4 @@
-#include "instret/data/nsynth_bank.h"
+#include "instret/render/nsynth_bank.h"
 
 #include <spdlog/spdlog.h>
 

@@ -1,4 +1,4 @@
-#include "instret/data/note_bank_writer.h"
+#include "instret/render/note_bank_writer.h"
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +10,7 @@
 #include "instret/core/error.h"
 #include "instret/core/log.h"
 #include "instret/core/parallel.h"
-#include "instret/data/soundfont_bank.h"
+#include "instret/render/soundfont_bank.h"
 #include "instret/midi/family.h"
 
 namespace instret {

@@ -1,4 +1,4 @@
-#include "instret/data/soundfont_bank.h"
+#include "instret/render/soundfont_bank.h"
 
 #include <fluidsynth.h>
 #include <spdlog/spdlog.h>

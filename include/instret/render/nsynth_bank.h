@@ -10,7 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "instret/data/instrument_bank.h"
+#include "instret/render/instrument_bank.h"
 
 namespace instret {
 

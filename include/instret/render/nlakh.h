@@ -1,16 +1,17 @@
 // Nlakh rendering: single-instrument clips and multi-instrument mixtures (with stems) from an
 // instrument bank and a folder of MIDI files, deterministic from a seed, sharded and resumable.
-// docs/nlakh.md documents the config, the output layout and the manifests.
+// docs/nlakh.md documents the config, the output layout and the manifests. The pieces: the config
+// (nlakh_config.h), the duplicate and twin checks (fingerprint_similarity.h, instrument_dedupe.h),
+// the clip tasks (nlakh_tasks.h), MIDI excerpts (midi_excerpts.h), resuming (nlakh_resume.h) and the
+// tables (nlakh_manifests.h); this file's render_nlakh runs them.
 #pragma once
 #include <cstdint>
 #include <string>
 
 #include "instret/core/config.h"
+#include "instret/render/nlakh_config.h"
 
 namespace instret {
-
-// The render-nlakh config with its defaults (docs/nlakh.md lists every key).
-Json nlakh_default_config();
 
 // A 64-bit seed for one clip, derived from the run seed and the clip's key ("single/train/<id>/3").
 uint64_t derive_seed(uint64_t seed, const std::string& key);

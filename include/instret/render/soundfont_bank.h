@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "instret/data/instrument_bank.h"
+#include "instret/render/instrument_bank.h"
 
 typedef struct _fluid_synth_t fluid_synth_t;
 typedef struct _fluid_hashtable_t fluid_settings_t;

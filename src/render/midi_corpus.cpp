@@ -1,4 +1,4 @@
-#include "instret/data/midi_corpus.h"
+#include "instret/render/midi_corpus.h"
 
 #include <glob.h>
 #include <spdlog/spdlog.h>

@@ -1,8 +1,8 @@
-#include "instret/data/instrument_bank.h"
+#include "instret/render/instrument_bank.h"
 
 #include "instret/core/error.h"
-#include "instret/data/nsynth_bank.h"
-#include "instret/data/soundfont_bank.h"
+#include "instret/render/nsynth_bank.h"
+#include "instret/render/soundfont_bank.h"
 
 namespace instret {
 
