@@ -495,17 +495,9 @@ TEST(EvalRetrievalTool, BaselineUsesOneSlotAndItsDumpRecomputes) {
 // twin-aware metrics beside the paper's; one without (tiny_data, rendered with policy keep) does not.
 TEST(EvalRetrievalTool, TwinGroupsAddTwinAwareMetrics) {
   const fs::path grouped = kScratch / "nlakh_twins";
-  fs::remove_all(grouped);
-  fs::copy(tiny_data(), grouped, fs::copy_options::recursive);
-  Json list = read_json_file(grouped / "instruments.json");
-  std::vector<std::string> valid;
-  for (Json& i : list)
-    if (i["split"] == "valid") {
-      valid.push_back(i["id"].get<std::string>());
-      i["twin_group"] = valid.size() == 2 ? valid[0] : valid.back();  // the first two are twins
-    }
+  const std::vector<std::string> valid = test::twin_grouped_copy(tiny_data(), grouped);  // the first two are twins
   ASSERT_GE(valid.size(), 3u);
-  write_json_file(grouped / "instruments.json", list);
+  Json list = read_json_file(grouped / "instruments.json");
   const fs::path dump = kScratch / "ret_twins.jsonl";
   const auto r = tool_stdout("eval-retrieval", "--baseline mfcc --data " + grouped.string() +
                                                    " --chance-repeats 5 -j 1 --dump-scores " + dump.string());

@@ -465,18 +465,7 @@ TEST(TrainSingle, ValidationGivesEvalEersNumbers) {
 // tool's metric keys, twin-aware ones included, with the tool's numbers on the checkpoint it validated.
 TEST(TrainMulti, ValidationGivesEvalRetrievalsKeysAndNumbers) {
   const fs::path grouped = kScratch / "nlakh_twins";
-  fs::remove_all(grouped);
-  fs::copy(tiny_data(), grouped, fs::copy_options::recursive);
-  fs::remove_all(grouped / "targets");
-  Json list = read_json_file(grouped / "instruments.json");
-  std::vector<std::string> valid_ids;
-  for (Json& i : list)
-    if (i["split"] == "valid") {
-      valid_ids.push_back(i["id"].get<std::string>());
-      i["twin_group"] = valid_ids.size() == 2 ? valid_ids[0] : valid_ids.back();  // the first two are twins
-    }
-  ASSERT_GE(valid_ids.size(), 3u);
-  write_json_file(grouped / "instruments.json", list);
+  ASSERT_GE(test::twin_grouped_copy(tiny_data(), grouped).size(), 3u);
   const fs::path ckpt = tiny_single_checkpoint(), run = kScratch / "multi_vs_eval";
   const auto r = tool("train-multi", "--data " + grouped.string() + " --single " + ckpt.string() + " --run " +
                                          run.string() + kTinyMulti + " --set steps=2 --set valid.every=2"

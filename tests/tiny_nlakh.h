@@ -1,10 +1,11 @@
 // The tiny Nlakh datasets the end-to-end tests train and evaluate on: configs/nlakh_tiny.json with
-// fewer clips and mixtures, rendered once per process and folder.
+// fewer clips and mixtures, rendered once per process and folder, and a copy with twin groups.
 #pragma once
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "instret/core/config.h"
 #include "instret/render/nlakh.h"
@@ -27,6 +28,24 @@ inline const std::filesystem::path& tiny_nlakh(const std::filesystem::path& out,
   config["output"] = out.string();
   render_nlakh(config);
   return rendered.emplace(out, out).first->second;
+}
+
+// A copy of `data` at `out` (replaced, without its target cache) as render-nlakh twins.policy group
+// writes one: every valid instrument is its own twin group but the first two, which are twins.
+// Returns the valid instrument ids.
+inline std::vector<std::string> twin_grouped_copy(const std::filesystem::path& data, const std::filesystem::path& out) {
+  std::filesystem::remove_all(out);
+  std::filesystem::copy(data, out, std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(out / "targets");
+  Json list = read_json_file(out / "instruments.json");
+  std::vector<std::string> valid;
+  for (Json& i : list)
+    if (i["split"] == "valid") {
+      valid.push_back(i["id"].get<std::string>());
+      i["twin_group"] = valid.size() == 2 ? valid[0] : valid.back();
+    }
+  write_json_file(out / "instruments.json", list);
+  return valid;
 }
 
 }  // namespace instret::test

@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "common/cli.h"
-#include "instret/core/device.h"
+#include "common/eval_tool.h"
 #include "instret/core/precision.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
@@ -48,25 +48,15 @@ int main(int argc, char** argv) {
   return run_tool(app, argc, argv, options, [&] {
     if (single.empty() == baseline.empty()) throw UsageError("give --single CKPT or --baseline mfcc|logmel");
     if (seeds.empty()) throw UsageError("--seeds: give at least one seed");
-    const Json config = tool_config(eval_tool_defaults(), options);
-    const int64_t batch = config["batch_size"].get<int64_t>();
-    const int workers = config["workers"].get<int>();
-    if (batch < 1 || workers < 0) throw UsageError("batch_size must be >= 1 and workers >= 0");
-    MelStatsConfig baseline_config;
-    baseline_config.kind = baseline.empty() ? "mfcc" : baseline;
-    baseline_config.n_mfcc = config["baseline"]["n_mfcc"].get<int>();
-    from_json(config["baseline"]["mel"], baseline_config.mel);
-    if (threads > 0) torch::set_num_threads(threads);
-    const torch::Device dev = resolve_device(device);
-
-    require_split(data, split);
+    const EvalToolStart start = start_eval_tool(options, baseline, threads, device, data, split);
+    const torch::Device dev = start.device;
     EerBenchmarkOptions bench_options;
     bench_options.clips_per_instrument = cap;
     bench_options.protocol = protocol;
     bench_options.seeds = seeds;
     const EerBenchmark bench = EerBenchmark::open(data, split, bench_options);
     const Precision precision = inference_precision(bf16, dev);
-    ClipEmbedder embedder = single.empty() ? ClipEmbedder::baseline(baseline_config, dev)
+    ClipEmbedder embedder = single.empty() ? ClipEmbedder::baseline(start.config.baseline, dev)
                                            : ClipEmbedder::single(single, dev, precision.bf16);
     if (!single.empty()) log_precision(precision, dev);
     std::string seed_list;
@@ -74,8 +64,8 @@ int main(int argc, char** argv) {
     spdlog::info("eval-eer: {} {} clips of {} instruments ({} without clips), seeds {}", bench.clips().size(), split,
                  bench.dataset().instruments().size() - size_t(bench.instruments_without_clips()),
                  bench.instruments_without_clips(), seed_list);
-    const torch::Tensor emb = bench.embed([&](const torch::Tensor& audio) { return embedder.embed(audio); }, batch,
-                                          std::max(1, workers), split + " clips");
+    const torch::Tensor emb = bench.embed([&](const torch::Tensor& audio) { return embedder.embed(audio); },
+                                          start.config.batch_size, std::max(1, start.config.workers), split + " clips");
     const EerEvaluation result = bench.evaluate(emb);
 
     Json report = {{"tool", "eval-eer"}, {"encoder", embedder.describe()}, {"data", data}, {"split", split}};

@@ -8,7 +8,7 @@
 #include <iostream>
 
 #include "common/cli.h"
-#include "instret/core/device.h"
+#include "common/eval_tool.h"
 #include "instret/core/precision.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
@@ -52,18 +52,8 @@ int main(int argc, char** argv) {
   return run_tool(app, argc, argv, options, [&] {
     if (baseline.empty() && (multi.empty() || single.empty()))
       throw UsageError("give --multi CKPT and --single CKPT, or --baseline mfcc|logmel");
-    const Json config = tool_config(eval_tool_defaults(), options);
-    const int64_t batch = config["batch_size"].get<int64_t>();
-    const int workers = config["workers"].get<int>();
-    if (batch < 1 || workers < 0) throw UsageError("batch_size must be >= 1 and workers >= 0");
-    MelStatsConfig baseline_config;
-    baseline_config.kind = baseline.empty() ? "mfcc" : baseline;
-    baseline_config.n_mfcc = config["baseline"]["n_mfcc"].get<int>();
-    from_json(config["baseline"]["mel"], baseline_config.mel);
-    if (threads > 0) torch::set_num_threads(threads);
-    const torch::Device dev = resolve_device(device);
-
-    require_split(data, split);
+    const EvalToolStart start = start_eval_tool(options, baseline, threads, device, data, split);
+    const torch::Device dev = start.device;
     RetrievalBenchmarkOptions bench_options;
     bench_options.library_clips = library_k;
     bench_options.max_mixtures = max_mixtures;
@@ -73,9 +63,9 @@ int main(int argc, char** argv) {
     const Precision precision = inference_precision(bf16, dev);
     const bool use_bf16 = learned && precision.bf16;
     MixtureEmbedder mix_embedder =
-        learned ? MixtureEmbedder::multi(multi, dev, use_bf16) : MixtureEmbedder::baseline(baseline_config, dev);
+        learned ? MixtureEmbedder::multi(multi, dev, use_bf16) : MixtureEmbedder::baseline(start.config.baseline, dev);
     ClipEmbedder clip_embedder =
-        learned ? ClipEmbedder::single(single, dev, use_bf16) : ClipEmbedder::baseline(baseline_config, dev);
+        learned ? ClipEmbedder::single(single, dev, use_bf16) : ClipEmbedder::baseline(start.config.baseline, dev);
     if (mix_embedder.dim() != clip_embedder.dim())
       throw UsageError("the multi encoder " + multi + " gives " + std::to_string(mix_embedder.dim()) +
                        "-d embeddings but the single encoder " + single + " gives " + std::to_string(clip_embedder.dim()) +
@@ -83,13 +73,15 @@ int main(int argc, char** argv) {
     if (learned) log_precision(precision, dev);
 
     const torch::Tensor library = bench.embed_library(
-        [&](const torch::Tensor& audio) { return clip_embedder.embed(audio); }, batch, std::max(1, workers));
+        [&](const torch::Tensor& audio) { return clip_embedder.embed(audio); }, start.config.batch_size,
+        std::max(1, start.config.workers));
     const int64_t without_clips = library.norm(2, 1).eq(0).sum().item<int64_t>();
     if (without_clips > 0)
       spdlog::warn("{} of {} {} instruments have no clip (or a silent one) and cannot be retrieved", without_clips,
                    bench.n_labels(), split);
     const MixtureOutputs outputs = bench.embed_mixtures(
-        [&](const torch::Tensor& audio) { return mix_embedder.embed(audio); }, batch, std::max(1, workers),
+        [&](const torch::Tensor& audio) { return mix_embedder.embed(audio); }, start.config.batch_size,
+        std::max(1, start.config.workers),
         split + " mixtures");
     const RetrievalRun run = bench.evaluate(outputs, library);
     const RetrievalEvaluation& result = run.evaluation;

@@ -96,9 +96,22 @@ void require_split(const fs::path& root, const std::string& split) {
                    (names.empty() ? "(none)" : names));
 }
 
-Json eval_tool_defaults() {
-  MelStatsConfig baseline;
-  return {{"batch_size", 32}, {"workers", 2}, {"baseline", {{"n_mfcc", baseline.n_mfcc}, {"mel", baseline.mel}}}};
+Json EvalToolConfig::defaults() {
+  const EvalToolConfig c;
+  return {{"batch_size", c.batch_size},
+          {"workers", c.workers},
+          {"baseline", {{"n_mfcc", c.baseline.n_mfcc}, {"mel", c.baseline.mel}}}};
+}
+
+EvalToolConfig EvalToolConfig::from_json(const Json& config, const std::string& baseline_kind) {
+  EvalToolConfig c;
+  c.batch_size = config_get<int64_t>(config, "batch_size");
+  c.workers = config_get<int>(config, "workers");
+  if (c.batch_size < 1 || c.workers < 0) throw UsageError("batch_size must be >= 1 and workers >= 0");
+  c.baseline.kind = baseline_kind;
+  c.baseline.n_mfcc = config_get<int>(config, "baseline.n_mfcc");
+  instret::from_json(config["baseline"]["mel"], c.baseline.mel);
+  return c;
 }
 
 }  // namespace instret

@@ -14,11 +14,12 @@
 
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 #include "instret/data/nlakh_dataset.h"
-#include "instret/render/soundfont_bank.h"
-#include "instret/midi/family.h"
 #include "instret/inference/embed_clips.h"
 #include "instret/inference/single_encoder.h"
+#include "instret/midi/family.h"
+#include "instret/render/soundfont_bank.h"
 #include "instret/retrieval/search_cache.h"
 
 namespace fs = std::filesystem;

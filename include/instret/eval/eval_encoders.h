@@ -59,8 +59,17 @@ class MixtureEmbedder {
 // which say what is missing.
 void require_split(const std::filesystem::path& root, const std::string& split);
 
-// The config keys eval-eer and eval-retrieval take with --config / --set (their flags cover the
-// rest): batch_size, workers and the baseline's settings.
-Json eval_tool_defaults();
+// The settings eval-eer and eval-retrieval take with --config / --set (their flags cover the rest).
+struct EvalToolConfig {
+  int64_t batch_size = 32;  // clips per forward
+  int workers = 2;          // loader threads (0 counts as 1)
+  MelStatsConfig baseline;  // the baseline's settings (its kind comes from --baseline)
+
+  // The defaults as JSON: batch_size, workers, baseline {n_mfcc, mel}.
+  static Json defaults();
+  // Reads a merged config with the range-checked getters, the baseline of kind `baseline_kind`;
+  // UsageError naming the key on a bad value.
+  static EvalToolConfig from_json(const Json& config, const std::string& baseline_kind);
+};
 
 }  // namespace instret
