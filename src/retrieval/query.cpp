@@ -11,6 +11,7 @@
 
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 #include "instret/inference/checkpoint.h"
 #include "instret/inference/multi_encoder.h"
 

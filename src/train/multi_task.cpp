@@ -5,6 +5,7 @@
 
 #include "instret/core/device.h"
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 #include "instret/core/hash.h"
 #include "instret/core/precision.h"
 #include "instret/data/sampling.h"
@@ -48,7 +49,7 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   bench.max_mixtures = config.valid.max_mixtures;
   bench.chance.repeats = 0;
   valid_ = std::make_unique<RetrievalBenchmark>(RetrievalBenchmark::open(root, "valid", bench));
-  for (const NlakhMulti* m : {multi_train_.get(), &valid_->mixtures()}) {
+  for (const NlakhMulti* m : std::initializer_list<const NlakhMulti*>{multi_train_.get(), &valid_->mixtures()}) {
     if (!m) continue;
     for (const MultiItem& item : m->items())
       if (int64_t(item.stems.size()) > config.model.n_outputs)

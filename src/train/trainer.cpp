@@ -5,6 +5,7 @@
 #include <torch/optim/adam.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <exception>
 #include <iostream>
@@ -191,7 +192,7 @@ class Loop {
         if (!std::isfinite(pending)) fail_non_finite(pending, step_);
       }
       if (validate_now && !validate()) {
-        stop = g_stop_signal.load() ? g_stop_signal.load() : SIGTERM;
+        stop = signals.received() ? signals.received() : SIGTERM;
         break;
       }
       if (keep_now) save_agreed("step_" + std::to_string(step_));
