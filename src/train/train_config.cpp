@@ -8,64 +8,88 @@
 
 namespace instret {
 
-Json train_default_config(bool multi) {
-  ModelConfig model;
-  model.kind = multi ? "large" : "han_cnn";
+namespace {
+
+// The JSON of a bf16 mode, as the config reads it: "auto", true or false.
+Json bf16_mode_json(Bf16Mode mode) {
+  if (mode == Bf16Mode::kAuto) return "auto";
+  return mode == Bf16Mode::kOn;
+}
+
+}  // namespace
+
+Json to_json(const OptimConfig& o) {
+  return {{"lr", o.lr},
+          {"betas", {o.beta1, o.beta2}},
+          {"weight_decay", o.weight_decay},
+          {"warmup_steps", o.warmup_steps},
+          {"schedule", o.schedule},
+          {"min_lr", o.min_lr},
+          {"grad_clip", o.grad_clip}};
+}
+
+Json to_json(const DataConfig& d) {
+  return {{"root", d.root},
+          {"kind", d.kind},
+          {"heldout_fraction", d.heldout_fraction},
+          {"mixes_per_epoch", d.mixes_per_epoch},
+          {"min_tracks", d.min_tracks},
+          {"max_tracks", d.max_tracks},
+          {"workers", d.workers},
+          {"prefetch", d.prefetch}};
+}
+
+Json to_json(const ValidConfig& v) {
+  return {{"every", v.every},
+          {"eer_seeds", v.eer_seeds},
+          {"enroll", v.enroll},
+          {"targets", v.targets},
+          {"non_targets", v.non_targets},
+          {"library_clips", v.library_clips},
+          {"clips_per_instrument", v.clips_per_instrument},
+          {"max_mixtures", v.max_mixtures},
+          {"batch_size", v.batch_size}};
+}
+
+Json to_json(const TrainConfig& c, bool multi) {
   Json mel;
-  to_json(mel, MelConfig());
-  Json config = {
-      {"model", to_json(model)},
-      {"mel", mel},
-      {"optim",
-       {{"lr", 1e-3},
-        {"betas", {0.9, 0.999}},
-        {"weight_decay", 0.0},
-        {"warmup_steps", 0},
-        {"schedule", "constant"},
-        {"min_lr", 0.0},
-        {"grad_clip", 0.0}}},
-      {"data",
-       {{"root", ""},
-        {"kind", multi ? "random" : "single"},
-        {"heldout_fraction", 0.1},
-        {"mixes_per_epoch", 0},
-        {"min_tracks", 2},
-        {"max_tracks", 9},
-        {"workers", 2},
-        {"prefetch", 4}}},
-      {"valid",
-       {{"every", 0},
-        {"eer_seeds", {0}},
-        {"enroll", 5},
-        {"targets", 20},
-        {"non_targets", 20},
-        {"library_clips", 1},
-        {"clips_per_instrument", 0},
-        {"max_mixtures", 0},
-        {"batch_size", 64}}},
-      {"batch_size", multi ? 128 : 32},
-      {"steps", 1000},
-      {"seed", 0},
-      {"log_every", 20},
-      {"checkpoint_every", 0},
-      {"threads", 0},
-      {"device", "auto"},
-      {"bf16", "auto"},
-      {"channels_last", true},
-      {"deterministic", false},
-  };
+  to_json(mel, c.mel);
+  Json config = {{"model", to_json(c.model)},
+                 {"mel", mel},
+                 {"optim", to_json(c.optim)},
+                 {"data", to_json(c.data)},
+                 {"valid", to_json(c.valid)},
+                 {"batch_size", c.batch_size},
+                 {"steps", c.steps},
+                 {"seed", c.seed},
+                 {"log_every", c.log_every},
+                 {"checkpoint_every", c.checkpoint_every},
+                 {"threads", c.threads},
+                 {"device", c.device},
+                 {"bf16", bf16_mode_json(c.bf16)},
+                 {"channels_last", c.channels_last},
+                 {"deterministic", c.deterministic}};
   if (!multi) {
-    config["family_smoothing"] = 0.0;
+    config["family_smoothing"] = c.family_smoothing;
   } else {
-    config["single_encoder"] = "";
-    config["loss_reduction"] = "mean";
-    config["contrastive"] = {{"weight", 0.0}, {"temperature", 0.1}};
-    config["existence"] = {{"weight", 1.0}};
-    config["targets"] = "cache";
-    config["targets_dir"] = "";
-    config["warm_start"] = "none";
+    config["single_encoder"] = c.single_encoder;
+    config["loss_reduction"] = c.loss_reduction;
+    config["contrastive"] = {{"weight", c.contrastive_weight}, {"temperature", c.contrastive_temperature}};
+    config["existence"] = {{"weight", c.existence_weight}};
+    config["targets"] = c.targets;
+    config["targets_dir"] = c.targets_dir;
+    config["warm_start"] = c.warm_start;
   }
   return config;
+}
+
+Json train_default_config(bool multi) {
+  // The structs hold the defaults; only what differs between the two tools is set here.
+  TrainConfig c;
+  c.model.kind = multi ? "large" : "han_cnn";
+  c.data.kind = multi ? "random" : "single";
+  c.batch_size = multi ? 128 : 32;
+  return to_json(c, multi);
 }
 
 namespace {

@@ -1,5 +1,6 @@
-// The configuration of a training run (train-single, train-multi): defaults as JSON (the keys a user
-// may set in a config file or with --set) and the typed view the training loop reads.
+// The configuration of a training run (train-single, train-multi): the typed view the training loop
+// reads, whose structs hold the defaults, and its JSON (the keys a user may set in a config file or
+// with --set).
 // docs/training.md lists every key.
 #pragma once
 #include <cstdint>
@@ -81,7 +82,16 @@ struct TrainConfig {
   Json json;  // the whole config as given (after defaults and overrides)
 };
 
-// The defaults of a training tool: train-single when `multi` is false, train-multi otherwise.
+// The sections and the whole config as JSON, the keys a user may set (the training tool's own keys
+// only: train-single when `multi` is false, train-multi otherwise).
+Json to_json(const OptimConfig& o);
+Json to_json(const DataConfig& d);
+Json to_json(const ValidConfig& v);
+Json to_json(const TrainConfig& c, bool multi);
+
+// The defaults of a training tool: the structs' defaults (the model kind, data kind and batch size
+// of train-single when `multi` is false, of train-multi otherwise) as JSON. They are written once, in
+// the structs.
 Json train_default_config(bool multi);
 
 // Reads and validates a merged config (UsageError naming the key on a bad value).
