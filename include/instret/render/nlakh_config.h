@@ -12,6 +12,8 @@ namespace instret {
 // The render-nlakh config with its defaults.
 Json nlakh_default_config();
 
+// The scalar settings of a config, as from_json reads them (the defaults are nlakh_default_config's;
+// these members hold no defaults of their own).
 struct NlakhSettings {
   uint64_t seed = 0;
   std::string output;          // the dataset folder
@@ -20,14 +22,14 @@ struct NlakhSettings {
   int64_t single_clips = 0;    // single.clips_per_instrument
   int single_min_notes = 0;
   int64_t multi_train = 0, multi_valid = 0;
-  int multi_min_tracks = 2, multi_max_tracks = 9, multi_min_notes = 3;
-  int max_attempts = 50;
-  double silence_peak = 1e-3;
-  double dedupe_correlation = 0.98;  // 0 = no duplicate check
-  double twin_threshold = 0.0;       // twins.threshold; 0 = no twin analysis
-  std::string twin_policy = "keep";  // twins.policy: keep, drop or group
-  int threads = 1;                   // config 0 = the machine's
-  int shard_index = 0, shard_count = 1;
+  int multi_min_tracks = 0, multi_max_tracks = 0, multi_min_notes = 0;
+  int max_attempts = 0;
+  double silence_peak = 0.0;
+  double dedupe_correlation = 0.0;  // 0 = no duplicate check
+  double twin_threshold = 0.0;      // twins.threshold; 0 = no twin analysis
+  std::string twin_policy;          // twins.policy: keep, drop or group
+  int threads = 0;                  // config 0 = the machine's
+  int shard_index = 0, shard_count = 0;
 
   // Reads a merged config (UsageError naming the key on a bad value); warns when twins.threshold is
   // not below dedupe_correlation (no twins can then be found).
