@@ -25,7 +25,7 @@ cd "$root"
 if [ "$long" = 1 ]; then
   clips=40 valid_mixtures=400 single_steps=6000 multi_steps=6000 single_valid_every=1000 multi_valid_every=1000
 else
-  clips=25 valid_mixtures=300 single_steps=1800 multi_steps=900 single_valid_every=600 multi_valid_every=300
+  clips=25 valid_mixtures=300 single_steps=4500 multi_steps=2250 single_valid_every=1500 multi_valid_every=750
 fi
 start=$(date +%s)
 step() { printf '\n== [%ss] %s\n' "$(($(date +%s) - start))" "$*"; }
