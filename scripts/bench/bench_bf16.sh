@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # float32 against bf16 autocast, side by side in one run, on the CPU (or DEVICE=cuda):
-#   training: the C++ train step alone and the whole pipeline (train-* --benchmark), beside the
-#     reference's design in Debian's PyTorch (scripts/bench/bench_reference_training.py; channels_last
-#     on both sides), for the Han CNN at the CPU presets' width (16..128, 256-d) and the paper's
-#     (32..256, 1024-d), Small at the presets' width and Large (ConvNeXt-Small);
+#   training: the C++ train step alone and the whole pipeline (train-* --benchmark; its step includes
+#     the log-mel frontend), the C++ model step on ready log-mels (bench_models --json: what PyTorch's
+#     step times), beside the reference's design in Debian's PyTorch
+#     (scripts/bench/bench_reference_training.py; channels_last on all sides), for the Han CNN at the
+#     CPU presets' width (16..128, 256-d) and the paper's (32..256, 1024-d), Small at the presets'
+#     width and Large (ConvNeXt-Small);
 #   inference: `embed --single` clips/s and `retrieve query` windows/s.
 # Each (model, side) pair runs float32 then bf16 right after it, ROUNDS times over, so machine noise
 # falls on both alike.
@@ -82,6 +84,25 @@ cxx() {  # model precision(false|true)
   esac | python3 -c 'import json,sys; j=json.loads(sys.stdin.readline()); j.update(side="c++", model=sys.argv[1]); print(json.dumps(j))' "$model"
 }
 
+cxx_model() {  # model precision(false|true): the model step on ready log-mels
+  local model=$1 bf16=() kind=small b=$batch width=()
+  [ "$2" = true ] && bf16=(--bf16)
+  case $model in
+    han_preset) kind=han_cnn width=(--han-channels 16,32,64,128 --emb-dim 256) ;;
+    han_paper) kind=han_cnn ;;
+    small) width=(--han-channels 16,32,64,128 --emb-dim 256) ;;
+    large) kind=large b=$batch_large ;;
+  esac
+  local cuda=(--no-cuda)
+  [ "$device" = cpu ] || cuda=()
+  "$bin/bench_models" --json --models "$kind" --batch-han "$b" --batch-small "$b" --batch-large "$b" \
+    --threads "$threads" --iters "$steps" --warmup 1 --channels-last "${width[@]}" "${bf16[@]}" "${cuda[@]}" |
+    python3 -c 'import json,sys
+for line in sys.stdin:
+    j=json.loads(line)
+    if j["benchmark"] == "model_step" and j["device"].startswith(sys.argv[2]): j.update(side="c++ model", model=sys.argv[1]); print(json.dumps(j))' "$model" "$device"
+}
+
 pyref() {  # model precision(false|true)
   local model=$1 bf16=() kind b=$batch
   [ "$2" = true ] && bf16=(--bf16)
@@ -100,6 +121,7 @@ pyref() {  # model precision(false|true)
 for ((r = 1; r <= rounds; r++)); do
   for m in $models; do
     for p in false true; do cxx "$m" "$p"; done
+    for p in false true; do cxx_model "$m" "$p"; done
     if [ "$have_py" = 1 ]; then
       for p in false true; do
         # PyTorch 1.13's CPU autocast hands timm's ConvNeXt layer norms bf16 beside float32 weights,

@@ -35,7 +35,7 @@ torch::Tensor han_cnn_input(const torch::Tensor& logmel) {
   if (logmel.dim() != 3)
     throw UsageError("Han CNN expects a log-mel batch (B, n_mels, frames), got " + std::to_string(logmel.dim()) +
                      " dimensions");
-  return logmel.transpose(1, 2).unsqueeze(1);
+  return logmel.transpose(1, 2).unsqueeze(1).contiguous();
 }
 
 HanCnnImpl::HanCnnImpl(const HanCnnConfig& c, int64_t emb_dim, int64_t n_out) {
