@@ -81,10 +81,10 @@ const fs::path& other_single_ckpt() {
   return p;
 }
 
-fs::path train_multi(const std::string& name, const fs::path& single) {
+fs::path train_multi(const std::string& name, const fs::path& single, const std::string& extra = "") {
   const fs::path run = kScratch / name;
   const auto r = tool("train-multi", "--data " + tiny_data().string() + " --single " + single.string() + " --run " +
-                                         run.string() + kTinyMulti + " --set steps=1");
+                                         run.string() + kTinyMulti + " --set steps=1" + extra);
   EXPECT_EQ(r.code, 0) << r.output;
   return run / "checkpoints" / "last.pt";
 }
@@ -146,6 +146,31 @@ TEST(RetrieveUnits, WindowRules) {
   EXPECT_EQ(family_from_name("violin"), "unknown");
   EXPECT_EQ(family_from_name("synth_lead_3"), "synth_lead");
   EXPECT_EQ(family_from_name("bassoon"), "unknown");
+}
+
+// The set head's existence rule for a window, by hand: 3 slots, 2 candidates each.
+TEST(RetrieveUnits, ExistenceDecidesWhichSlotsVote) {
+  SearchResult found;
+  found.k = 2;
+  found.ids = {0, 1, /**/ 1, 2, /**/ 2, 0};
+  found.scores = {0.9f, 0.5f, /**/ 0.8f, 0.7f, /**/ 0.95f, 0.1f};
+  EXPECT_EQ(voting_slots({}, 3), (std::vector<bool>{true, true, true}));
+  EXPECT_EQ(voting_slots({0.9, 0.2, 0.6}, 3), (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(voting_slots({0.1, 0.3, 0.2}, 3), (std::vector<bool>{false, true, false}));  // none exists: the likeliest
+  EXPECT_THROW(voting_slots({0.9, 0.2}, 3), UsageError);
+  const std::vector<bool> voting{true, false, true};
+  // argmax: each voting slot's nearest entry (slot 1's instrument 1 is left out), best first.
+  EXPECT_EQ(window_set(found, 3, SetRule::argmax, 0, voting), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(window_set(found, 3, SetRule::argmax, 0), (std::vector<int64_t>{2, 0, 1}));
+  // threshold: instrument 1 reaches 0.75 only through slot 1.
+  EXPECT_EQ(window_set(found, 3, SetRule::threshold, 0.75, voting), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(window_set(found, 3, SetRule::threshold, 0.75), (std::vector<int64_t>{2, 0, 1}));
+  const auto voted = window_scores(found, 3, {false, true, false});
+  ASSERT_EQ(voted.size(), 2u);
+  EXPECT_EQ(voted[0].first, 1);
+  EXPECT_FLOAT_EQ(float(voted[0].second), 0.8f);
+  EXPECT_EQ(voted[1].first, 2);
+  EXPECT_THROW(window_scores(found, 3, {true}), UsageError);
 }
 
 TEST(RetrieveUnits, LibraryRoundTripAndDamage) {
@@ -559,6 +584,63 @@ TEST(RetrieveQuery, WindowsRankingTableJsonAndRules) {
     EXPECT_EQ(Json::parse(r.output)["results"][0]["ranking"][0]["instrument"], first["ranking"][0]["instrument"])
         << kind;
   }
+}
+
+// With the set head, every window reports its slots' existence and its set comes from the slots that
+// exist; --no-existence (or query.existence=false) lets every slot vote; the linear head reports none.
+TEST(RetrieveQuery, SetHeadPrintsExistenceAndItsSetUsesIt) {
+  const fs::path lib = kScratch / "q_set.lib";
+  auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --nlakh " + tiny_data().string() +
+                                " --split valid -o " + lib.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  const fs::path set_ckpt = train_multi("multi_set", single_ckpt(),
+                                        " --set model.head=set --set model.set.dim=16 --set model.set.heads=2"
+                                        " --set model.set.layers=1 --set model.set.ffn=32");
+  const fs::path mix = kScratch / "mix_set.wav";
+  write_audio(mix, 8.0, 16000, 1, kWav);
+  const std::string base = " --library " + lib.string() + " " + mix.string() + " --json";
+  r = tool_stdout("retrieve", "query --multi " + set_ckpt.string() + base);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Json with = Json::parse(r.output);
+  EXPECT_TRUE(with["existence"].get<bool>());
+  const Json& windows = with["results"][0]["windows"];
+  ASSERT_EQ(windows.size(), 3u);  // 8 s: windows at 0, 2.5 and 5 s
+  for (const auto& w : windows) {
+    ASSERT_EQ(w["existence"].size(), 9u) << w.dump();
+    size_t existing = 0;
+    for (const auto& p : w["existence"]) {
+      EXPECT_GE(p.get<double>(), 0.0);
+      EXPECT_LE(p.get<double>(), 1.0);
+      existing += p.get<double>() >= 0.5;
+    }
+    // At most one instrument per voting slot (the likeliest slot alone when none exists).
+    EXPECT_LE(w["instruments"].size(), std::max<size_t>(existing, 1)) << w.dump();
+    EXPECT_GE(w["instruments"].size(), 1u);
+  }
+  r = tool_stdout("retrieve", "query --multi " + set_ckpt.string() + base + " --no-existence");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Json without = Json::parse(r.output);
+  EXPECT_FALSE(without["existence"].get<bool>());
+  // Every slot votes: each window's set holds at least the existing slots' instruments.
+  for (size_t w = 0; w < windows.size(); ++w)
+    for (const auto& inst : with["results"][0]["windows"][w]["instruments"]) {
+      bool found = false;
+      for (const auto& other : without["results"][0]["windows"][w]["instruments"]) found |= other["name"] == inst["name"];
+      EXPECT_TRUE(found) << inst.dump();
+    }
+  // The ranking uses every slot under both rules.
+  EXPECT_EQ(with["results"][0]["ranking"], without["results"][0]["ranking"]);
+  r = tool_stdout("retrieve", "query --multi " + set_ckpt.string() + base + " --set query.existence=false");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(Json::parse(r.output)["results"], without["results"]);
+  // The table prints the slots' existence under each window.
+  r = tool_stdout("retrieve", "query --multi " + set_ckpt.string() + " --library " + lib.string() + " " + mix.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("slot existence:"), std::string::npos) << r.output;
+  // The paper's linear head has no existence to report.
+  r = tool_stdout("retrieve", "query --multi " + multi_ckpt().string() + base);
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (const auto& w : Json::parse(r.output)["results"][0]["windows"]) EXPECT_FALSE(w.contains("existence"));
 }
 
 TEST(RetrieveQuery, EncoderChecksAndBadInputs) {

@@ -31,7 +31,11 @@ Json retrieve_defaults() {
   const SearchOptions search;
   return {{"index", {{"batch", index.batch}, {"workers", index.workers}}},
           {"query",
-           {{"top_k", query.top_k}, {"hop_s", query.hop_s}, {"candidates", query.candidates}, {"batch", query.batch}}},
+           {{"top_k", query.top_k},
+            {"hop_s", query.hop_s},
+            {"candidates", query.candidates},
+            {"batch", query.batch},
+            {"existence", query.existence}}},
           {"search",
            {{"hnsw_m", search.hnsw_m},
             {"hnsw_ef_construction", search.hnsw_ef_construction},
@@ -117,6 +121,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"exact", "hnsw", "ivf"}));
   query->add_option("--nprobe", so.ivf_nprobe, "IVF cells visited per vector")->check(CLI::PositiveNumber);
   query->add_option("--ef-search", so.hnsw_ef_search, "HNSW beam width")->check(CLI::PositiveNumber);
+  query->add_flag("!--no-existence", qo.existence,
+                  "Set head: every slot votes in a window's set (the paper's rule), not only the slots that exist");
   query->add_flag("--json", json, "JSON on stdout instead of the table");
   query->add_option("--device", qdevice, "auto, cpu, cuda or cuda:N");
   add_bf16_flag(*query, bf16);
@@ -139,6 +145,7 @@ int main(int argc, char** argv) {
     if (query->count("--hop") == 0) qo.hop_s = config_get<double>(config, "query.hop_s");
     if (!(qo.hop_s > 0)) throw UsageError("query.hop_s must be > 0");
     take(qo.candidates, config, "query.candidates", *query, "--candidates", int64_t(1));
+    if (query->count("--no-existence") == 0) qo.existence = config_get<bool>(config, "query.existence");
     qo.batch = config_get<int64_t>(config, "query.batch");
     if (qo.batch < 1) throw UsageError("query.batch must be >= 1");
     const SearchOptions configured = search_options(config);
@@ -180,6 +187,7 @@ int main(int argc, char** argv) {
       std::cout << Json{{"library", library_path},
                         {"encoder", library.encoder_hash},
                         {"rule", rule},
+                        {"existence", qo.existence},
                         {"search", search->describe()},
                         {"results", all}}
                        .dump(2)

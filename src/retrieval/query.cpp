@@ -31,8 +31,17 @@ std::vector<double> query_window_starts(double duration_s, double window_s, doub
 }
 
 std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found, int64_t m) {
+  return window_scores(found, m, {});
+}
+
+std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found, int64_t m,
+                                                      const std::vector<bool>& voting) {
+  if (!voting.empty() && int64_t(voting.size()) != m)
+    throw UsageError("window_scores: " + std::to_string(voting.size()) + " voting flags for " + std::to_string(m) +
+                     " slots");
   std::map<int64_t, double> best;
-  for (int64_t s = 0; s < m; ++s)
+  for (int64_t s = 0; s < m; ++s) {
+    if (!voting.empty() && !voting[size_t(s)]) continue;
     for (int64_t j = 0; j < found.k; ++j) {
       const int64_t id = found.ids[size_t(s * found.k + j)];
       if (id < 0) continue;
@@ -40,16 +49,34 @@ std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found,
       auto it = best.find(id);
       if (it == best.end() || v > it->second) best[id] = v;
     }
+  }
   std::vector<std::pair<int64_t, double>> out(best.begin(), best.end());
   std::stable_sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   return out;
 }
 
-std::vector<int64_t> window_set(const SearchResult& found, int64_t m, SetRule rule, double threshold) {
-  const auto scores = window_scores(found, m);
+std::vector<bool> voting_slots(const std::vector<double>& existence, int64_t m) {
+  if (existence.empty()) return std::vector<bool>(size_t(m), true);
+  if (int64_t(existence.size()) != m)
+    throw UsageError("voting_slots: " + std::to_string(existence.size()) + " existence values for " +
+                     std::to_string(m) + " slots");
+  std::vector<bool> voting(static_cast<size_t>(m), false);
+  bool any = false;
+  for (int64_t s = 0; s < m; ++s) {
+    voting[size_t(s)] = existence[size_t(s)] >= 0.5;
+    any = any || voting[size_t(s)];
+  }
+  if (!any) voting[size_t(std::max_element(existence.begin(), existence.end()) - existence.begin())] = true;
+  return voting;
+}
+
+std::vector<int64_t> window_set(const SearchResult& found, int64_t m, SetRule rule, double threshold,
+                                const std::vector<bool>& voting) {
+  const auto scores = window_scores(found, m, voting);
   std::vector<int64_t> set;
   if (rule == SetRule::argmax) {
     for (int64_t s = 0; s < m; ++s) {
+      if (!voting.empty() && !voting[size_t(s)]) continue;
       const int64_t id = found.ids[size_t(s * found.k)];  // each slot's nearest entry
       if (id >= 0 && std::find(set.begin(), set.end(), id) == set.end()) set.push_back(id);
     }
@@ -89,7 +116,11 @@ QueryResult run_query(const fs::path& file, MultiEncoder& encoder, const VectorS
       std::copy(x.begin(), x.end(), batch[int64_t(w)].data_ptr<float>());
     }
     auto t0 = Clock::now();
-    const torch::Tensor out = encoder.embed(batch).to(torch::kCPU, torch::kFloat32).contiguous();
+    const MultiOutput all = encoder.embed_all(batch);
+    const torch::Tensor out = all.embeddings.to(torch::kCPU, torch::kFloat32).contiguous();
+    const torch::Tensor probabilities =
+        all.existence.defined() ? torch::sigmoid(all.existence).to(torch::kCPU, torch::kFloat64).contiguous()
+                                : torch::Tensor();
     forward_s += std::chrono::duration<double>(Clock::now() - t0).count();
     for (size_t w = 0; w < n; ++w) {
       t0 = Clock::now();
@@ -98,11 +129,17 @@ QueryResult run_query(const fs::path& file, MultiEncoder& encoder, const VectorS
       WindowResult wr;
       wr.start_s = starts[first + w];
       wr.end_s = wr.start_s + window_s;
-      wr.set = window_set(found, m, options.rule, options.threshold);
-      const auto scores = window_scores(found, m);
-      std::map<int64_t, double> score_of(scores.begin(), scores.end());
+      if (probabilities.defined()) {
+        const double* p = probabilities[int64_t(w)].data_ptr<double>();
+        wr.existence.assign(p, p + m);
+      }
+      const std::vector<bool> voting = options.existence ? voting_slots(wr.existence, m) : std::vector<bool>();
+      wr.set = window_set(found, m, options.rule, options.threshold, voting);
+      const auto voted = window_scores(found, m, voting);
+      std::map<int64_t, double> score_of(voted.begin(), voted.end());
       const int64_t index = int64_t(result.windows.size());
       for (int64_t id : wr.set) wr.scores.push_back(score_of[id]);
+      const auto scores = window_scores(found, m);
       for (const auto& [id, v] : scores) {
         const auto [it, inserted] = ranked.try_emplace(id, RankedInstrument{id, v, {}});
         if (!inserted) it->second.score = std::max(it->second.score, v);
@@ -127,7 +164,9 @@ Json query_result_json(const QueryResult& result, const Library& library) {
     Json set = Json::array();
     for (size_t i = 0; i < w.set.size(); ++i)
       set.push_back({{"name", library.instruments[size_t(w.set[i])].name}, {"score", w.scores[i]}});
-    windows.push_back({{"start_s", w.start_s}, {"end_s", w.end_s}, {"instruments", std::move(set)}});
+    Json window = {{"start_s", w.start_s}, {"end_s", w.end_s}, {"instruments", std::move(set)}};
+    if (!w.existence.empty()) window["existence"] = w.existence;
+    windows.push_back(std::move(window));
   }
   Json ranking = Json::array();
   for (size_t i = 0; i < result.ranking.size(); ++i) {
@@ -185,6 +224,11 @@ std::string query_result_table(const QueryResult& result, const Library& library
     for (size_t j = 0; j < w.set.size(); ++j)
       out << (j ? ", " : " ") << library.instruments[size_t(w.set[j])].name << " (" << fixed(w.scores[j], 3) << ")";
     out << "\n";
+    if (!w.existence.empty()) {
+      out << "    slot existence:";
+      for (double p : w.existence) out << " " << fixed(p, 2);
+      out << "\n";
+    }
   }
   size_t name_w = 10, family_w = 6, windows_w = 7;
   std::vector<std::string> windows;

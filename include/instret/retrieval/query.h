@@ -29,12 +29,18 @@ struct QueryOptions {
   double threshold = 0.5;   // SetRule::threshold: cosine an instrument's best slot must reach
   int64_t candidates = 64;  // nearest library entries searched per output vector
   int64_t batch = 8;        // windows per forward
+  // With the set head (model.head "set"): a window's set comes from the slots that exist only
+  // (existence >= 0.5; the most probable slot when none does); false: every slot votes, the paper's
+  // rule. The ranking's scores use every slot either way (the plain max: docs/results.md measured the
+  // existence-weighted max rank worse). No effect with the paper's linear head.
+  bool existence = true;
 };
 
 struct WindowResult {
   double start_s = 0, end_s = 0;
   std::vector<int64_t> set;    // library instruments, best score first
-  std::vector<double> scores;  // their scores in this window (max over the slots)
+  std::vector<double> scores;  // their scores in this window (max over the voting slots)
+  std::vector<double> existence;  // each slot's existence probability (set head only, else empty)
 };
 
 struct RankedInstrument {
@@ -56,16 +62,26 @@ struct QueryResult {
 // instrument's exact score.
 std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found, int64_t m);
 
-// The set of a window: SetRule::argmax: each slot's nearest instrument, the union; threshold: every
-// candidate whose score reaches the threshold, or the best one when none does. Best first.
-std::vector<int64_t> window_set(const SearchResult& found, int64_t m, SetRule rule, double threshold);
+// The same over the slots whose `voting` flag is set only (all of them when `voting` is empty).
+std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found, int64_t m,
+                                                      const std::vector<bool>& voting);
+
+// The slots that vote in a window's set: those whose existence probability is >= 0.5, or the most
+// probable one when none is (eval's predict_set_existing rule); every slot when `existence` is empty.
+std::vector<bool> voting_slots(const std::vector<double>& existence, int64_t m);
+
+// The set of a window: SetRule::argmax: each voting slot's nearest instrument, the union; threshold:
+// every candidate whose score over the voting slots reaches the threshold, or the best one when none
+// does. Best first. `voting` empty: every slot votes.
+std::vector<int64_t> window_set(const SearchResult& found, int64_t m, SetRule rule, double threshold,
+                                const std::vector<bool>& voting = {});
 
 // Runs the whole query over one file (read_audio: any format/rate/channels).
 QueryResult run_query(const std::filesystem::path& file, MultiEncoder& encoder, const VectorSearch& search,
                       const QueryOptions& options);
 
 // JSON of one result: {"file", "duration_s", "windows": [{"start_s", "end_s", "instruments": [{"name",
-// "score"}]}], "ranking": [{"rank", "instrument", "family", "score", "source", "windows": [i...]}]}.
+// "score"}], "existence": [p per slot] (set head only)}], "ranking": [{"rank", "instrument", "family", "score", "source", "windows": [i...]}]}.
 Json query_result_json(const QueryResult& result, const Library& library);
 
 // The readable table: per-window sets, then rank / instrument / family / score / windows / source.
