@@ -49,10 +49,10 @@ SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const D
   valid_ = std::make_unique<EerBenchmark>(EerBenchmark::open(config.data.root, "valid", eer));
   const int64_t n_classes = int64_t(train_->instruments().size());
   config.model.n_classes = n_classes;
-  if (config.family_smoothing > 0) {
+  if (config.single_task.family_smoothing > 0) {
     std::vector<std::string> families;
     for (const auto& instrument : train_->instruments()) families.push_back(instrument.family);
-    smoothed_targets_ = family_smoothed_targets(families, config.family_smoothing).to(device_);
+    smoothed_targets_ = family_smoothed_targets(families, config.single_task.family_smoothing).to(device_);
   }
   config.json["model"]["n_classes"] = n_classes;
   if (config.batch_size % world_ != 0)
