@@ -29,7 +29,7 @@ std::string manifest_key(const std::string& root, const std::string& name) {
 
 }  // namespace
 
-MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distributed& dist)
+MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Distributed& dist)
     : config_(config), device_(device), bf16_(resolve_precision(config.bf16, device).bf16), rank_(dist.rank()),
       world_(dist.world_size()),
       random_(config.data.kind == "random"), on_the_fly_(config.multi_task.targets == "on_the_fly"),

@@ -76,7 +76,7 @@ int run_training_tool(int argc, char** argv, bool multi) {
   return run_tool(app, argc, argv, options, [&] {
     const Json defaults = train_default_config(multi);
     Json config = effective_config(defaults, options, flags, multi);
-    TrainConfig train_config = train_config_from_json(config, multi);
+    const TrainConfig train_config = train_config_from_json(config, multi);
     if (flags.print_config) {
       std::cout << config.dump(2) << "\n";
       return;
@@ -118,7 +118,7 @@ int run_training_tool(int argc, char** argv, bool multi) {
         spec.continue_from = run->checkpoint("last").string();
 
       } else {
-        run.emplace(RunDir::create(flags.run, train_config.json, dist->is_main()));
+        run.emplace(RunDir::create(flags.run, task->run_config(), dist->is_main()));
       }
       if (dist->is_main()) run->attach_log();
       spec.run = &*run;
