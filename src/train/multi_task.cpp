@@ -29,11 +29,11 @@ std::string manifest_key(const std::string& root, const std::string& name) {
 
 }  // namespace
 
-MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distributed& dist)
+MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Distributed& dist)
     : config_(config), device_(device), bf16_(resolve_precision(config.bf16, device).bf16), rank_(dist.rank()),
       world_(dist.world_size()),
-      random_(config.data.kind == "random"), on_the_fly_(config.targets == "on_the_fly"),
-      reduction_(pit_reduction_from_string(config.loss_reduction)) {
+      random_(config.data.kind == "random"), on_the_fly_(config.multi_task.targets == "on_the_fly"),
+      reduction_(pit_reduction_from_string(config.multi_task.loss_reduction)) {
   const std::string& root = config.data.root;
   if (root.empty()) throw UsageError("no dataset given (--data DIR, a render-nlakh output folder)");
   if (config.batch_size % world_ != 0)
@@ -65,12 +65,12 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
                        "cannot exceed that with data.kind nlakh (mixtures would repeat)");
   }
 
-  encoder_ = std::make_unique<SingleEncoder>(config.single_encoder, device_, bf16_);
+  encoder_ = std::make_unique<SingleEncoder>(config.multi_task.single_encoder, device_, bf16_);
   if (encoder_->dim() != config.model.emb_dim)
-    throw UsageError("the single encoder " + config.single_encoder + " gives " + std::to_string(encoder_->dim()) +
+    throw UsageError("the single encoder " + config.multi_task.single_encoder + " gives " + std::to_string(encoder_->dim()) +
                      "-d embeddings, model.emb_dim is " + std::to_string(config.model.emb_dim));
-  check_warm_start(config.warm_start, config.model, *encoder_, config.mel);  // before the target caches
-  const fs::path cache_dir = config.targets_dir.empty() ? fs::path(root) / "targets" : fs::path(config.targets_dir);
+  check_warm_start(config.multi_task.warm_start, config.model, *encoder_, config.mel);  // before the target caches
+  const fs::path cache_dir = config.multi_task.targets_dir.empty() ? fs::path(root) / "targets" : fs::path(config.multi_task.targets_dir);
   const int workers = std::max(1, config.data.workers);
   const int64_t batch = config.valid.batch_size;
   // Rank 0 computes and stores the cache; the other ranks wait, then read it.
@@ -99,7 +99,7 @@ MultiTask::MultiTask(TrainConfig& config, const torch::Device& device, Distribut
   library_ = valid_->library(valid_clips.index_select(0, torch::tensor(lib_rows, torch::kInt64)));
 
   model_ = MultiEncoderNet(config.model);
-  warm_start(*model_, config.warm_start, *encoder_, config.mel);
+  warm_start(*model_, config.multi_task.warm_start, *encoder_, config.mel);
   model_->to(device_);
   if (config.channels_last) to_channels_last(*model_);
   frontend_ = LogMel(config.mel);
@@ -192,17 +192,17 @@ torch::Tensor MultiTask::loss(const Batch& batch) {
   const torch::Tensor outputs = out.embeddings.to(torch::kFloat32);
   const auto [targets, counts] = this->targets(batch, train_targets_, on_the_fly_);
   PitLoss pit = pit_cosine_loss(outputs, targets, counts, reduction_);
-  if (out.existence.defined() && config_.existence_weight > 0)
-    pit.loss = pit.loss + config_.existence_weight * existence_loss(out.existence, pit.assignments);
-  if (config_.contrastive_weight == 0) return pit.loss;
+  if (out.existence.defined() && config_.multi_task.existence_weight > 0)
+    pit.loss = pit.loss + config_.multi_task.existence_weight * existence_loss(out.existence, pit.assignments);
+  if (config_.multi_task.contrastive_weight == 0) return pit.loss;
   // Each target's instrument: target rows are single clips (random mixing) or stems (Nlakh-multi).
   std::vector<int64_t> labels;
   labels.reserve(batch.target_rows.size());
   for (int64_t row : batch.target_rows)
     labels.push_back(random_ ? single_train_->clips()[size_t(row)].instrument : stem_instrument_[size_t(row)]);
   const std::vector<int64_t> n(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel());
-  return pit.loss + config_.contrastive_weight * matched_contrastive_loss(outputs, targets, n, pit.assignments, labels,
-                                                                         config_.contrastive_temperature);
+  return pit.loss + config_.multi_task.contrastive_weight * matched_contrastive_loss(outputs, targets, n, pit.assignments, labels,
+                                                                         config_.multi_task.contrastive_temperature);
 }
 
 Json MultiTask::validate() {

@@ -35,9 +35,9 @@ std::pair<std::vector<int64_t>, std::vector<int64_t>> split_heldout(const NlakhS
   return {train, heldout};
 }
 
-SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const Distributed& dist)
-    : config_(config), device_(device), bf16_(resolve_precision(config.bf16, device).bf16), rank_(dist.rank()),
-      world_(dist.world_size()) {
+SingleTask::SingleTask(const TrainConfig& config, const torch::Device& device, const Distributed& dist)
+    : config_(config), model_config_(config.model), run_config_(config.json), device_(device),
+      bf16_(resolve_precision(config.bf16, device).bf16), rank_(dist.rank()), world_(dist.world_size()) {
   if (config.data.root.empty()) throw UsageError("no dataset given (--data DIR, a render-nlakh output folder)");
   train_ = std::make_unique<NlakhSingle>(NlakhSingle::open(config.data.root, "train"));
   EerBenchmarkOptions eer;
@@ -48,13 +48,13 @@ SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const D
   eer.seeds = config.valid.eer_seeds;
   valid_ = std::make_unique<EerBenchmark>(EerBenchmark::open(config.data.root, "valid", eer));
   const int64_t n_classes = int64_t(train_->instruments().size());
-  config.model.n_classes = n_classes;
-  if (config.family_smoothing > 0) {
+  model_config_.n_classes = n_classes;
+  run_config_["model"]["n_classes"] = n_classes;
+  if (config.single_task.family_smoothing > 0) {
     std::vector<std::string> families;
     for (const auto& instrument : train_->instruments()) families.push_back(instrument.family);
-    smoothed_targets_ = family_smoothed_targets(families, config.family_smoothing).to(device_);
+    smoothed_targets_ = family_smoothed_targets(families, config.single_task.family_smoothing).to(device_);
   }
-  config.json["model"]["n_classes"] = n_classes;
   if (config.batch_size % world_ != 0)
     throw UsageError("batch_size " + std::to_string(config.batch_size) + " is not divisible by WORLD_SIZE " +
                      std::to_string(world_));
@@ -72,7 +72,7 @@ SingleTask::SingleTask(TrainConfig& config, const torch::Device& device, const D
                n_classes, train_clips_.size(), heldout_clips_.size(), valid_->dataset().instruments().size(),
                valid_->clips().size());
 
-  model_ = HanCnn(config.model.han, config.model.emb_dim, config.model.n_classes);
+  model_ = HanCnn(model_config_.han, model_config_.emb_dim, model_config_.n_classes);
   model_->to(device_);
   if (config.channels_last) to_channels_last(*model_);
   frontend_ = LogMel(config.mel);
@@ -102,7 +102,7 @@ Batch SingleTask::make_batch(int64_t step) const {
 
 Batch SingleTask::synthetic_batch(int64_t step) const {
   auto [b, rng] = synthetic_audio_batch(step, config_.batch_size / world_, train_->clip_samples(), config_.seed);
-  for (int64_t i = 0; i < b.size; ++i) b.labels.push_back(int64_t(rng.below(uint64_t(config_.model.n_classes))));
+  for (int64_t i = 0; i < b.size; ++i) b.labels.push_back(int64_t(rng.below(uint64_t(model_config_.n_classes))));
   return b;
 }
 
@@ -138,7 +138,7 @@ Json SingleTask::validate() {
         int64_t(heldout_clips_.size()), samples,
         [&](int64_t i, float* dst) { train_->read(heldout_clips_[size_t(i)], dst); }, forward,
         config_.valid.batch_size, workers, "valid held-out clips", stop_requested);
-    const torch::Tensor logits = out.narrow(1, 0, config_.model.n_classes);
+    const torch::Tensor logits = out.narrow(1, 0, model_config_.n_classes);
     std::vector<int64_t> truth;
     for (int64_t c : heldout_clips_) truth.push_back(train_->clips()[size_t(c)].instrument);
     const torch::Tensor labels = torch::tensor(truth, torch::kInt64);
@@ -148,7 +148,7 @@ Json SingleTask::validate() {
   // The same benchmark as eval-eer (instret/eval/eer_benchmark.h), means over the seeds.
   const torch::Tensor out =
       valid_->embed(forward, config_.valid.batch_size, workers, "valid unseen-instrument clips", stop_requested);
-  metrics.update(EerBenchmark::metrics(valid_->evaluate(out.narrow(1, config_.model.n_classes, config_.model.emb_dim))));
+  metrics.update(EerBenchmark::metrics(valid_->evaluate(out.narrow(1, model_config_.n_classes, model_config_.emb_dim))));
   model_->train();
   return metrics;
 }

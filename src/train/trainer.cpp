@@ -58,12 +58,12 @@ class Loop {
 
   void start() {
     if (!run_.init_from.empty()) {
-      const auto info = load_checkpoint(run_.init_from, task_.model(), config_.model);
+      const auto info = load_checkpoint(run_.init_from, task_.model(), task_.model_config());
       spdlog::info("initialised the weights from {} (step {} of its run)", run_.init_from, info.step);
     }
     if (!run_.continue_from.empty()) {
       CheckpointExtras extras;
-      const auto info = load_checkpoint(run_.continue_from, task_.model(), config_.model, &optimizer_, &extras);
+      const auto info = load_checkpoint(run_.continue_from, task_.model(), task_.model_config(), &optimizer_, &extras);
       if (!info.has_optimizer)
         throw FormatError("checkpoint " + run_.continue_from + " holds no optimizer state: use --init to start a new run "
                           "from its weights");
@@ -351,9 +351,9 @@ class Loop {
     if (best_) extras.state["best"] = *best_, extras.state["best_step"] = best_step_;
     extras.state["validated_step"] = validated_step_;
     const auto path = run_.run->checkpoint(name);
-    save_checkpoint(path, task_.model(), config_.model, &optimizer_, step_, config_.json, &extras);
+    save_checkpoint(path, task_.model(), task_.model_config(), &optimizer_, step_, task_.run_config(), &extras);
     if (config_pending_) {
-      run_.run->save_config(config_.json);
+      run_.run->save_config(task_.run_config());
       config_pending_ = false;
     }
     if (name == "last") last_good_ = path.string();

@@ -76,7 +76,7 @@ int run_training_tool(int argc, char** argv, bool multi) {
   return run_tool(app, argc, argv, options, [&] {
     const Json defaults = train_default_config(multi);
     Json config = effective_config(defaults, options, flags, multi);
-    TrainConfig train_config = train_config_from_json(config, multi);
+    const TrainConfig train_config = train_config_from_json(config, multi);
     if (flags.print_config) {
       std::cout << config.dump(2) << "\n";
       return;
@@ -88,13 +88,13 @@ int run_training_tool(int argc, char** argv, bool multi) {
     const bool benchmark = flags.benchmark > 0;
     if (!benchmark && flags.run.empty() && flags.continue_run.empty())
       throw UsageError("give --run DIR for a new run, or --continue RUN to continue one");
-    if (multi && !flags.init.empty() && is_warm_start(train_config.warm_start))
-      throw UsageError("--init and warm_start \"" + train_config.warm_start +
+    if (multi && !flags.init.empty() && is_warm_start(train_config.multi_task.warm_start))
+      throw UsageError("--init and warm_start \"" + train_config.multi_task.warm_start +
                        "\" both choose the starting weights: give one of them");
     torch::Device device = resolve_device(train_config.device);
     if (train_config.threads > 0) torch::set_num_threads(train_config.threads);
     // Targets on the fly run the single encoder on each batch's stems: a different batch size per step.
-    configure_determinism(train_config.deterministic, device, !(multi && train_config.targets == "on_the_fly"));
+    configure_determinism(train_config.deterministic, device, !(multi && train_config.multi_task.targets == "on_the_fly"));
     auto dist = Distributed::from_environment(device);
     device = dist->device();
     spdlog::info("compute: {} on {}, {} memory order", resolve_precision(train_config.bf16, device).describe(),
@@ -118,15 +118,15 @@ int run_training_tool(int argc, char** argv, bool multi) {
         spec.continue_from = run->checkpoint("last").string();
 
       } else {
-        run.emplace(RunDir::create(flags.run, train_config.json, dist->is_main()));
+        run.emplace(RunDir::create(flags.run, task->run_config(), dist->is_main()));
       }
       if (dist->is_main()) run->attach_log();
       spec.run = &*run;
       spdlog::info("{}: run folder {}", name, run->root().string());
       // The model was built (and warm-started) before the log file was attached: say so in it too.
-      if (multi && is_warm_start(train_config.warm_start) && flags.continue_run.empty())
-        spdlog::info("{}: warm start \"{}\" from the single encoder {}", name, train_config.warm_start,
-                     train_config.single_encoder);
+      if (multi && is_warm_start(train_config.multi_task.warm_start) && flags.continue_run.empty())
+        spdlog::info("{}: warm start \"{}\" from the single encoder {}", name, train_config.multi_task.warm_start,
+                     train_config.multi_task.single_encoder);
     }
     train(*task, train_config, device, *dist, spec);
   });

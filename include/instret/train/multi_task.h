@@ -21,9 +21,11 @@ class MultiTask : public TrainTask {
  public:
   // Opens the data, loads the single encoder and its targets (cache or on the fly), builds the
   // model (seed the generator before). Rank 0 fills the target cache while the others wait.
-  MultiTask(TrainConfig& config, const torch::Device& device, Distributed& dist);
+  MultiTask(const TrainConfig& config, const torch::Device& device, Distributed& dist);
 
   torch::nn::Module& model() override { return *model_; }
+  const ModelConfig& model_config() const override { return config_.model; }
+  const Json& run_config() const override { return config_.json; }
   int64_t steps_per_epoch() const override;
   Batch make_batch(int64_t step) const override;
   Batch synthetic_batch(int64_t step) const override;

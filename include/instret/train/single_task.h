@@ -15,13 +15,16 @@ namespace instret {
 
 class SingleTask : public TrainTask {
  public:
-  // Opens the dataset of config.data.root and sets config.model.n_classes (and its JSON) to the
-  // number of train instruments (a continued run on a dataset with another instrument count then
-  // fails when its checkpoint is loaded: the classifier's shape differs). The model is built here,
-  // so seed the generator before.
-  SingleTask(TrainConfig& config, const torch::Device& device, const Distributed& dist);
+  // Opens the dataset of config.data.root and builds the classifier over its train instruments:
+  // model_config().n_classes is their number, and run_config() records it (a continued run on a
+  // dataset with another instrument count then fails when its checkpoint is loaded: the
+  // classifier's shape differs). The config itself is left as given. The model is built here, so
+  // seed the generator before.
+  SingleTask(const TrainConfig& config, const torch::Device& device, const Distributed& dist);
 
   torch::nn::Module& model() override { return *model_; }
+  const ModelConfig& model_config() const override { return model_config_; }
+  const Json& run_config() const override { return run_config_; }
   int64_t steps_per_epoch() const override;
   Batch make_batch(int64_t step) const override;
   Batch synthetic_batch(int64_t step) const override;
@@ -36,6 +39,8 @@ class SingleTask : public TrainTask {
   torch::Tensor logmel(const Batch& batch);
 
   const TrainConfig& config_;
+  ModelConfig model_config_;  // config_.model with n_classes from the data
+  Json run_config_;           // config_.json with that model.n_classes
   torch::Device device_;
   bool bf16_;  // bf16 autocast of validation's forward passes
   int rank_, world_;

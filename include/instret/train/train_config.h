@@ -11,6 +11,8 @@
 #include "instret/core/config.h"
 #include "instret/core/precision.h"
 #include "instret/models/model_config.h"
+#include "instret/train/multi_task_config.h"
+#include "instret/train/single_task_config.h"
 
 namespace instret {
 
@@ -67,34 +69,28 @@ struct TrainConfig {
   Bf16Mode bf16 = Bf16Mode::kAuto;  // bf16 autocast of the forward passes: auto | true | false (instret/core/precision.h)
   bool channels_last = true;     // 4-D weights and inputs in channels-last memory order
   bool deterministic = false;    // deterministic algorithms only (CUDA: slower; off = cuDNN autotuning)
-  // train-single only
-  double family_smoothing = 0.0;        // label smoothing onto the class's family (0 = the paper's cross-entropy)
-  // train-multi only
-  std::string single_encoder;           // checkpoint of the frozen single encoder
-  std::string loss_reduction = "mean";  // PIT loss per mixture: "mean" (reference code) | "sum" (paper's equation)
-  double contrastive_weight = 0.0;      // weight of the matched contrastive term added to the PIT loss (0 = the paper)
-  double contrastive_temperature = 0.1; // its softmax temperature over cosine similarities
-  double existence_weight = 1.0;        // weight of the existence term (set head only: instret/loss/existence_loss.h)
-  std::string targets = "cache";        // "cache" (precomputed per clip/stem) | "on_the_fly" (per batch)
-  std::string targets_dir;              // where the cache lives ("" = <data root>/targets, else the run)
-  std::string warm_start = "none";      // "none" | "single_trunk" | "single" (Small only: instret/train/warm_start.h)
+  // The task's own section: the one of the tool's model kind is read and written (train-single's
+  // when model.kind is "han_cnn", train-multi's otherwise); the other keeps its defaults.
+  SingleTaskConfig single_task;
+  MultiTaskConfig multi_task;
 
   Json json;  // the whole config as given (after defaults and overrides)
 };
 
-// The sections and the whole config as JSON, the keys a user may set (the training tool's own keys
-// only: train-single when `multi` is false, train-multi otherwise).
+// The sections and the whole config as JSON, the keys a user may set (the shared sections and the
+// task section of the config's model kind: train-single's for "han_cnn", train-multi's otherwise).
 Json to_json(const OptimConfig& o);
 Json to_json(const DataConfig& d);
 Json to_json(const ValidConfig& v);
-Json to_json(const TrainConfig& c, bool multi);
+Json to_json(const TrainConfig& c);
 
 // The defaults of a training tool: the structs' defaults (the model kind, data kind and batch size
 // of train-single when `multi` is false, of train-multi otherwise) as JSON. They are written once, in
 // the structs.
 Json train_default_config(bool multi);
 
-// Reads and validates a merged config (UsageError naming the key on a bad value).
+// Reads and validates a merged config of train-multi when `multi`, of train-single otherwise
+// (UsageError naming the key on a bad value).
 TrainConfig train_config_from_json(const Json& config, bool multi);
 
 }  // namespace instret

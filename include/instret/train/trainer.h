@@ -21,6 +21,13 @@ class TrainTask {
  public:
   virtual ~TrainTask() = default;
   virtual torch::nn::Module& model() = 0;
+  // The network as the task built it: the config's `model` section plus what the task took from the
+  // data (train-single: n_classes, the number of train instruments). Checkpoints record it and are
+  // loaded against it.
+  virtual const ModelConfig& model_config() const = 0;
+  // The run's config as config.json and the checkpoints record it: the config as given, with what
+  // the task took from the data (train-single: model.n_classes).
+  virtual const Json& run_config() const = 0;
   // Optimizer steps per pass over the training data (at least 1).
   virtual int64_t steps_per_epoch() const = 0;
   // This rank's share of the global batch of step `step`: a pure function of (seed, step), safe to
@@ -47,7 +54,7 @@ struct TrainRun {
   int64_t benchmark_steps = 0;    // > 0: benchmark instead of training
 };
 
-// Trains `task.model()` per `config` (whose `model` section describes it) until config.steps, or
+// Trains `task.model()` (described by `task.model_config()`) per `config` until config.steps, or
 // until SIGINT/SIGTERM (then checkpoints/last.pt is saved and the call returns normally). A NaN or
 // infinite loss throws Error naming the step and the last good checkpoint, which is kept. With
 // benchmark_steps, runs that many steps on synthetic batches and on the loader and prints one JSON
