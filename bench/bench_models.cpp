@@ -12,11 +12,11 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "instret/loss/linear_assignment.h"
 #include "instret/core/precision.h"
+#include "instret/loss/linear_assignment.h"
 #include "instret/loss/pit_cosine_loss.h"
-#include "instret/models/memory_format.h"
 #include "instret/models/encoders.h"
+#include "instret/models/memory_format.h"
 #include "instret/models/model_summary.h"
 
 namespace {
@@ -140,15 +140,17 @@ int main(int argc, char** argv) {
         loss().backward();
         sync(device);
         auto t2 = std::chrono::steady_clock::now();
+        auto t3 = t2;
         {
+          // The trace is written when `trace` ends, after t3: its writing is not timed.
           std::unique_ptr<torch::autograd::profiler::RecordProfile> trace;
           if (!profile.empty() && i >= warmup) trace = std::make_unique<torch::autograd::profiler::RecordProfile>(profile);
           adam.zero_grad();
           loss().backward();
           adam.step();
           sync(device);
+          t3 = std::chrono::steady_clock::now();
         }
-        auto t3 = std::chrono::steady_clock::now();
         if (i >= warmup) {
           fwd.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
           fwd_bwd.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
