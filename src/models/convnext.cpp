@@ -5,20 +5,12 @@
 #include <torch/utils.h>
 
 #include "instret/core/error.h"
+#include "instret/models/norm_input.h"
 
 namespace instret {
 
 namespace nn = torch::nn;
 
-namespace {
-
-// Layer norms run in float32, as CUDA's autocast runs them: under CPU bf16 autocast the
-// convolutions hand them bf16, which LibTorch's CPU layer norm does not take beside float32 weights.
-torch::Tensor norm_input(const torch::Tensor& x) {
-  return x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf ? x.to(torch::kFloat32) : x;
-}
-
-}  // namespace
 
 LayerNorm2dImpl::LayerNorm2dImpl(int64_t channels, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({channels}));

@@ -7,17 +7,12 @@
 #include <cmath>
 
 #include "instret/core/error.h"
+#include "instret/models/norm_input.h"
 
 namespace instret {
 
 namespace nn = torch::nn;
 
-namespace {
-// Layer norms take float32 under a bf16 autocast (as the ConvNeXt's).
-torch::Tensor as_float(const torch::Tensor& x) {
-  return x.scalar_type() == torch::kBFloat16 || x.scalar_type() == torch::kHalf ? x.to(torch::kFloat32) : x;
-}
-}  // namespace
 
 torch::Tensor sine_positions_2d(int64_t h, int64_t w, int64_t dim, const torch::TensorOptions& options) {
   if (h <= 0 || w <= 0 || dim <= 0 || dim % 4 != 0)
@@ -61,12 +56,12 @@ SetHeadOutput SetHeadImpl::forward(const torch::Tensor& map) {
   if (map.dim() != 4) throw UsageError("set head expects a feature map (B, C, H, W), got " + std::to_string(map.dim()) + " dimensions");
   const int64_t b = map.size(0), h = map.size(2), w = map.size(3);
   // (B, C, H, W) -> (H*W, B, C): the decoder layers take (sequence, batch, feature).
-  const torch::Tensor tokens = as_float(map).permute({2, 3, 0, 1}).reshape({h * w, b, map.size(1)});
+  const torch::Tensor tokens = norm_input(map).permute({2, 3, 0, 1}).reshape({h * w, b, map.size(1)});
   torch::Tensor memory = in_proj(in_norm(tokens));
   memory = memory + sine_positions_2d(h, w, dim_, memory.options()).unsqueeze(1).to(memory.scalar_type());
   torch::Tensor x = queries.unsqueeze(1).expand({queries.size(0), b, dim_});
   for (const auto& layer : *decoder) x = layer->as<nn::TransformerDecoderLayerImpl>()->forward(x, memory);
-  const torch::Tensor slots = out_norm(as_float(x)).transpose(0, 1);  // (B, M, dim)
+  const torch::Tensor slots = out_norm(norm_input(x)).transpose(0, 1);  // (B, M, dim)
   return {embed(slots), exist(slots).squeeze(2)};
 }
 

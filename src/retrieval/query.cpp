@@ -30,10 +30,6 @@ std::vector<double> query_window_starts(double duration_s, double window_s, doub
   return starts;
 }
 
-std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found, int64_t m) {
-  return window_scores(found, m, {});
-}
-
 std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found, int64_t m,
                                                       const std::vector<bool>& voting) {
   if (!voting.empty() && int64_t(voting.size()) != m)
@@ -133,13 +129,15 @@ QueryResult run_query(const fs::path& file, MultiEncoder& encoder, const VectorS
         const double* p = probabilities[int64_t(w)].data_ptr<double>();
         wr.existence.assign(p, p + m);
       }
-      const std::vector<bool> voting = options.existence ? voting_slots(wr.existence, m) : std::vector<bool>();
+      // Every slot votes unless the set head says which exist (and the existence rule is on).
+      const std::vector<bool> voting =
+          options.existence && !wr.existence.empty() ? voting_slots(wr.existence, m) : std::vector<bool>();
       wr.set = window_set(found, m, options.rule, options.threshold, voting);
-      const auto voted = window_scores(found, m, voting);
+      const auto scores = window_scores(found, m);
+      const auto voted = voting.empty() ? scores : window_scores(found, m, voting);
       std::map<int64_t, double> score_of(voted.begin(), voted.end());
       const int64_t index = int64_t(result.windows.size());
       for (int64_t id : wr.set) wr.scores.push_back(score_of[id]);
-      const auto scores = window_scores(found, m);
       for (const auto& [id, v] : scores) {
         const auto [it, inserted] = ranked.try_emplace(id, RankedInstrument{id, v, {}});
         if (!inserted) it->second.score = std::max(it->second.score, v);

@@ -59,12 +59,9 @@ struct QueryResult {
 // The cosine scores of every candidate instrument for one window: (instrument, max over the m slots
 // of its cosine) for the instruments found among each slot's `candidates` nearest entries, from a
 // search result over m query vectors. With exact search and candidates >= library size this is every
-// instrument's exact score.
-std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found, int64_t m);
-
-// The same over the slots whose `voting` flag is set only (all of them when `voting` is empty).
+// instrument's exact score. A non-empty `voting` keeps the slots whose flag is set only.
 std::vector<std::pair<int64_t, double>> window_scores(const SearchResult& found, int64_t m,
-                                                      const std::vector<bool>& voting);
+                                                      const std::vector<bool>& voting = {});
 
 // The slots that vote in a window's set: those whose existence probability is >= 0.5, or the most
 // probable one when none is (eval's predict_set_existing rule); every slot when `existence` is empty.
