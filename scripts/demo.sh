@@ -3,14 +3,15 @@
 #   1. render a small Nlakh (single clips of every instrument, valid mixtures with stems),
 #   2. train the single-instrument encoder (CPU preset: a narrow Han CNN),
 #   3. train the multi-instrument encoder (Small, random mixing, CPU preset) against it,
-#   4. evaluate on the valid split's unseen instruments: EER; instrument/family F1 and mAP, beside
-#      chance and beside a non-learned MFCC baseline,
-#   5. index the valid instruments and ask `retrieve query` which of them play in a few valid
+#   4. evaluate on the test split's unseen instruments (GeneralUser GS: a SoundFont used nowhere else),
+#      with the valid split (the one training selected its checkpoints on) beside it: EER;
+#      instrument/family F1 and mAP, beside chance and beside a non-learned MFCC baseline,
+#   5. index the test instruments and ask `retrieve query` which of them play in a few test
 #      mixtures, true and retrieved side by side,
 #   6. plot the training curves and print a results table.
 # Installs what it needs and builds first (scripts/setup.sh). Everything lands in one folder:
 # $DEMO_DIR (default out/demo). `scripts/demo.sh --long` (or DEMO_LONG=1) runs a bigger, better
-# version (40 clips per instrument, 400 valid mixtures, 6,000 steps per encoder: about 30 minutes
+# version (40 clips per instrument, 400 valid and 400 test mixtures, 6,000 steps per encoder: about 30 minutes
 # on 2 cores with native bf16, 50 without, by the default run's per-step times).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -31,9 +32,10 @@ start=$(date +%s)
 step() { printf '\n== [%ss] %s\n' "$(($(date +%s) - start))" "$*"; }
 mkdir -p "$out"
 
-step "1. Render Nlakh from the embedded default recipe ($clips clips per instrument, $valid_mixtures valid mixtures)"
+step "1. Render Nlakh from the embedded default recipe ($clips clips per instrument, $valid_mixtures valid and test mixtures)"
 "$bin/render-nlakh" -c configs/nlakh_default.json -o "$out/nlakh" -j 0 \
-  --set single.clips_per_instrument="$clips" --set multi.train=20 --set multi.valid="$valid_mixtures"
+  --set single.clips_per_instrument="$clips" --set multi.train=20 --set multi.valid="$valid_mixtures" \
+  --set multi.test="$valid_mixtures"
 
 step "2. Train the single-instrument encoder (configs/cpu_single.json, $single_steps steps)"
 if [ -f "$out/single/checkpoints/last.pt" ]; then
@@ -53,23 +55,28 @@ else
 fi
 multi="$out/multi/checkpoints/best.pt"
 
-step "4. Evaluate on the valid split's unseen instruments"
-"$bin/eval-eer" --single "$single" --data "$out/nlakh" --seeds 0 1 2 --json "$out/eer.json" -q > /dev/null
-"$bin/eval-eer" --baseline mfcc --data "$out/nlakh" --seeds 0 1 2 --json "$out/eer_baseline.json" -q > /dev/null
-"$bin/eval-retrieval" --multi "$multi" --single "$single" --data "$out/nlakh" --json "$out/retrieval.json" \
-  --dump-scores "$out/retrieval_scores.jsonl" --name "Small-Random (demo)" --markdown -q > "$out/retrieval.md"
-"$bin/eval-retrieval" --baseline mfcc --data "$out/nlakh" --json "$out/retrieval_baseline.json" \
-  --name "MFCC baseline" --markdown -q > "$out/retrieval_baseline.md"
+step "4. Evaluate on the test split's unseen instruments, and on the valid split beside it"
+for split in test valid; do
+  "$bin/eval-eer" --single "$single" --data "$out/nlakh" --split "$split" --seeds 0 1 2 --json "$out/eer_$split.json" \
+    -q > /dev/null
+  "$bin/eval-eer" --baseline mfcc --data "$out/nlakh" --split "$split" --seeds 0 1 2 \
+    --json "$out/eer_baseline_$split.json" -q > /dev/null
+  "$bin/eval-retrieval" --multi "$multi" --single "$single" --data "$out/nlakh" --split "$split" \
+    --json "$out/retrieval_$split.json" --dump-scores "$out/retrieval_scores_$split.jsonl" \
+    --name "Small-Random (demo), $split" --markdown -q > "$out/retrieval_$split.md"
+  "$bin/eval-retrieval" --baseline mfcc --data "$out/nlakh" --split "$split" --json "$out/retrieval_baseline_$split.json" \
+    --name "MFCC baseline, $split" --markdown -q > "$out/retrieval_baseline_$split.md"
+done
 
-step "5. Index the valid instruments, then query a few valid mixtures"
-"$bin/retrieve" index --single "$single" --nlakh "$out/nlakh" --split valid -o "$out/library.bin" -q
-mapfile -t mixes < <(head -n 3 "$out/nlakh/multi_valid.jsonl" | python3 -c '
+step "5. Index the test instruments, then query a few test mixtures"
+"$bin/retrieve" index --single "$single" --nlakh "$out/nlakh" --split test -o "$out/library.bin" -q
+mapfile -t mixes < <(head -n 3 "$out/nlakh/multi_test.jsonl" | python3 -c '
 import json, sys
 for line in sys.stdin:
     print(json.loads(line)["path"])')
 for m in "${mixes[@]}"; do
   echo "-- $m"
-  echo "   true: $(grep -F "\"path\":\"$m\"" "$out/nlakh/multi_valid.jsonl" | python3 -c '
+  echo "   true: $(grep -F "\"path\":\"$m\"" "$out/nlakh/multi_test.jsonl" | python3 -c '
 import json, sys
 names = {i["id"]: i["name"] for i in json.load(open(sys.argv[1]))}
 rec = json.loads(sys.stdin.readline())

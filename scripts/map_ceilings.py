@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""What the retrieval mAP of a dataset's valid mixtures can reach, beside what a model reaches.
+"""What the retrieval mAP of a dataset's mixtures (of one split) can reach, beside what a model reaches.
 
 For a render-nlakh folder and a single-encoder checkpoint, prints (JSON) the mAP macro / weighted of
-eval-retrieval's protocol (library = each valid instrument's first clip; score of an instrument in a
+eval-retrieval's protocol on --split (default valid; library = each instrument's first clip; score of an instrument in a
 mixture = its best cosine over the outputs; macro over all library instruments, weighted by support)
 for score rules that need no multi encoder:
   oracle            the outputs are the mixture's stems' own single-encoder embeddings (a perfect
@@ -14,7 +14,7 @@ for score rules that need no multi encoder:
 With --multi CKPT also the multi encoder's own mAP (best over its outputs) and, per output slot, its
 mAP alone and the mean cosine of the slot's outputs to their mean over the mixtures (near 1: the
 slot barely depends on the mixture; stems_cos_to_mean is the same for the stems' own embeddings).
-Usage: scripts/map_ceilings.py DATA CHECKPOINT [--multi CKPT] [--build build]   (Debian's python3 with numpy)
+Usage: scripts/map_ceilings.py DATA CHECKPOINT [--split valid|test] [--multi CKPT] [--build build]   (Debian's python3 with numpy)
 """
 import argparse
 import json
@@ -50,20 +50,21 @@ def main():
     ap.add_argument("data")
     ap.add_argument("checkpoint")
     ap.add_argument("--multi", help="a multi-encoder checkpoint to score beside the ceilings")
+    ap.add_argument("--split", default="valid", choices=["train", "valid", "test"])
     ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
     args = ap.parse_args()
     read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
     catalogue = json.load(open(os.path.join(args.data, "instruments.json")))
     instruments = {i["id"]: i for i in catalogue}
-    # Labels: every valid instrument (as eval-retrieval); one without clips has no library entry and
+    # Labels: every instrument of the split (as eval-retrieval); one without clips has no library entry and
     # scores -2 under the embedding rules.
-    names = [i["id"] for i in catalogue if i.get("split") == "valid"]
+    names = [i["id"] for i in catalogue if i.get("split") == args.split]
     column = {n: k for k, n in enumerate(names)}
     library = {}
-    for clip in read("single_valid.jsonl"):
+    for clip in read(f"single_{args.split}.jsonl"):
         library.setdefault(clip["instrument"], clip)
     has_clip = np.array([n in library for n in names])
-    mixtures = read("multi_valid.jsonl")
+    mixtures = read(f"multi_{args.split}.jsonl")
     truth = np.zeros((len(mixtures), len(names)), dtype=np.int64)
     for i, m in enumerate(mixtures):
         for s in m["stems"]:
@@ -103,7 +104,7 @@ def main():
         return np.array([[float(key(instruments[n]) in p) for n in names] for p in present]) + \
             1e-6 * rng.random(truth.shape)
 
-    report = {"mixtures": len(mixtures), "library_instruments": len(names), "stems_cos_to_mean": cos_to_mean(stems),
+    report = {"split": args.split, "mixtures": len(mixtures), "library_instruments": len(names), "stems_cos_to_mean": cos_to_mean(stems),
               "oracle": map_scores(truth, masked(oracle)), "single_on_mixture": map_scores(truth, masked(mix @ lib.T)),
               "family_detector": map_scores(truth, detector(lambda i: i["family"])),
               "file_family_detector": map_scores(truth, detector(lambda i: (i.get("file"), i["family"])))}

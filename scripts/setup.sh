@@ -14,6 +14,7 @@ packages=(
   python3-venv  # scripts/test-torch2.sh installs a PyPI torch wheel into a virtual environment
   # The embedded default dataset: SoundFonts and General MIDI files from Debian.
   fluid-soundfont-gm timgm6mb-soundfont csound-soundfont musescore-general-soundfont-small
+  minuet-data  # GeneralUser GS 1.47 (the test split's SoundFont)
   openttd-openmsx simutrans-data planetblupi-music-midi freedink-data mma
 )
 missing=()

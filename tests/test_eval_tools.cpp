@@ -491,6 +491,35 @@ TEST(EvalRetrievalTool, BaselineUsesOneSlotAndItsDumpRecomputes) {
   while (std::getline(in, line)) EXPECT_EQ(Json::parse(line)["predicted"].size(), 1u);
 }
 
+// Issue 21: both eval tools take --split test: the test split's own instruments, clips and mixtures.
+TEST(EvalTools, TestSplitIsEvaluatedOnItsOwn) {
+  const std::string data = " --data " + tiny_data().string() + " -j 1 --split test";
+  auto r = tool_stdout("eval-eer", "--single " + single_ckpt().string() + data + kSmallProtocol + " --seeds 0");
+  ASSERT_EQ(r.code, 0) << r.output;
+  Json report = parse_json(r.output);
+  EXPECT_EQ(report["split"], "test");
+  std::set<std::string> test_ids;
+  for (const Json& i : read_json_file(tiny_data() / "instruments.json"))
+    if (i["split"] == "test") test_ids.insert(i["id"].get<std::string>());
+  ASSERT_GE(test_ids.size(), 2u);
+  EXPECT_LE(report["counts"]["instruments_used"].get<size_t>(), test_ids.size());
+  const fs::path dump = kScratch / "ret_test.jsonl";
+  r = tool_stdout("eval-retrieval", "--multi " + multi_ckpt().string() + " --single " + single_ckpt().string() + data +
+                                        " --dump-scores " + dump.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  report = parse_json(r.output);
+  EXPECT_EQ(report["split"], "test");
+  EXPECT_EQ(report["counts"]["instruments"].get<size_t>(), test_ids.size());
+  std::ifstream in(dump);
+  std::string line;
+  std::getline(in, line);  // the header: the labels are the test instruments
+  for (const Json& id : Json::parse(line)["labels"]) EXPECT_TRUE(test_ids.count(id.get<std::string>())) << id;
+  int mixtures = 0;
+  for (; std::getline(in, line); ++mixtures)
+    EXPECT_NE(Json::parse(line)["mix"].get<std::string>().find("multi/test/"), std::string::npos) << line;
+  EXPECT_EQ(mixtures, report["counts"]["mixtures"].get<int>());
+}
+
 // Issue 12: a dataset whose instruments.json has twin groups (render-nlakh twins.policy group) gets the
 // twin-aware metrics beside the paper's; one without (tiny_data, rendered with policy keep) does not.
 TEST(EvalRetrievalTool, TwinGroupsAddTwinAwareMetrics) {
@@ -607,9 +636,9 @@ TEST(EvalRetrievalTool, FailuresAreOneLineWithTheRightExitCode) {
   // Missing halves and conflicting choices are usage errors.
   EXPECT_EQ(tool("eval-retrieval", "--multi " + multi_ckpt().string() + data).code, 2);
   EXPECT_EQ(tool("eval-retrieval", "--baseline mfcc" + both + data).code, 2);
-  r = tool("eval-retrieval", "--split test" + both + data);
+  r = tool("eval-retrieval", "--split holdout" + both + data);
   EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("unknown split 'test'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unknown split 'holdout'"), std::string::npos) << r.output;
   // Encoders of different embedding sizes do not belong together.
   const fs::path narrow = train_single("single8", " --set model.emb_dim=8");
   r = tool("eval-retrieval", "--multi " + multi_ckpt().string() + " --single " + narrow.string() + data);

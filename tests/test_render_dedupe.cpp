@@ -1,5 +1,6 @@
 // render-nlakh's duplicate and twin checks as pure functions over fingerprints: similar_pairs on
-// synthetic prints, decide_duplicates and decide_twins on hand-made pairs (no SoundFont, no render).
+// synthetic prints, decide_duplicates and decide_twins on hand-made pairs (no SoundFont, no render);
+// the sample names of SoundFont presets and the sample leaks decided on them.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,8 +10,11 @@
 #include <vector>
 
 #include "instret/core/error.h"
+#include "instret/core/fs.h"
 #include "instret/render/fingerprint_similarity.h"
 #include "instret/render/instrument_dedupe.h"
+#include "instret/render/soundfont_samples.h"
+#include "test_support.h"
 
 using namespace instret;
 
@@ -85,6 +89,33 @@ TEST(InstrumentDedupe, TheValidSideOfALeakIsDroppedAndOnlyKeptInstrumentsCount) 
   EXPECT_THROW(decide_duplicates({pair(3, 1, 0.99)}, split, silent, 0.98, 0.95), UsageError);
 }
 
+// Issue 21: with a test split, splits come in run order train, valid, test: the test copy of a
+// valid (or train) instrument is the one dropped, and the pair is a leak like a train/valid one.
+TEST(InstrumentDedupe, TheTestSideOfALeakIsDroppedWhicheverSplitItCopies) {
+  // 0 train; 1 valid; 2, 3 test. 2 copies 1 (valid/test leak), 3 copies 0 (train/test leak);
+  // 1 and 3 are alike at the twin level (a near leak across valid and test).
+  const std::vector<std::string> split = {"train", "valid", "test", "test"};
+  const std::vector<SimilarPair> pairs = {pair(0, 3, 0.99), pair(1, 2, 0.985), pair(1, 3, 0.96)};
+  const DuplicateDecision d = decide_duplicates(pairs, split, {0, 0, 0, 0}, 0.98, 0.95);
+  EXPECT_EQ(d.kept, (std::vector<size_t>{0, 1}));
+  ASSERT_EQ(d.duplicates.size(), 2u);
+  EXPECT_EQ(d.duplicates[0].first, 2u);
+  EXPECT_EQ(d.duplicates[0].second, &pairs[1]);
+  EXPECT_EQ(d.duplicates[1].first, 3u);
+  EXPECT_EQ(d.duplicates[1].second, &pairs[0]);
+  EXPECT_EQ(d.leaks.size(), 2u);
+  ASSERT_EQ(d.near_leaks.size(), 1u);
+  EXPECT_EQ(d.near_leaks[0], &pairs[2]);
+  // Twins are within one split: the test pair (2, 3) is a group, the cross-split pair is not.
+  const DuplicateDecision none = decide_duplicates({}, split, {0, 0, 0, 0}, 0.98, 0.95);
+  const std::vector<SimilarPair> twins = {pair(2, 3, 0.96), pair(1, 2, 0.97)};
+  const TwinDecision t = decide_twins(twins, split, none, 0.95, "drop");
+  ASSERT_EQ(t.groups.count("test"), 1u);
+  EXPECT_EQ(t.groups.at("test")[0], (std::vector<size_t>{2, 3}));
+  EXPECT_EQ(t.groups.count("valid"), 0u);
+  EXPECT_EQ(t.stay, (std::vector<size_t>{0, 1, 2}));
+}
+
 TEST(InstrumentDedupe, TwinGroupsAreConnectedComponentsWithinASplit) {
   // Train 0-1 and 1-2 are twins (one group of three, named by 0); 2-3 crosses the splits; 4-5 are
   // valid twins; 6 has none.
@@ -110,4 +141,70 @@ TEST(InstrumentDedupe, TwinGroupsAreConnectedComponentsWithinASplit) {
   without_1.is_kept[1] = 0;
   EXPECT_FALSE(decide_twins(pairs, split, without_1, 0.95, "drop").groups.count("train"));
   EXPECT_THROW(decide_twins(pairs, split, kept_all, 0.95, "merge"), UsageError);
+}
+
+// Issue 21: the sample names each preset plays, against an independent Python reader
+// (scripts/golden/make_sf2_samples_golden.py), .sf3 files with unpadded odd chunks included.
+TEST(SoundFontSamples, MatchThePythonReadersNames) {
+  const Json golden = read_json_file(std::string(INSTRET_TEST_DATA_DIR) + "/sf2_preset_samples.json");
+  for (const auto& [path, presets] : golden.items()) {
+    const auto got = soundfont_preset_samples(path);
+    for (const auto& [key, names] : presets.items()) {
+      const int bank = std::stoi(key.substr(0, key.find(':'))), program = std::stoi(key.substr(key.find(':') + 1));
+      ASSERT_TRUE(got.count({bank, program})) << path << " " << key;
+      EXPECT_EQ(Json(got.at({bank, program})), names) << path << " " << key;
+    }
+  }
+}
+
+// Malformed files are a FormatError naming the file, never a crash or an endless loop: not RIFF,
+// truncated, and 400 seeded mutations of the header tables of a real SoundFont (its RIFF header and
+// pdta chunk alone, a valid SoundFont without audio).
+TEST(SoundFontSamples, MalformedFilesAreFormatErrors) {
+  const std::filesystem::path dir = test::scratch_dir("sf2_samples", true);
+  const std::string font = read_file("/usr/share/sounds/sf2/TimGM6mb.sf2");
+  const size_t list = font.rfind("LIST", font.rfind("pdta"));
+  ASSERT_NE(list, std::string::npos);
+  std::string small = font.substr(0, 12) + font.substr(list);
+  const uint32_t riff = uint32_t(small.size() - 8);
+  small.replace(4, 4, std::string(reinterpret_cast<const char*>(&riff), 4));
+  const std::filesystem::path path = dir / "headers_only.sf2";
+  write_file_atomically(path, small);
+  EXPECT_EQ(soundfont_preset_samples(path), soundfont_preset_samples("/usr/share/sounds/sf2/TimGM6mb.sf2"));
+  for (const std::string& bytes : {std::string("RIFF\4\0\0\0WAVE"), small.substr(0, small.size() / 2), std::string()}) {
+    write_file_atomically(path, bytes);
+    EXPECT_NE(test::error_of<FormatError>([&] { soundfont_preset_samples(path); }).find(path.string()), std::string::npos);
+  }
+  std::mt19937_64 rng(21);
+  int errors = 0;
+  for (int k = 0; k < 400; ++k) {
+    std::string bytes = small;
+    for (int m = 0; m < 4; ++m) bytes[12 + rng() % (bytes.size() - 12)] = char(rng());
+    write_file_atomically(path, bytes);
+    try {
+      soundfont_preset_samples(path);
+    } catch (const FormatError&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 0);
+  std::filesystem::remove_all(dir);
+}
+
+TEST(InstrumentDedupe, SampleLeaksNameTheFirstEarlierSplitInstrument) {
+  // 0, 1 train; 2, 3 valid; 4, 5 test. 2 plays train's "b"; 3 plays only its own; 4 plays valid's "d"
+  // and train's "a"; 5 plays "c", which only the dropped 2 played besides train's 1.
+  const std::vector<std::string> split = {"train", "train", "valid", "valid", "test", "test"};
+  const std::vector<std::vector<std::string>> samples = {{"a", "b"}, {"c"}, {"b", "x"}, {"d"}, {"a", "d"}, {"x"}};
+  const std::vector<SampleLeak> leaks = sample_leaks(split, samples);
+  ASSERT_EQ(leaks.size(), 2u);
+  EXPECT_EQ(leaks[0].later, 2u);
+  EXPECT_EQ(leaks[0].earlier, 0u);
+  EXPECT_EQ(leaks[0].samples, (std::vector<std::string>{"b"}));
+  EXPECT_EQ(leaks[1].later, 4u);
+  EXPECT_EQ(leaks[1].earlier, 0u);
+  EXPECT_EQ(leaks[1].samples, (std::vector<std::string>{"a", "d"}));
+  // "x" came only from the leaking (dropped) valid instrument 2: test's 5 does not leak through it.
+  EXPECT_TRUE(sample_leaks({"train", "test"}, {{}, {}}).empty());
+  EXPECT_THROW(sample_leaks(split, {}), UsageError);
 }

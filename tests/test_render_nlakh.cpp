@@ -85,15 +85,16 @@ int run_tool(const std::string& args) {
 // manifests consistent with the summary and with instruments.json (split, family), each clip's
 // MIDI file in the clip's split, track programs mapping to the labelled family, minimum note
 // counts, 80,000-sample 16 kHz mono audio, and every mix equal to the sum of its stems.
-void check_dataset(const fs::path& out, const Json& summary, double valid_fraction) {
+void check_dataset(const fs::path& out, const Json& summary, double valid_fraction, double test_fraction = 0.0) {
   for (const char* f : {"instruments.json", "summary.json", "config.json", "single_train.jsonl", "single_valid.jsonl",
-                        "multi_train.jsonl", "multi_valid.jsonl"})
+                        "single_test.jsonl", "multi_train.jsonl", "multi_valid.jsonl", "multi_test.jsonl"})
     EXPECT_TRUE(fs::exists(out / f)) << f;
   std::map<std::string, Json> instruments;
   for (const Json& i : read_json_file(out / "instruments.json")) instruments[i["id"].get<std::string>()] = i;
   for (const auto& [id, i] : instruments)
     EXPECT_EQ(family_index(i["family"].get<std::string>()), gm_program_family(i["program"].get<int>()));
-  for (const char* split : {"train", "valid"}) {
+  for (const char* split : {"train", "valid", "test"}) {
+    if (summary["splits"][split]["instruments"] == 0) continue;  // a split without banks
     const auto singles = read_jsonl(out / (std::string("single_") + split + ".jsonl"));
     EXPECT_EQ(int64_t(singles.size()), summary["splits"][split]["single_clips"].get<int64_t>());
     EXPECT_GE(singles.size(), 1u) << split;
@@ -104,7 +105,7 @@ void check_dataset(const fs::path& out, const Json& summary, double valid_fracti
       // The MIDI track's GM program maps to the clip's family.
       EXPECT_EQ(family_names()[size_t(gm_program_family(r["program"].get<int>()))], r["family"].get<std::string>());
       EXPECT_GE(r["notes"].get<int>(), 4);
-      EXPECT_EQ(content_split(read_file(r["midi"].get<std::string>()), valid_fraction), split) << r["midi"];
+      EXPECT_EQ(content_split(read_file(r["midi"].get<std::string>()), valid_fraction, test_fraction), split) << r["midi"];
       const AudioInfo info = audio_info(out / r["path"].get<std::string>());
       EXPECT_EQ(info.frames, 80000);
       EXPECT_EQ(info.sample_rate, 16000);
@@ -117,7 +118,7 @@ void check_dataset(const fs::path& out, const Json& summary, double valid_fracti
       const std::vector<float> mix = read_audio(out / r["path"].get<std::string>());
       ASSERT_EQ(mix.size(), 80000u);
       ASSERT_GE(r["stems"].size(), 2u);
-      EXPECT_EQ(content_split(read_file(r["midi"].get<std::string>()), valid_fraction), split) << r["midi"];
+      EXPECT_EQ(content_split(read_file(r["midi"].get<std::string>()), valid_fraction, test_fraction), split) << r["midi"];
       std::vector<double> sum(mix.size(), 0.0);
       double peak = 0.0;  // of the mix and the stems: the normalisation makes it 1
       for (const Json& s : r["stems"]) {
@@ -171,8 +172,10 @@ TEST_F(RenderNlakh, LayoutManifestsAudioAndLabels) {
     EXPECT_EQ(i["split"], i["id"].get<std::string>().rfind("TimGM6mb", 0) == 0 ? "train" : "valid");
   EXPECT_EQ(summary_["splits"]["train"]["single_clips"], 12);
   EXPECT_EQ(summary_["splits"]["valid"]["single_clips"], 10);
-  ASSERT_EQ(summary_["train_valid_similar"].size(), 1u);
-  EXPECT_EQ(summary_["train_valid_similar"][0]["valid"], "sf_GMbank_000_024");
+  ASSERT_EQ(summary_["cross_split_similar"].size(), 1u);
+  EXPECT_EQ(summary_["cross_split_similar"][0]["valid"], "sf_GMbank_000_024");
+  EXPECT_EQ(summary_["splits"]["test"]["instruments"], 0);
+  EXPECT_EQ(read_file(out / "single_test.jsonl"), "");
   EXPECT_EQ(summary_["splits"]["train"]["multi_mixtures"], 4);
   EXPECT_EQ(summary_["splits"]["valid"]["multi_mixtures"], 2);
   check_dataset(out, summary_, 0.3);
@@ -181,7 +184,7 @@ TEST_F(RenderNlakh, LayoutManifestsAudioAndLabels) {
 // Train/valid pairs similar at the twin level but below dedupe_correlation are listed, with both
 // sides kept (here one pair among the six programs of TimGM6mb and sf_GMbank).
 TEST_F(RenderNlakh, TrainValidPairsAtTheTwinLevelAreListedAndKept) {
-  const Json& near = summary_["train_valid_twins"];
+  const Json& near = summary_["cross_split_twins"];
   ASSERT_EQ(near.size(), 1u) << near.dump();
   std::map<std::string, std::string> split_of;
   for (const Json& i : read_json_file(kRoot / "full" / "instruments.json")) split_of[i["id"]] = i["split"];
@@ -198,28 +201,34 @@ TEST_F(RenderNlakh, EmbeddedDefaultRecipeWithSmallCounts) {
   const fs::path out = kRoot / "default";
   const Json config = load_config(nlakh_default_config(), std::string(INSTRET_SOURCE_DIR) + "/configs/nlakh_default.json",
                                   {"output=" + out.string(), "threads=2", "single.clips_per_instrument=1",
-                                   "multi.train=6", "multi.valid=3"});
+                                   "multi.train=6", "multi.valid=3", "multi.test=4"});
   const Json summary = render_nlakh(config);
-  for (const char* split : {"train", "valid"}) {
+  for (const char* split : {"train", "valid", "test"}) {
     const Json& s = summary["splits"][split];
     EXPECT_GE(s["instruments"].get<int>(), 100) << split;
     EXPECT_EQ(s["single_clips"], s["instruments"]) << split;
-    EXPECT_EQ(s["multi_mixtures"], split == std::string("train") ? 6 : 3);
+    EXPECT_EQ(s["multi_mixtures"], split == std::string("train") ? 6 : split == std::string("valid") ? 3 : 4);
     for (const std::string& family : family_names()) EXPECT_GE(s["families"][family]["instruments"].get<int>(), 1) << family;
+    EXPECT_GE(summary["midi_files"][split].get<int>(), 20) << split;
   }
-  // Whole SoundFonts per split.
+  // Whole SoundFonts per split: train FluidR3 + MuseScore General, valid TimGM6mb + sf_GMbank, test GeneralUser GS.
   for (const Json& i : read_json_file(out / "instruments.json")) {
     const std::string file = fs::path(i["file"].get<std::string>()).filename().string();
-    EXPECT_EQ(i["split"], file == "FluidR3_GM.sf2" || file == "MuseScore_General.sf3" ? "train" : "valid") << file;
+    EXPECT_EQ(i["split"], file == "FluidR3_GM.sf2" || file == "MuseScore_General.sf3" ? "train"
+                          : file == "GeneralUser-v1.47.sf2"                          ? "test"
+                                                                                      : "valid")
+        << file;
   }
-  EXPECT_GE(summary["midi_files"]["train"].get<int>() + summary["midi_files"]["valid"].get<int>(), 150);
+  EXPECT_GE(summary["midi_files"]["train"].get<int>() + summary["midi_files"]["valid"].get<int>() +
+                summary["midi_files"]["test"].get<int>(),
+            150);
   // Issue 12: the within-split twins are listed (among them TimGM6mb's and sf_GMbank's Shamisen), and
   // the recipe's policy drop keeps one of each group: no listed pair has both members in the dataset.
   EXPECT_EQ(summary["twins"]["policy"], "drop");
   std::set<std::string> kept;
   for (const Json& i : read_json_file(out / "instruments.json")) kept.insert(i["id"].get<std::string>());
   bool shamisen = false;
-  for (const char* split : {"train", "valid"})
+  for (const char* split : {"train", "valid", "test"})
     for (const Json& p : summary["twins"][split]["pairs"]) {
       EXPECT_GE(p["correlation"].get<double>(), 0.95);
       EXPECT_FALSE(kept.count(p["first"].get<std::string>()) && kept.count(p["second"].get<std::string>())) << p.dump();
@@ -228,12 +237,12 @@ TEST_F(RenderNlakh, EmbeddedDefaultRecipeWithSmallCounts) {
   EXPECT_TRUE(shamisen) << summary["twins"].dump();
   EXPECT_GE(summary["twins"]["dropped"].size(), 10u);
   // Train/valid pairs at the twin level but below the duplicate level are listed, and both sides kept.
-  ASSERT_TRUE(summary["train_valid_twins"].is_array());
-  for (const Json& p : summary["train_valid_twins"]) {
+  ASSERT_TRUE(summary["cross_split_twins"].is_array());
+  for (const Json& p : summary["cross_split_twins"]) {
     EXPECT_GE(p["correlation"].get<double>(), 0.95) << p.dump();
     EXPECT_LT(p["correlation"].get<double>(), 0.98) << p.dump();
   }
-  check_dataset(out, summary, 0.15);
+  check_dataset(out, summary, 0.15, 0.15);
 }
 
 TEST_F(RenderNlakh, TinyRecipe) {
@@ -244,7 +253,9 @@ TEST_F(RenderNlakh, TinyRecipe) {
   EXPECT_EQ(summary["splits"]["train"]["instruments"], 8);
   EXPECT_EQ(summary["splits"]["train"]["multi_mixtures"], 6);
   EXPECT_EQ(summary["splits"]["valid"]["multi_mixtures"], 3);
-  check_dataset(out, summary, 0.25);
+  EXPECT_EQ(summary["splits"]["test"]["multi_mixtures"], 3);
+  EXPECT_GE(summary["splits"]["test"]["instruments"].get<int>(), 4);
+  check_dataset(out, summary, 0.25, 0.25);
 }
 
 TEST_F(RenderNlakh, SameSeedSameBytesAcrossThreadsShardsAndResume) {
@@ -379,9 +390,18 @@ TEST_F(RenderNlakh, BadInputsGiveClearErrorsAndExitCodes) {
   EXPECT_EQ(run_tool("-c " + cfg.string() + " --set single.nonsense=1"), 2);
   EXPECT_EQ(run_tool("-c " + cfg.string() + " --shard 3"), 2);
   c = base_config("bad");
-  c["banks"][0]["split"] = "test";
+  c["banks"][0]["split"] = "holdout";
   write_json_file(cfg, c);
   EXPECT_EQ(run_tool("-c " + cfg.string()), 2);
+  EXPECT_NE(stderr_text().find("train, valid or test"), std::string::npos) << stderr_text();
+  // A test bank without test MIDI files (midi.test_fraction 0) could render nothing: refused.
+  c = base_config("bad_test_midi");
+  c["banks"].push_back({{"type", "soundfont"}, {"path", "/usr/share/sounds/sf2/sf_GMbank.sf2"}, {"split", "test"},
+                        {"programs", {19}}, {"sf_banks", {0}}});  // an organ: no train or valid copy
+  EXPECT_NE(test::error_of<UsageError>([&] { render_nlakh(c); }).find("no MIDI file"), std::string::npos);
+  c["midi"]["test_fraction"] = 0.8;  // with valid_fraction 0.3: more than all files
+  EXPECT_NE(test::error_of<UsageError>([&] { render_nlakh(c); }).find("test_fraction"), std::string::npos);
+  EXPECT_FALSE(fs::exists(kRoot / "bad_test_midi"));
   // A zero silence threshold would pass silent clips on to a division by their zero peak.
   c = base_config("bad_silence");
   c["silence_peak"] = 0.0;
@@ -527,7 +547,7 @@ TEST(RenderNlakhHostile, CountSettingsAreBoundedBeforeAllocating) {
       {"--set single.clips_per_instrument=1e8", "single.clips_per_instrument is 100000000, more than"},
       {"--set multi.train=100000000", "multi.train is 100000000, more than"},
       {"--set multi.valid=4294967298", "multi.valid is 4294967298, more than"},
-      {"--set single.clips_per_instrument=5000000", " instruments x 5000000 single clips, 4 + 2 mixtures), more than"},
+      {"--set single.clips_per_instrument=5000000", " instruments x 5000000 single clips, 4 + 2 + 0 mixtures), more than"},
       {"--set clip_seconds=1e9", "clip_seconds must be at most 600"},
       {"-j 100000", "threads must be at most 1024, not 100000"}};
   for (const auto& [args, want] : cases) {
@@ -621,6 +641,26 @@ TEST(RenderNlakhHostile, ChangedInputsBetweenShardsAreRefused) {
   EXPECT_TRUE(fs::exists(out / "inputs.json"));
 }
 
+// Issue 21: a folder rendered before the test split (its config.json has no multi.test and no
+// midi.test_fraction) is still accepted while both stay 0, and refused once either is set.
+TEST(RenderNlakhHostile, FoldersFromBeforeTheTestSplitMatchWithoutOne) {
+  Json c = base_config("before_test_split");
+  c["single"]["clips_per_instrument"] = 1;
+  c["multi"]["train"] = 1;
+  c["multi"]["valid"] = 0;
+  fs::remove_all(c["output"].get<std::string>());
+  render_nlakh(c);
+  const fs::path config = fs::path(c["output"].get<std::string>()) / "config.json";
+  Json old = read_json_file(config);
+  old["multi"].erase("test");
+  old["midi"].erase("test_fraction");
+  write_json_file(config, old);
+  EXPECT_NO_THROW(render_nlakh(c));
+  write_json_file(config, old);  // the run above rewrote it whole
+  c["midi"]["test_fraction"] = 0.1;
+  EXPECT_NE(test::error_of<UsageError>([&] { render_nlakh(c); }).find("another config"), std::string::npos);
+}
+
 // Issue 11 item 9: FluidR3's "Sine Wave" (bank 8, program 80, train) and sf_GMbank's (valid) are the
 // same sound a few samples apart, with a negative zero-lag correlation: compared over lags of
 // +-5 ms and both signs, the pair is reported and the valid one dropped.
@@ -635,8 +675,8 @@ TEST(RenderNlakhHostile, ShiftedOrInvertedDuplicatesAcrossSplitsAreDropped) {
                              {"programs", {80}}, {"sf_banks", {8}}}});
   fs::remove_all(c["output"].get<std::string>());
   const Json summary = render_nlakh(c);
-  ASSERT_EQ(summary["train_valid_similar"].size(), 1u) << summary.dump();
-  const Json& pair = summary["train_valid_similar"][0];
+  ASSERT_EQ(summary["cross_split_similar"].size(), 1u) << summary.dump();
+  const Json& pair = summary["cross_split_similar"][0];
   EXPECT_EQ(pair["train"], "FluidR3_GM_008_080");
   EXPECT_EQ(pair["valid"], "sf_GMbank_008_080");
   EXPECT_GE(pair["correlation"].get<double>(), 0.98);

@@ -374,6 +374,26 @@ TEST(TrainMulti, RandomMixLearnsAndCachesTargetsByCheckpoint) {
   EXPECT_NE(r.output.find("from the cache"), std::string::npos) << r.output;
 }
 
+// Issue 21: training never reads the test split. A copy of the tiny dataset whose test manifests are
+// garbage and whose test audio is gone still trains and validates both encoders.
+TEST(TrainTools, NeverReadTheTestSplit) {
+  const fs::path data = kScratch / "no_test";
+  fs::remove_all(data);
+  fs::copy(tiny_data(), data, fs::copy_options::recursive);
+  fs::remove_all(data / "targets");
+  ASSERT_GT(fs::file_size(data / "single_test.jsonl"), 0u);
+  for (const char* f : {"single_test.jsonl", "multi_test.jsonl"}) write_file_atomically(data / f, "{not json\n");
+  fs::remove_all(data / "single" / "test");
+  fs::remove_all(data / "multi" / "test");
+  auto r = tool("train-single", "--data " + data.string() + " --run " + (kScratch / "no_test_single").string() +
+                                    kTinySingle + " --set steps=2 --set valid.every=1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = tool("train-multi", "--data " + data.string() + " --single " + tiny_single_checkpoint().string() + " --run " +
+                              (kScratch / "no_test_multi").string() + kTinyMulti + " --set steps=2 --set valid.every=1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(metrics(kScratch / "no_test_multi", "valid").size(), 2u);
+}
+
 TEST(TrainMulti, OnTheFlyTargetsGiveTheCachedNumbers) {
   const fs::path ckpt = tiny_single_checkpoint();
   const std::string common = "--data " + tiny_data().string() + " --single " + ckpt.string() + kTinyMulti +

@@ -1,10 +1,35 @@
 #include "instret/render/instrument_dedupe.h"
 
 #include <algorithm>
+#include <map>
 
 #include "instret/core/error.h"
 
 namespace instret {
+
+std::vector<SampleLeak> sample_leaks(const std::vector<std::string>& split,
+                                     const std::vector<std::vector<std::string>>& samples) {
+  if (samples.size() != split.size())
+    throw UsageError("sample_leaks: " + std::to_string(samples.size()) + " sample lists for " +
+                     std::to_string(split.size()) + " instruments");
+  std::map<std::string, size_t> first;  // sample name -> the first instrument that plays it
+  std::vector<SampleLeak> leaks;
+  for (size_t i = 0; i < split.size(); ++i) {
+    SampleLeak leak{i, i, {}};
+    for (const std::string& name : samples[i]) {
+      const auto it = first.find(name);
+      if (it == first.end() || split[it->second] == split[i]) continue;
+      if (leak.samples.empty() || it->second < leak.earlier) leak.earlier = it->second;
+      leak.samples.push_back(name);
+    }
+    if (!leak.samples.empty()) {
+      leaks.push_back(std::move(leak));
+      continue;
+    }
+    for (const std::string& name : samples[i]) first.emplace(name, i);
+  }
+  return leaks;
+}
 
 DuplicateDecision decide_duplicates(const std::vector<SimilarPair>& pairs, const std::vector<std::string>& split,
                                     const std::vector<char>& silent, double dedupe_threshold, double twin_threshold) {

@@ -115,13 +115,16 @@ std::vector<std::string> find_midi_files(const std::vector<std::string>& sources
   return scan_sources(sources).found;
 }
 
-std::string content_split(const std::string& bytes, double valid_fraction) {
+std::string content_split(const std::string& bytes, double valid_fraction, double test_fraction) {
   const double u = double(fnv1a(bytes) >> 11) * (1.0 / 9007199254740992.0);
-  return u < valid_fraction ? "valid" : "train";
+  return u < valid_fraction ? "valid" : u < valid_fraction + test_fraction ? "test" : "train";
 }
 
-MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double valid_fraction, int threads) {
+MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double valid_fraction, int threads,
+                            double test_fraction) {
   if (!(valid_fraction >= 0.0 && valid_fraction <= 1.0)) throw UsageError("midi.valid_fraction must be in [0, 1]");
+  if (!(test_fraction >= 0.0 && valid_fraction + test_fraction <= 1.0))
+    throw UsageError("midi.test_fraction must be >= 0, and at most 1 with midi.valid_fraction");
   const Scan scan = scan_sources(sources);
   // Bounded before anything is read: the parses of every distinct file are held together.
   if (const uint64_t limit = corpus_byte_limit(); scan.found_bytes > limit)
@@ -165,7 +168,7 @@ MidiCorpus load_midi_corpus(const std::vector<std::string>& sources, double vali
       auto f = std::make_unique<CorpusFile>();
       f->path = paths[i];
       f->midi = parse_midi(bytes, quote_path(paths[i]));  // its errors name the file quoted
-      f->split = content_split(bytes, valid_fraction);
+      f->split = content_split(bytes, valid_fraction, test_fraction);
       f->fingerprint = key;
       parsed[k] = std::move(f);
     } catch (const Error& err) {

@@ -21,6 +21,7 @@
 #include "instret/render/fingerprint_similarity.h"
 #include "instret/render/instrument_bank.h"
 #include "instret/render/instrument_dedupe.h"
+#include "instret/render/instrument_variants.h"
 #include "instret/render/midi_corpus.h"
 #include "instret/render/midi_excerpts.h"
 #include "instret/render/nlakh_manifests.h"
@@ -54,14 +55,14 @@ class Renderer {
     for (const char* split : kNlakhSplits) twins_[split] = {{"pairs", Json::array()}, {"groups", Json::array()}};
     // Range-checked before narrowing: get<uint64_t>() of -1 would silently be 2^64-1.
     open_banks();
-    check_clip_counts(instruments_.size(), set_.single_clips, set_.multi_train, set_.multi_valid);
+    check_clip_counts(instruments_.size(), set_.single_clips, set_.multi);
     load_midi();
     std::vector<std::string> ids, splits;
     for (const RunInstrument& r : instruments_) {
       ids.push_back(r.info.id);
       splits.push_back(r.split);
     }
-    tasks_ = make_clip_tasks(ids, splits, set_.single_clips, set_.multi_train, set_.multi_valid);
+    tasks_ = make_clip_tasks(ids, splits, set_.single_clips, set_.multi);
   }
 
   Json run(bool manifests_only, bool adopt_inputs) {
@@ -83,7 +84,7 @@ class Renderer {
     for (const Json& b : banks) {
       static const Json bank_defaults = {{"type", "soundfont"}, {"path", ""}, {"split", "train"},
                                          {"programs", Json::array()}, {"sf_banks", Json::array()},
-                                         {"families", Json::array()}};
+                                         {"families", Json::array()}, {"variants", nullptr}};
       const Json e = merge_config(bank_defaults, b, "banks[]");
       BankFilter filter;
       filter.programs = e["programs"].get<std::vector<int>>();
@@ -92,8 +93,15 @@ class Renderer {
       for (const auto& f : filter.families)
         if (family_index(f) < 0) throw UsageError("banks[].families: unknown family '" + f + "'");
       const std::string split = e["split"].get<std::string>();
-      if (split != "train" && split != "valid") throw UsageError("banks[].split must be train or valid, not '" + split + "'");
-      BankEntry entry{open_bank(e["type"].get<std::string>(), e["path"].get<std::string>(), filter), split};
+      if (nlakh_split_rank(split) < 0)
+        throw UsageError("banks[].split must be train, valid or test, not '" + split + "'");
+      // Variants are training data only: one in valid or test would be a near-copy of another
+      // instrument there (its preset), which retrieval cannot tell apart.
+      const VariantSpec variants = VariantSpec::from_json(e["variants"]);
+      if (variants.count > 0 && split != "train")
+        throw UsageError("banks[].variants: only train banks may have variants, not a " + split + " bank (" +
+                         e["path"].get<std::string>() + ")");
+      BankEntry entry{open_bank(e["type"].get<std::string>(), e["path"].get<std::string>(), filter, &variants), split};
       const auto& list = entry.bank->instruments();
       // Like an empty MIDI corpus: a bank that yields nothing is a mistake (an empty examples.json,
       // a SoundFont filtered to nothing by programs / sf_banks / families).
@@ -107,29 +115,65 @@ class Renderer {
           throw UsageError("instrument id '" + list[i].id + "' appears in two banks (same file listed twice?)");
         instruments_.push_back({entry.bank.get(), i, list[i], split});
       }
-      spdlog::info("bank {} ({}, {}): {} instruments", e["path"].get<std::string>(), e["type"].get<std::string>(), split,
-                   list.size());
+      spdlog::info("bank {} ({}, {}): {} instruments{}", e["path"].get<std::string>(), e["type"].get<std::string>(), split,
+                   list.size(),
+                   variants.count > 0 ? fmt::format(" ({} presets with {} variants each)", list.size() / size_t(variants.count + 1),
+                                                    variants.count)
+                                      : std::string());
       banks_.push_back(std::move(entry));
     }
     std::stable_sort(instruments_.begin(), instruments_.end(), [](const RunInstrument& a, const RunInstrument& b) {
-      return a.split != b.split ? a.split == "train" : a.info.id < b.info.id;
+      return a.split != b.split ? nlakh_split_rank(a.split) < nlakh_split_rank(b.split) : a.info.id < b.info.id;
     });
+    drop_sample_leaks();
     drop_duplicates();
     for (size_t i = 0; i < instruments_.size(); ++i)
       by_family_[instruments_[i].split][instruments_[i].info.family].push_back(i);
     for (const char* split : kNlakhSplits)
-      if (by_family_[split].empty() && set_.multi_count(split) > 0)
+      if (by_family_[split].empty() && set_.multi.of(split) > 0)
         throw UsageError(std::string("split '") + split + "' has no instruments (no bank of that split, or all " +
                          "dropped as duplicates or silent) but multi." + split + " asks for " +
-                         std::to_string(set_.multi_count(split)) + " mixtures");
+                         std::to_string(set_.multi.of(split)) + " mixtures");
+  }
+
+  // An instrument that plays a sample (by name, soundfont_samples.h) that an instrument of an
+  // earlier split plays would let the later split's retrieval be learned from the earlier split's
+  // audio: with sample_leaks drop it is dropped (the test side of a train/test pair, the valid side
+  // of a train/valid pair), with keep only listed. summary.json "sample_leaks" lists every pair.
+  void drop_sample_leaks() {
+    std::vector<std::string> split;
+    std::vector<std::vector<std::string>> samples;
+    for (const RunInstrument& r : instruments_) {
+      split.push_back(r.split);
+      samples.push_back(r.bank->sample_names(r.index));
+    }
+    const std::vector<SampleLeak> leaks = sample_leaks(split, samples);
+    const bool drop = set_.sample_leaks == "drop";
+    Json pairs = Json::array();
+    std::set<size_t> dropped;
+    for (const SampleLeak& l : leaks) {
+      const RunInstrument &a = instruments_[l.earlier], &b = instruments_[l.later];
+      pairs.push_back({{a.split, a.info.id}, {b.split, b.info.id}, {"samples", l.samples}});
+      spdlog::debug("{} ({}) plays samples of {} ({}): {}", b.info.id, b.split, a.info.id, a.split, Json(l.samples).dump());
+      if (drop) dropped.insert(l.later);
+    }
+    sample_leaks_ = {{"policy", set_.sample_leaks}, {"pairs", pairs}, {"dropped", dropped.size()}};
+    if (!leaks.empty())
+      spdlog::info("{} instruments play samples that an earlier split's instruments play{} (summary.json sample_leaks)",
+                   leaks.size(), drop ? ": dropped" : ": kept (sample_leaks keep)");
+    std::vector<RunInstrument> kept;
+    for (size_t i = 0; i < instruments_.size(); ++i)
+      if (!dropped.count(i)) kept.push_back(instruments_[i]);
+    instruments_ = std::move(kept);
   }
 
   // SoundFont presets that share samples and settings (one file derived from another, or a bank
   // copied into another) sound the same: an instrument whose fingerprint (C3, C4, C5 at velocity
   // 100, 1 s) is similar (similar_pairs: note by note, lags within +-5 ms, either sign) at or above
-  // `dedupe_correlation` to an earlier kept instrument of its family is dropped. Every
-  // train/valid pair above the threshold is logged and listed in summary.json. Train instruments come first, so a valid duplicate of a train instrument is the one
-  // dropped. Presets whose fingerprint is silent (e.g. ones that need an expression controller)
+  // `dedupe_correlation` to an earlier kept instrument of its family is dropped. Every pair across
+  // two splits above the threshold is logged and listed in summary.json. Splits come in run order
+  // (train, valid, test), so the valid or test copy of a train instrument, and the test copy of a
+  // valid one, is the one dropped. Presets whose fingerprint is silent (e.g. ones that need an expression controller)
   // are dropped too. Then the twins among the instruments kept (decide_twins). The decisions are
   // instrument_dedupe.h's; this renders the fingerprints, logs and records them.
   void drop_duplicates() {
@@ -166,18 +210,21 @@ class Renderer {
     const double search = dedupe && twins ? std::min(threshold, set_.twin_threshold) : dedupe ? threshold : set_.twin_threshold;
     const auto pairs = similar_pairs(prints, family, search, kDedupeMaxLag);
     const DuplicateDecision d = decide_duplicates(pairs, split, silent, dedupe ? threshold : 0.0, set_.twin_threshold);
-    auto train_valid = [&](const SimilarPair& p) {
-      Json pair = {{"train", instruments_[p.earlier].info.id}, {"valid", instruments_[p.later].info.id}};
+    // A pair across two splits names each side by its split: {"train": id, "valid": id}, {"valid": id, "test": id}.
+    auto across = [&](const SimilarPair& p) {
+      Json pair = {{instruments_[p.earlier].split, instruments_[p.earlier].info.id},
+                   {instruments_[p.later].split, instruments_[p.later].info.id}};
       add_similarity(pair, p);
       return pair;
     };
-    for (const SimilarPair* p : d.near_leaks) near_cross_split_.push_back(train_valid(*p));
+    for (const SimilarPair* p : d.near_leaks) near_cross_split_.push_back(across(*p));
     for (const SimilarPair* p : d.leaks) {
-      const Json pair = train_valid(*p);
+      const Json pair = across(*p);
       cross_split_.push_back(pair);
-      spdlog::warn("train/valid leak: {} (valid) sounds like {} (train): similarity {} (per note {} at {} ms)",
-                   instruments_[p->later].info.id, instruments_[p->earlier].info.id, pair["correlation"].dump(),
-                   pair["note_correlations"].dump(), pair["lags_ms"].dump());
+      const RunInstrument &a = instruments_[p->earlier], &b = instruments_[p->later];
+      spdlog::warn("{}/{} leak: {} ({}) sounds like {} ({}): similarity {} (per note {} at {} ms)", a.split, b.split,
+                   b.info.id, b.split, a.info.id, a.split, pair["correlation"].dump(), pair["note_correlations"].dump(),
+                   pair["lags_ms"].dump());
     }
     for (size_t i : d.silent) silent_.push_back(instruments_[i].info.id);
     for (const auto& [i, same] : d.duplicates) {
@@ -196,13 +243,16 @@ class Renderer {
     std::set<std::string> final_ids;
     for (size_t i : kept) final_ids.insert(instruments_[i].info.id);
     Json near = Json::array();
-    for (const Json& p : near_cross_split_)
-      if (final_ids.count(p["train"].get<std::string>()) && final_ids.count(p["valid"].get<std::string>()))
-        near.push_back(p);
+    for (const Json& p : near_cross_split_) {
+      bool both = true;
+      for (const char* split : kNlakhSplits)
+        if (p.contains(split)) both = both && final_ids.count(p[split].get<std::string>());
+      if (both) near.push_back(p);
+    }
     near_cross_split_ = std::move(near);
     if (!near_cross_split_.empty())
-      spdlog::info("{} train/valid pairs in the dataset are similar at the twin level ({} <= similarity < {}): "
-                   "summary.json train_valid_twins lists them",
+      spdlog::info("{} pairs across splits in the dataset are similar at the twin level ({} <= similarity < {}): "
+                   "summary.json cross_split_twins lists them",
                    near_cross_split_.size(), set_.twin_threshold, threshold);
     std::vector<RunInstrument> out;
     for (size_t i : kept) out.push_back(instruments_[i]);
@@ -251,7 +301,7 @@ class Renderer {
       if (!src.is_string()) throw UsageError("midi.sources: every entry must be a path or glob string");
       list.push_back(src.get<std::string>());
     }
-    corpus_ = load_midi_corpus(list, config_get<double>(config_, "midi.valid_fraction"), set_.threads);
+    corpus_ = load_midi_corpus(list, set_.midi_valid_fraction, set_.threads, set_.midi_test_fraction);
     melodic_.resize(corpus_.files.size());
     std::map<std::string, int> per_split;
     for (size_t index = 0; index < corpus_.files.size(); ++index) {
@@ -266,9 +316,18 @@ class Renderer {
       }
       if (int(melodic_[index].size()) >= set_.multi_min_tracks) multi_files_[f.split].push_back(index);
     }
-    spdlog::info("MIDI: {} files ({} train, {} valid), {} unreadable, {} duplicates", corpus_.files.size(),
-                 per_split["train"], per_split["valid"], corpus_.unreadable, corpus_.duplicates);
+    spdlog::info("MIDI: {} files ({} train, {} valid, {} test), {} unreadable, {} duplicates", corpus_.files.size(),
+                 per_split["train"], per_split["valid"], per_split["test"], corpus_.unreadable, corpus_.duplicates);
     if (corpus_.files.empty()) throw UsageError("no readable MIDI file in midi.sources");
+    // A split's clips take MIDI of that split only: instruments without one could render nothing.
+    for (const char* split : kNlakhSplits) {
+      const auto it = by_family_.find(split);
+      const bool wanted = set_.multi.of(split) > 0 || (set_.single_clips > 0 && it != by_family_.end() && !it->second.empty());
+      if (wanted && per_split[split] == 0)
+        throw UsageError(std::string("split '") + split + "' has instruments or mixtures to render but no MIDI file (midi." +
+                         split + "_fraction " + (std::string(split) == "train" ? "leaves none" : "is 0 or too small") +
+                         " for " + std::to_string(corpus_.files.size()) + " files)");
+    }
   }
 
   // Notes of `track` in the excerpt from `start` that `inst` can play.
@@ -425,13 +484,15 @@ class Renderer {
     Json summary = {{"seed", set_.seed}, {"clip_samples", set_.clip_samples}, {"sample_rate", kSampleRate}};
     std::map<std::string, int> midi_per_split;
     for (const CorpusFile& f : corpus_.files) ++midi_per_split[f.split];
+    summary["sample_leaks"] = sample_leaks_;
     summary["duplicates_dropped"] = duplicates_;
-    summary["train_valid_similar"] = cross_split_;
-    summary["train_valid_twins"] = near_cross_split_;
+    summary["cross_split_similar"] = cross_split_;
+    summary["cross_split_twins"] = near_cross_split_;
     summary["silent_dropped"] = silent_;
     summary["twins"] = twins_;
     summary["midi_files"] = {{"train", midi_per_split["train"]}, {"valid", midi_per_split["valid"]},
-                             {"unreadable", corpus_.unreadable}, {"duplicates", corpus_.duplicates}};
+                             {"test", midi_per_split["test"]}, {"unreadable", corpus_.unreadable},
+                             {"duplicates", corpus_.duplicates}};
     return write_nlakh_manifests(out_, instruments, tasks_, set_.clip_samples, summary, saved_nlakh_config(config_));
   }
 
@@ -440,9 +501,10 @@ class Renderer {
   const std::string out_;
   std::vector<BankEntry> banks_;
   std::vector<RunInstrument> instruments_;
+  Json sample_leaks_;                 // summary.json "sample_leaks"
   Json duplicates_ = Json::array();
-  Json cross_split_ = Json::array();  // every train/valid pair of similar instruments
-  Json near_cross_split_ = Json::array();  // train/valid pairs in [twins.threshold, dedupe_correlation)
+  Json cross_split_ = Json::array();  // every pair of similar instruments across two splits
+  Json near_cross_split_ = Json::array();  // pairs across splits in [twins.threshold, dedupe_correlation)
   Json silent_ = Json::array();
   Json twins_;                                      // summary.json "twins"
   std::map<std::string, std::string> twin_group_;  // policy group: instrument id -> its group's first member

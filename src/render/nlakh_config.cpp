@@ -27,11 +27,12 @@ Json nlakh_default_config() {
       {"shard", {{"index", 0}, {"count", 1}}},
       {"clip_seconds", 5.0},
       {"single", {{"clips_per_instrument", 10}, {"min_notes", 4}}},
-      {"multi", {{"train", 100}, {"valid", 10}, {"min_tracks", 2}, {"max_tracks", 9}, {"min_notes", 3}}},
+      {"multi", {{"train", 100}, {"valid", 10}, {"test", 0}, {"min_tracks", 2}, {"max_tracks", 9}, {"min_notes", 3}}},
       {"banks", Json::array()},
-      {"midi", {{"sources", Json::array()}, {"valid_fraction", 0.1}}},
+      {"midi", {{"sources", Json::array()}, {"valid_fraction", 0.1}, {"test_fraction", 0.0}}},
       {"max_attempts", 50},
       {"silence_peak", 1e-3},
+      {"sample_leaks", "keep"},
       {"dedupe_correlation", 0.98},
       {"twins", {{"threshold", 0.95}, {"policy", "keep"}}},
   };
@@ -49,14 +50,15 @@ NlakhSettings NlakhSettings::from_json(const Json& c) {
   s.clip_seconds = double(s.clip_samples) / kSampleRate;
   s.single_clips = config_get<int64_t>(c, "single.clips_per_instrument");
   s.single_min_notes = config_get<int>(c, "single.min_notes");
-  s.multi_train = config_get<int64_t>(c, "multi.train");
-  s.multi_valid = config_get<int64_t>(c, "multi.valid");
+  s.multi.train = config_get<int64_t>(c, "multi.train");
+  s.multi.valid = config_get<int64_t>(c, "multi.valid");
+  s.multi.test = config_get<int64_t>(c, "multi.test");
   s.multi_min_tracks = config_get<int>(c, "multi.min_tracks");
   s.multi_max_tracks = config_get<int>(c, "multi.max_tracks");
   s.multi_min_notes = config_get<int>(c, "multi.min_notes");
   s.max_attempts = config_get<int>(c, "max_attempts");
   s.silence_peak = config_get<double>(c, "silence_peak");
-  if (s.single_clips < 0 || s.multi_train < 0 || s.multi_valid < 0)
+  if (s.single_clips < 0 || s.multi.train < 0 || s.multi.valid < 0 || s.multi.test < 0)
     throw UsageError("clip counts must be >= 0");
   if (s.multi_min_tracks < 1 || s.multi_max_tracks < s.multi_min_tracks)
     throw UsageError("multi.min_tracks must be >= 1 and <= multi.max_tracks");
@@ -64,6 +66,11 @@ NlakhSettings NlakhSettings::from_json(const Json& c) {
   // Clips are normalised by their peak: a zero threshold would let a silent clip through and
   // divide it by zero (NaN audio).
   if (!(s.silence_peak > 0.0)) throw UsageError("silence_peak must be > 0");
+  s.midi_valid_fraction = config_get<double>(c, "midi.valid_fraction");
+  s.midi_test_fraction = config_get<double>(c, "midi.test_fraction");
+  if (!(s.midi_valid_fraction >= 0.0 && s.midi_test_fraction >= 0.0 && s.midi_valid_fraction + s.midi_test_fraction <= 1.0))
+    throw UsageError("midi.valid_fraction and midi.test_fraction must be >= 0 with a sum of at most 1, not " +
+                     c["midi"]["valid_fraction"].dump() + " and " + c["midi"]["test_fraction"].dump());
   s.twin_threshold = config_get<double>(c, "twins.threshold");
   if (!(s.twin_threshold >= 0.0 && s.twin_threshold <= 1.0))
     throw UsageError("twins.threshold must be in 0..1 (0 disables the twin analysis), not " +
@@ -72,6 +79,9 @@ NlakhSettings NlakhSettings::from_json(const Json& c) {
   if (const double dedupe = s.dedupe_correlation; s.twin_threshold > 0.0 && dedupe > 0.0 && s.twin_threshold >= dedupe)
     spdlog::warn("twins.threshold {} is not below dedupe_correlation {}: pairs that similar are dropped as "
                  "duplicates first, so no twins can be found", s.twin_threshold, dedupe);
+  s.sample_leaks = config_get<std::string>(c, "sample_leaks");
+  if (s.sample_leaks != "keep" && s.sample_leaks != "drop")
+    throw UsageError("sample_leaks must be keep or drop, not '" + s.sample_leaks + "'");
   s.twin_policy = config_get<std::string>(c, "twins.policy");
   if (s.twin_policy != "keep" && s.twin_policy != "drop" && s.twin_policy != "group")
     throw UsageError("twins.policy must be keep, drop or group, not '" + s.twin_policy + "'");

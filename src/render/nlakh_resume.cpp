@@ -105,6 +105,14 @@ void check_dataset_folder(const fs::path& root, const Json& saved, const Json& i
     Json now = saved;
     Json stored = read_json_file(path);
     if (stored.is_object() && !stored.contains("twins") && twin_policy == "keep") now.erase("twins");
+    // A dataset rendered before the sample check (no "sample_leaks") matches it at keep, and one from
+    // before the test split (no multi.test, midi.test_fraction) matches them at 0.
+    if (stored.is_object() && !stored.contains("sample_leaks") && now.value("sample_leaks", Json()) == "keep")
+      now.erase("sample_leaks");
+    for (const auto& [section, key] : {std::pair<const char*, const char*>{"multi", "test"}, {"midi", "test_fraction"}})
+      if (stored.is_object() && stored.contains(section) && stored[section].is_object() &&
+          !stored[section].contains(key) && now.contains(section) && now[section].value(key, Json()) == Json(0))
+        now[section].erase(key);
     if (stored != now)
       throw UsageError(root.string() + " holds a dataset rendered with another config (see its config.json); "
                        "choose another output folder or delete it");

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <iterator>
 #include <utility>
 
 #include "instret/core/error.h"
@@ -18,10 +19,20 @@ constexpr uint64_t kBytesPerClip = 1024;
 
 }  // namespace
 
+int nlakh_split_rank(const std::string& split) {
+  for (int i = 0; i < int(std::size(kNlakhSplits)); ++i)
+    if (split == kNlakhSplits[i]) return i;
+  return -1;
+}
+
+int64_t SplitCounts::of(const std::string& split) const {
+  return split == "train" ? train : split == "valid" ? valid : split == "test" ? test : 0;
+}
+
 std::vector<ClipTask> make_clip_tasks(const std::vector<std::string>& id, const std::vector<std::string>& split,
-                                      int64_t single_clips, int64_t multi_train, int64_t multi_valid) {
+                                      int64_t single_clips, const SplitCounts& multi) {
   std::vector<ClipTask> tasks;
-  tasks.reserve(size_t(id.size() * size_t(single_clips) + size_t(multi_train) + size_t(multi_valid)));
+  tasks.reserve(size_t(id.size() * size_t(single_clips) + size_t(multi.total())));
   char buf[32];
   for (size_t i = 0; i < id.size(); ++i) {
     for (int64_t k = 0; k < single_clips; ++k) {
@@ -30,7 +41,7 @@ std::vector<ClipTask> make_clip_tasks(const std::vector<std::string>& id, const 
     }
   }
   for (const char* s : kNlakhSplits) {
-    const int64_t count = std::string(s) == "train" ? multi_train : multi_valid;
+    const int64_t count = multi.of(s);
     for (int64_t j = 0; j < count; ++j) {
       std::snprintf(buf, sizeof buf, "%06lld", static_cast<long long>(j));
       tasks.push_back({"multi", s, 0, j, std::string("multi/") + s + "/" + buf, ""});
@@ -39,19 +50,20 @@ std::vector<ClipTask> make_clip_tasks(const std::vector<std::string>& id, const 
   return tasks;
 }
 
-void check_clip_counts(size_t instruments, int64_t single_clips, int64_t multi_train, int64_t multi_valid) {
+void check_clip_counts(size_t instruments, int64_t single_clips, const SplitCounts& multi) {
   for (const auto& [name, n] : {std::pair<const char*, int64_t>{"single.clips_per_instrument", single_clips},
-                                {"multi.train", multi_train},
-                                {"multi.valid", multi_valid}})
+                                {"multi.train", multi.train},
+                                {"multi.valid", multi.valid},
+                                {"multi.test", multi.test}})
     if (n > kMaxClips)
       throw UsageError(std::string(name) + " is " + std::to_string(n) + ", more than the " +
                        std::to_string(kMaxClips) + " clips a dataset may hold");
   const uint64_t singles = uint64_t(instruments) * uint64_t(single_clips);  // < 2^63: both bounded
-  const uint64_t total = singles + uint64_t(multi_train) + uint64_t(multi_valid);
+  const uint64_t total = singles + uint64_t(multi.train) + uint64_t(multi.valid) + uint64_t(multi.test);
   if (total > uint64_t(kMaxClips))
     throw UsageError("the config asks for " + std::to_string(total) + " clips (" + std::to_string(instruments) +
                      " instruments x " + std::to_string(single_clips) + " single clips, " +
-                     std::to_string(multi_train) + " + " + std::to_string(multi_valid) +
+                     std::to_string(multi.train) + " + " + std::to_string(multi.valid) + " + " + std::to_string(multi.test) +
                      " mixtures), more than the " + std::to_string(kMaxClips) + " a dataset may hold");
   const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
   const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;

@@ -11,6 +11,7 @@
 #include "instret/audio/io.h"
 #include "instret/core/error.h"
 #include "instret/midi/family.h"
+#include "instret/render/soundfont_samples.h"
 
 namespace instret {
 namespace fs = std::filesystem;
@@ -44,7 +45,7 @@ int soundfont_preset_family(int bank, int program, const std::string& name) {
   return gm_program_family(program);
 }
 
-SoundFontBank::SoundFontBank(const fs::path& path, const BankFilter& filter) : path_(path) {
+SoundFontBank::SoundFontBank(const fs::path& path, const BankFilter& filter, const VariantSpec& variants) : path_(path) {
   route_fluid_logs();
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) throw IoError(path.string() + ": SoundFont file not found");
@@ -79,25 +80,54 @@ SoundFontBank::SoundFontBank(const fs::path& path, const BankFilter& filter) : p
   }
   std::sort(instruments_.begin(), instruments_.end(),
             [](const Instrument& a, const Instrument& b) { return a.id < b.id; });
-  for (size_t i = 0; i < instruments_.size(); ++i) probed_.push_back(std::make_unique<std::once_flag>());
-  playable_.resize(instruments_.size());
+  // Each preset, then its variants ("<id>_v01" ... sort right after "<id>").
+  std::vector<Instrument> presets = std::move(instruments_);
+  instruments_.clear();
+  for (size_t p = 0; p < presets.size(); ++p) {
+    presets_.emplace_back(presets[p].bank, presets[p].program);
+    probed_.push_back(std::make_unique<std::once_flag>());
+    instruments_.push_back(presets[p]);
+    recipes_.emplace_back();
+    preset_of_.push_back(p);
+    for (int k = 1; k <= variants.count; ++k) {
+      Instrument v = presets[p];
+      v.id = variant_id(presets[p].id, k);
+      v.name = presets[p].name + " (variant " + std::to_string(k) + ")";
+      v.variant_of = presets[p].id;
+      recipes_.push_back(draw_variant(variants, presets[p].id, k));
+      v.recipe = recipes_.back().to_json();
+      instruments_.push_back(std::move(v));
+      preset_of_.push_back(p);
+    }
+  }
+  playable_.resize(presets_.size());
+}
+
+std::vector<std::string> SoundFontBank::sample_names(size_t index) const {
+  std::call_once(samples_read_, [&] { samples_ = soundfont_preset_samples(path_); });
+  const Instrument& inst = instruments_.at(index);
+  const auto it = samples_.find({inst.bank, inst.program});
+  return it == samples_.end() ? std::vector<std::string>{} : it->second;
 }
 
 bool SoundFontBank::has_pitch(size_t index, int pitch) const {
   if (pitch < 0 || pitch > 127 || index >= instruments_.size()) return false;
-  std::call_once(*probed_[index], [&] {
+  const int key = pitch - recipes_[index].formant_semitones;
+  if (key < 0 || key > 127) return false;
+  const size_t preset = preset_of_[index];
+  std::call_once(*probed_[preset], [&] {
     // A key is playable when a note-on at velocity 100 starts at least one voice (the preset and
     // instrument zones cover it); the voices are stopped before the next key.
-    const Instrument& inst = instruments_[index];
+    const auto [bank, program] = presets_[preset];
     Synth* holder = acquire();
     fluid_synth_t* synth = new_fluid_synth(holder->settings);
     fluid_sfont_t* sfont = fluid_synth_get_sfont_by_id(holder->synth, holder->sfont_id);
     const int id = synth ? fluid_synth_add_sfont(synth, sfont) : FLUID_FAILED;
-    bool ok = id != FLUID_FAILED && fluid_synth_program_select(synth, 0, id, inst.bank, inst.program) == FLUID_OK;
+    bool ok = id != FLUID_FAILED && fluid_synth_program_select(synth, 0, id, bank, program) == FLUID_OK;
     float scratch[64];
     for (int p = 0; ok && p < 128; ++p) {
       fluid_synth_noteon(synth, 0, p, 100);
-      playable_[index][size_t(p)] = fluid_synth_get_active_voice_count(synth) > 0;
+      playable_[preset][size_t(p)] = fluid_synth_get_active_voice_count(synth) > 0;
       fluid_synth_all_sounds_off(synth, -1);
       for (int k = 0; k < 100 && fluid_synth_get_active_voice_count(synth) > 0; ++k)
         fluid_synth_write_float(synth, 64, scratch, 0, 1, scratch, 0, 1);
@@ -106,9 +136,10 @@ bool SoundFontBank::has_pitch(size_t index, int pitch) const {
     if (id != FLUID_FAILED) fluid_synth_remove_sfont(synth, sfont);
     if (synth) delete_fluid_synth(synth);
     release(holder);
-    if (!ok) throw Error(path_.string() + ": cannot probe the keys of preset " + inst.id);
+    if (!ok) throw Error(path_.string() + ": cannot probe the keys of preset " + std::to_string(bank) + ":" +
+                         std::to_string(program));
   });
-  return playable_[index][size_t(pitch)];
+  return playable_[preset][size_t(key)];
 }
 
 SoundFontBank::~SoundFontBank() {
@@ -163,27 +194,39 @@ void SoundFontBank::release(Synth* s) const {
 }
 
 void SoundFontBank::render(size_t index, const std::vector<Note>& notes, float* out, int64_t n) const {
-  const Instrument& inst = instruments_.at(index);
-  struct Event {
-    int64_t sample;
-    bool on;
-    int pitch;
-    int velocity;
-  };
+  const VariantRecipe& recipe = recipes_.at(index);
   std::vector<Event> events;
   for (const Note& note : notes) {
-    if (!(note.end > note.start) || note.pitch < 0 || note.pitch > 127) continue;
+    const int key = note.pitch - recipe.formant_semitones;
+    if (!(note.end > note.start) || note.pitch < 0 || note.pitch > 127 || key < 0 || key > 127) continue;
     const int64_t on = std::max<int64_t>(0, std::llround(note.start * kSampleRate));
     const int64_t off = std::llround(note.end * kSampleRate);
     if (on >= n || off <= on) continue;
-    events.push_back({on, true, note.pitch, std::clamp(note.velocity, 1, 127)});
-    if (off < n) events.push_back({off, false, note.pitch, 0});
+    int velocity = std::clamp(note.velocity, 1, 127);
+    if (recipe.velocity_gamma != 1.0)
+      velocity = std::clamp(int(std::lround(127.0 * std::pow(velocity / 127.0, recipe.velocity_gamma))), 1, 127);
+    events.push_back({on, true, key, velocity});
+    if (off < n) events.push_back({off, false, key, 0});
   }
   // Note-offs before note-ons at the same sample, so a repeated pitch re-attacks.
   std::stable_sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
     return a.sample != b.sample ? a.sample < b.sample : (!a.on && b.on);
   });
+  if (recipe.unison_cents == 0.0) {
+    synth_pass(index, events, 0.0, out, n);
+  } else {  // two layers detuned against each other
+    std::vector<float> second(static_cast<size_t>(n));
+    synth_pass(index, events, recipe.unison_cents / 2, out, n);
+    synth_pass(index, events, -recipe.unison_cents / 2, second.data(), n);
+    for (int64_t i = 0; i < n; ++i) out[i] = 0.5f * (out[i] + second[size_t(i)]);
+  }
+  apply_eq_tilt(out, n, recipe.eq_tilt_db);
+}
 
+void SoundFontBank::synth_pass(size_t index, const std::vector<Event>& events, double fine_cents, float* out,
+                               int64_t n) const {
+  const Instrument& inst = instruments_[index];
+  const VariantRecipe& r = recipes_[index];
   // A reused synthesizer keeps traces of earlier renders in its voices (small differences at note
   // starts), so every render runs on a fresh synthesizer that borrows the SoundFont loaded by a
   // pooled one: the output depends only on the arguments, whatever the thread or the history.
@@ -199,6 +242,24 @@ void SoundFontBank::render(size_t index, const std::vector<Note>& notes, float* 
     if (id == FLUID_FAILED || fluid_synth_program_select(synth, 0, id, inst.bank, inst.program) != FLUID_OK) {
       failure = path_.string() + ": cannot select preset " + inst.id;
     } else {
+      // A variant's changes: generator offsets on the channel (added to every voice's own values,
+      // as NRPN would), and the effects' sends with the effect switched on only when it is used.
+      const std::pair<int, double> offsets[] = {
+          {GEN_FILTERFC, r.filter_cutoff_cents},     {GEN_FILTERQ, r.filter_q_cb},
+          {GEN_VOLENVATTACK, r.attack_timecents},    {GEN_VOLENVDECAY, r.decay_timecents},
+          {GEN_VOLENVSUSTAIN, r.sustain_cb},         {GEN_VOLENVRELEASE, r.release_timecents},
+          {GEN_VIBLFOTOPITCH, r.vibrato_cents},      {GEN_COARSETUNE, double(r.formant_semitones)},
+          {GEN_FINETUNE, fine_cents},                {GEN_STARTADDROFS, double(r.start_offset_samples)}};
+      for (const auto& [gen, value] : offsets)
+        if (value != 0.0) fluid_synth_set_gen(synth, 0, gen, float(value));
+      if (r.reverb > 0) {
+        fluid_synth_reverb_on(synth, -1, 1);
+        fluid_synth_cc(synth, 0, 91, r.reverb);
+      }
+      if (r.chorus > 0) {
+        fluid_synth_chorus_on(synth, -1, 1);
+        fluid_synth_cc(synth, 0, 93, r.chorus);
+      }
       int64_t pos = 0;
       auto render_to = [&](int64_t until) {
         while (pos < until) {
@@ -209,8 +270,8 @@ void SoundFontBank::render(size_t index, const std::vector<Note>& notes, float* 
       };
       for (const Event& e : events) {
         render_to(e.sample);
-        if (e.on) fluid_synth_noteon(synth, 0, e.pitch, e.velocity);
-        else fluid_synth_noteoff(synth, 0, e.pitch);
+        if (e.on) fluid_synth_noteon(synth, 0, e.key, e.velocity);
+        else fluid_synth_noteoff(synth, 0, e.key);
       }
       render_to(n);
     }

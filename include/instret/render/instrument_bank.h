@@ -28,6 +28,8 @@ struct Instrument {
   int program = -1;    // SoundFont preset number (-1 for NSynth)
   int pitch_min = 0;   // lowest and highest pitch the instrument can play
   int pitch_max = 127;
+  std::string variant_of;  // a variant (instrument_variants.h): the id of the preset it derives from
+  Json recipe;             // a variant: what it changes (VariantRecipe::to_json)
 };
 
 Json instrument_to_json(const Instrument& instrument);
@@ -42,6 +44,9 @@ class InstrumentBank {
   // Renders `notes` with instrument `index` into out[0..n) (overwritten), at kSampleRate. Notes
   // sounding past the end are cut there. Thread-safe; the result depends only on the arguments.
   virtual void render(size_t index, const std::vector<Note>& notes, float* out, int64_t n) const = 0;
+  // The names of the samples instrument `index` plays (SoundFont presets: soundfont_samples.h),
+  // sorted; empty where the bank does not know them (NSynth notes).
+  virtual std::vector<std::string> sample_names(size_t /*index*/) const { return {}; }
 };
 
 // Selection of a bank's instruments (empty lists select everything).
@@ -51,10 +56,13 @@ struct BankFilter {
   std::vector<std::string> families;  // family names to keep
 };
 
+struct VariantSpec;
+
 // Opens a bank: type "soundfont" (path = .sf2/.sf3 file) or "nsynth" (path = folder with
-// examples.json and audio/). Throws UsageError for an unknown type, IoError / FormatError for
-// missing or broken files.
+// examples.json and audio/). Throws UsageError for an unknown type, or for variants of an NSynth
+// bank, IoError / FormatError for missing or broken files. `variants` (null: none) adds that many
+// variants of every selected SoundFont preset (instrument_variants.h).
 std::unique_ptr<InstrumentBank> open_bank(const std::string& type, const std::string& path,
-                                          const BankFilter& filter = {});
+                                          const BankFilter& filter = {}, const VariantSpec* variants = nullptr);
 
 }  // namespace instret

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "instret/core/config.h"
+#include "instret/render/nlakh_tasks.h"
 
 namespace instret {
 
@@ -21,10 +22,12 @@ struct NlakhSettings {
   double clip_seconds = 0.0;   // clip_samples / 16 kHz
   int64_t single_clips = 0;    // single.clips_per_instrument
   int single_min_notes = 0;
-  int64_t multi_train = 0, multi_valid = 0;
+  SplitCounts multi;                // multi.train, multi.valid, multi.test
   int multi_min_tracks = 0, multi_max_tracks = 0, multi_min_notes = 0;
   int max_attempts = 0;
   double silence_peak = 0.0;
+  double midi_valid_fraction = 0.0, midi_test_fraction = 0.0;  // shares of the MIDI files (midi_corpus.h)
+  std::string sample_leaks;          // keep or drop an instrument that plays a sample of an earlier split's
   double dedupe_correlation = 0.0;  // 0 = no duplicate check
   double twin_threshold = 0.0;      // twins.threshold; 0 = no twin analysis
   std::string twin_policy;          // twins.policy: keep, drop or group
@@ -34,7 +37,6 @@ struct NlakhSettings {
   // Reads a merged config (UsageError naming the key on a bad value); warns when twins.threshold is
   // not below dedupe_correlation (no twins can then be found).
   static NlakhSettings from_json(const Json& config);
-  int64_t multi_count(const std::string& split) const { return split == "train" ? multi_train : multi_valid; }
 };
 
 }  // namespace instret

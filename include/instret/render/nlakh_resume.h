@@ -43,7 +43,9 @@ bool holds_clips(const std::filesystem::path& root);
 // before any clip. A folder with clips but without config.json or inputs.json (deleted, or from
 // before inputs.json existed) cannot be checked: refused, unless `adopt_inputs` (--adopt-inputs)
 // says that the current config and inputs are those it was rendered from. A config.json from before
-// the twin analysis (no "twins") matches with twin policy keep.
+// the twin analysis (no "twins") matches with twin policy keep, and one from before the test split
+// (no multi.test, midi.test_fraction) with both at 0, and one from before the sample check (no
+// sample_leaks) with sample_leaks keep.
 void check_dataset_folder(const std::filesystem::path& root, const Json& saved, const Json& inputs,
                           const std::string& twin_policy, bool adopt_inputs);
 
