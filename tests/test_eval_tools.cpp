@@ -493,7 +493,7 @@ TEST(EvalRetrievalTool, BaselineUsesOneSlotAndItsDumpRecomputes) {
 
 // Issue 21: both eval tools take --split test: the test split's own instruments, clips and mixtures.
 TEST(EvalTools, TestSplitIsEvaluatedOnItsOwn) {
-  const std::string data = " --data " + tiny_data().string() + " -j 1 --split test";
+  const std::string data = " --data " + tiny_data().string() + " --split test";
   auto r = tool_stdout("eval-eer", "--single " + single_ckpt().string() + data + kSmallProtocol + " --seeds 0");
   ASSERT_EQ(r.code, 0) << r.output;
   Json report = parse_json(r.output);
@@ -505,7 +505,7 @@ TEST(EvalTools, TestSplitIsEvaluatedOnItsOwn) {
   EXPECT_LE(report["counts"]["instruments_used"].get<size_t>(), test_ids.size());
   const fs::path dump = kScratch / "ret_test.jsonl";
   r = tool_stdout("eval-retrieval", "--multi " + multi_ckpt().string() + " --single " + single_ckpt().string() + data +
-                                        " --dump-scores " + dump.string());
+                                        " -j 1 --dump-scores " + dump.string());
   ASSERT_EQ(r.code, 0) << r.output;
   report = parse_json(r.output);
   EXPECT_EQ(report["split"], "test");
