@@ -170,7 +170,28 @@ TEST(SoundFontSamples, MalformedFilesAreFormatErrors) {
   small.replace(4, 4, std::string(reinterpret_cast<const char*>(&riff), 4));
   const std::filesystem::path path = dir / "headers_only.sf2";
   write_file_atomically(path, small);
-  EXPECT_EQ(soundfont_preset_samples(path), soundfont_preset_samples("/usr/share/sounds/sf2/TimGM6mb.sf2"));
+  const auto reference = soundfont_preset_samples("/usr/share/sounds/sf2/TimGM6mb.sf2");
+  EXPECT_EQ(soundfont_preset_samples(path), reference);
+  // A pdta whose declared size runs past the end of the file (FluidSynth plays it) is read to the end.
+  {
+    std::string longer = small;
+    const uint32_t declared = uint32_t(small.size() - 12 - 8 + 1000);
+    longer.replace(16, 4, std::string(reinterpret_cast<const char*>(&declared), 4));
+    write_file_atomically(path, longer);
+    EXPECT_EQ(soundfont_preset_samples(path), reference);
+  }
+  // A Latin-1 byte in a sample name comes back as UTF-8 (and so survives the JSON of summary.json).
+  {
+    std::string latin = small;
+    const size_t shdr = latin.find("shdr") + 8;
+    latin[shdr + 2] = char(0xFB);
+    write_file_atomically(path, latin);
+    bool found = false;
+    for (const auto& [preset, names] : soundfont_preset_samples(path))
+      for (const std::string& n : names) found = found || n.find("\xc3\xbb") != std::string::npos;
+    EXPECT_TRUE(found);
+    EXPECT_NO_THROW(Json(soundfont_preset_samples(path).begin()->second).dump());
+  }
   for (const std::string& bytes : {std::string("RIFF\4\0\0\0WAVE"), small.substr(0, small.size() / 2), std::string()}) {
     write_file_atomically(path, bytes);
     EXPECT_NE(test::error_of<FormatError>([&] { soundfont_preset_samples(path); }).find(path.string()), std::string::npos);
@@ -196,7 +217,7 @@ TEST(InstrumentDedupe, SampleLeaksNameTheFirstEarlierSplitInstrument) {
   // and train's "a"; 5 plays "c", which only the dropped 2 played besides train's 1.
   const std::vector<std::string> split = {"train", "train", "valid", "valid", "test", "test"};
   const std::vector<std::vector<std::string>> samples = {{"a", "b"}, {"c"}, {"b", "x"}, {"d"}, {"a", "d"}, {"x"}};
-  const std::vector<SampleLeak> leaks = sample_leaks(split, samples);
+  const std::vector<SampleLeak> leaks = sample_leaks(split, samples, true);
   ASSERT_EQ(leaks.size(), 2u);
   EXPECT_EQ(leaks[0].later, 2u);
   EXPECT_EQ(leaks[0].earlier, 0u);
@@ -204,7 +225,12 @@ TEST(InstrumentDedupe, SampleLeaksNameTheFirstEarlierSplitInstrument) {
   EXPECT_EQ(leaks[1].later, 4u);
   EXPECT_EQ(leaks[1].earlier, 0u);
   EXPECT_EQ(leaks[1].samples, (std::vector<std::string>{"a", "d"}));
-  // "x" came only from the leaking (dropped) valid instrument 2: test's 5 does not leak through it.
-  EXPECT_TRUE(sample_leaks({"train", "test"}, {{}, {}}).empty());
-  EXPECT_THROW(sample_leaks(split, {}), UsageError);
+  // "x" came only from the leaking (dropped) valid instrument 2: test's 5 does not leak through it;
+  // when leaking instruments are kept, it does.
+  const std::vector<SampleLeak> kept = sample_leaks(split, samples, false);
+  ASSERT_EQ(kept.size(), 3u);
+  EXPECT_EQ(kept[2].later, 5u);
+  EXPECT_EQ(kept[2].earlier, 2u);
+  EXPECT_TRUE(sample_leaks({"train", "test"}, {{}, {}}, true).empty());
+  EXPECT_THROW(sample_leaks(split, {}, true), UsageError);
 }

@@ -63,6 +63,7 @@ TEST(InstrumentVariants, SpecDefaultsRoundTripAndBadValuesNameTheirKey) {
   EXPECT_EQ(s.ranges.at("eq_tilt_db"), std::make_pair(-3.0, 3.0));
   EXPECT_EQ(VariantSpec::from_json(s.to_json()).to_json(), s.to_json());
   EXPECT_NE(usage_error({{"count", 65}}).find("count"), std::string::npos);
+  EXPECT_NE(usage_error({{"count", 1e12}}).find("banks[].variants"), std::string::npos);
   EXPECT_NE(usage_error({{"count", -1}}).find("count"), std::string::npos);
   EXPECT_NE(usage_error({{"seed", -1}}).find("seed"), std::string::npos);
   EXPECT_NE(usage_error({{"probability", 0}}).find("probability"), std::string::npos);
@@ -99,6 +100,15 @@ TEST(InstrumentVariants, RecipesAreSeededInRangeAndNeverEmpty) {
   const VariantSpec all = VariantSpec::from_json({{"count", 1}, {"probability", 1.0}});
   EXPECT_EQ(draw_variant(all, "x", 1).to_json().size(), variant_parameters().size());
   EXPECT_EQ(variant_id("Font_000_024", 3), "Font_000_024_v03");
+  // Ranges that round to no change, or a probability that changes nothing, end in a UsageError.
+  Json neutral = {{"count", 1}, {"ranges", Json::object()}};
+  for (const VariantParameter& p : variant_parameters())
+    neutral["ranges"][p.name] = std::string(p.name) == "velocity_gamma" ? Json::array({1.0, 1.0}) : Json::array({0, 0});
+  neutral["ranges"]["formant_semitones"] = {-0.4, 0.4};
+  EXPECT_NE(test::error_of<UsageError>([&] { draw_variant(VariantSpec::from_json(neutral), "x", 1); }).find("changed nothing"),
+            std::string::npos);
+  const VariantSpec rare = VariantSpec::from_json({{"count", 1}, {"probability", 1e-12}});
+  EXPECT_NE(test::error_of<UsageError>([&] { draw_variant(rare, "x", 1); }).find("changed nothing"), std::string::npos);
 }
 
 TEST(InstrumentVariants, EqTiltIsAHighShelfAtOneKilohertz) {

@@ -1,4 +1,4 @@
-"""Reference sample names per preset for tests/test_render_variants.cpp (soundfont_preset_samples):
+"""Reference sample names per preset for tests/test_render_dedupe.cpp (soundfont_preset_samples):
 for a few presets of TimGM6mb, sf_GMbank, MuseScore General (.sf3, whose writer leaves odd chunks
 unpadded) and GeneralUser GS, the names of the samples their preset zones' instruments' zones play,
 read with Python's struct module independently of the C++ reader. Run with Debian's python3:

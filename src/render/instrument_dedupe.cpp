@@ -8,7 +8,7 @@
 namespace instret {
 
 std::vector<SampleLeak> sample_leaks(const std::vector<std::string>& split,
-                                     const std::vector<std::vector<std::string>>& samples) {
+                                     const std::vector<std::vector<std::string>>& samples, bool drop) {
   if (samples.size() != split.size())
     throw UsageError("sample_leaks: " + std::to_string(samples.size()) + " sample lists for " +
                      std::to_string(split.size()) + " instruments");
@@ -22,10 +22,9 @@ std::vector<SampleLeak> sample_leaks(const std::vector<std::string>& split,
       if (leak.samples.empty() || it->second < leak.earlier) leak.earlier = it->second;
       leak.samples.push_back(name);
     }
-    if (!leak.samples.empty()) {
-      leaks.push_back(std::move(leak));
-      continue;
-    }
+    const bool leaks_here = !leak.samples.empty();
+    if (leaks_here) leaks.push_back(std::move(leak));
+    if (leaks_here && drop) continue;
     for (const std::string& name : samples[i]) first.emplace(name, i);
   }
   return leaks;

@@ -9,6 +9,13 @@
 #include "instret/core/stable_rng.h"
 
 namespace instret {
+namespace {
+
+// Draws of a recipe before giving up on one that changes something: with the default ranges and
+// probability 0.5, one draw in 2^14 changes nothing.
+constexpr int kMaxDraws = 1000;
+
+}  // namespace
 
 const std::vector<VariantParameter>& variant_parameters() {
   // Default ranges start where a change is audible on most presets (a cutoff a whole octave down, an
@@ -43,7 +50,11 @@ VariantSpec VariantSpec::from_json(const Json& j) {
   if (!j.is_null() && !j.is_object()) throw UsageError("banks[].variants must be an object, not " + j.dump());
   const Json c = merge_config(defaults(), j.is_null() ? Json::object() : j, "banks[].variants");
   VariantSpec s;
-  s.count = config_get<int>(c, "count");
+  try {
+    s.count = config_get<int>(c, "count");
+  } catch (const UsageError& e) {
+    throw UsageError(std::string("banks[].variants: ") + e.what());
+  }
   if (s.count < 0 || s.count > kMaxVariants)
     throw UsageError("banks[].variants.count must be in 0.." + std::to_string(kMaxVariants) + ", not " +
                      c["count"].dump());
@@ -129,7 +140,7 @@ std::string variant_id(const std::string& base_id, int k) {
 
 VariantRecipe draw_variant(const VariantSpec& spec, const std::string& base_id, int k) {
   StableRng rng(splitmix64(splitmix64(spec.seed) ^ fnv1a("variant/" + variant_id(base_id, k))));
-  for (;;) {
+  for (int draw = 0; draw < kMaxDraws; ++draw) {
     VariantRecipe r;
     for (const VariantParameter& p : variant_parameters()) {
       // Both draws are made for every parameter, so one parameter's range never shifts another's value.
@@ -157,6 +168,8 @@ VariantRecipe draw_variant(const VariantSpec& spec, const std::string& base_id, 
     }
     if (!r.changes_nothing()) return r;
   }
+  throw UsageError("banks[].variants: " + std::to_string(kMaxDraws) + " draws for " + variant_id(base_id, k) +
+                   " changed nothing: widen the ranges (some round to no change) or raise the probability");
 }
 
 void apply_eq_tilt(float* x, int64_t n, double db) {

@@ -54,9 +54,9 @@ class Renderer {
     twins_ = {{"threshold", set_.twin_threshold}, {"policy", set_.twin_policy}, {"dropped", Json::array()}};
     for (const char* split : kNlakhSplits) twins_[split] = {{"pairs", Json::array()}, {"groups", Json::array()}};
     // Range-checked before narrowing: get<uint64_t>() of -1 would silently be 2^64-1.
+    load_midi();  // first: a split without MIDI files is refused before any fingerprint is rendered
     open_banks();
     check_clip_counts(instruments_.size(), set_.single_clips, set_.multi);
-    load_midi();
     std::vector<std::string> ids, splits;
     for (const RunInstrument& r : instruments_) {
       ids.push_back(r.info.id);
@@ -122,6 +122,16 @@ class Renderer {
                                       : std::string());
       banks_.push_back(std::move(entry));
     }
+    // A split's clips take MIDI of that split only: instruments without one could render nothing.
+    for (const char* split : kNlakhSplits) {
+      const bool listed = std::any_of(instruments_.begin(), instruments_.end(),
+                                      [&](const RunInstrument& r) { return r.split == split; });
+      const bool wanted = set_.multi.of(split) > 0 || (set_.single_clips > 0 && listed);
+      if (wanted && midi_per_split_[split] == 0)
+        throw UsageError(std::string("split '") + split + "' has instruments or mixtures to render but no MIDI file (midi." +
+                         split + "_fraction " + (std::string(split) == "train" ? "leaves none" : "is 0 or too small") +
+                         " for " + std::to_string(corpus_.files.size()) + " files)");
+    }
     std::stable_sort(instruments_.begin(), instruments_.end(), [](const RunInstrument& a, const RunInstrument& b) {
       return a.split != b.split ? nlakh_split_rank(a.split) < nlakh_split_rank(b.split) : a.info.id < b.info.id;
     });
@@ -143,12 +153,20 @@ class Renderer {
   void drop_sample_leaks() {
     std::vector<std::string> split;
     std::vector<std::vector<std::string>> samples;
+    std::set<const InstrumentBank*> unreadable;
     for (const RunInstrument& r : instruments_) {
       split.push_back(r.split);
-      samples.push_back(r.bank->sample_names(r.index));
+      try {
+        samples.push_back(unreadable.count(r.bank) ? std::vector<std::string>{} : r.bank->sample_names(r.index));
+      } catch (const FormatError& e) {
+        // FluidSynth plays the file, so it stays; only its samples cannot be compared.
+        spdlog::warn("cannot read sample names, its instruments are not checked for shared samples: {}", e.what());
+        unreadable.insert(r.bank);
+        samples.emplace_back();
+      }
     }
-    const std::vector<SampleLeak> leaks = sample_leaks(split, samples);
     const bool drop = set_.sample_leaks == "drop";
+    const std::vector<SampleLeak> leaks = sample_leaks(split, samples, drop);
     Json pairs = Json::array();
     std::set<size_t> dropped;
     for (const SampleLeak& l : leaks) {
@@ -319,15 +337,7 @@ class Renderer {
     spdlog::info("MIDI: {} files ({} train, {} valid, {} test), {} unreadable, {} duplicates", corpus_.files.size(),
                  per_split["train"], per_split["valid"], per_split["test"], corpus_.unreadable, corpus_.duplicates);
     if (corpus_.files.empty()) throw UsageError("no readable MIDI file in midi.sources");
-    // A split's clips take MIDI of that split only: instruments without one could render nothing.
-    for (const char* split : kNlakhSplits) {
-      const auto it = by_family_.find(split);
-      const bool wanted = set_.multi.of(split) > 0 || (set_.single_clips > 0 && it != by_family_.end() && !it->second.empty());
-      if (wanted && per_split[split] == 0)
-        throw UsageError(std::string("split '") + split + "' has instruments or mixtures to render but no MIDI file (midi." +
-                         split + "_fraction " + (std::string(split) == "train" ? "leaves none" : "is 0 or too small") +
-                         " for " + std::to_string(corpus_.files.size()) + " files)");
-    }
+    midi_per_split_ = per_split;
   }
 
   // Notes of `track` in the excerpt from `start` that `inst` can play.
@@ -510,6 +520,7 @@ class Renderer {
   std::map<std::string, std::string> twin_group_;  // policy group: instrument id -> its group's first member
   std::map<std::string, std::map<std::string, std::vector<size_t>>> by_family_;  // split -> family -> instruments
   MidiCorpus corpus_;
+  std::map<std::string, int> midi_per_split_;  // corpus files per split
   std::vector<std::vector<size_t>> melodic_;  // per corpus file: tracks with a family
   std::map<std::string, std::map<std::string, std::vector<std::pair<size_t, size_t>>>> family_tracks_;
   std::map<std::string, std::vector<size_t>> multi_files_;

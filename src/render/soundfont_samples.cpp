@@ -15,15 +15,27 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr uint16_t kGenInstrument = 41, kGenSampleId = 53;  // SoundFont 2.04, 8.1.2
-constexpr uint64_t kMaxPdtaBytes = uint64_t(1) << 30;      // header tables, not audio
+constexpr uint64_t kMaxPdtaBytes = uint64_t(64) << 20;     // header tables, not audio (GeneralUser GS: 0.4 MiB)
+constexpr int kMaxTopChunks = 64;                           // a SoundFont has 3 (INFO, sdta, pdta)
 
 uint32_t u32(const unsigned char* p) { return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24; }
 uint16_t u16(const unsigned char* p) { return uint16_t(p[0] | p[1] << 8); }
 
+// A 20-byte name field as UTF-8: up to its first NUL, trailing spaces removed, each byte read as
+// Latin-1 (the spec asks for ASCII; real files hold Latin-1 names such as "Fl\xfbte").
 std::string record_name(const unsigned char* p) {
-  std::string name(reinterpret_cast<const char*>(p), 20);
-  name.resize(std::strlen(name.c_str()));
-  while (!name.empty() && name.back() == ' ') name.pop_back();
+  size_t n = 0;
+  while (n < 20 && p[n] != 0) ++n;
+  while (n > 0 && p[n - 1] == ' ') --n;
+  std::string name;
+  for (size_t i = 0; i < n; ++i) {
+    if (p[i] < 0x80) {
+      name.push_back(char(p[i]));
+    } else {
+      name.push_back(char(0xC0 | (p[i] >> 6)));
+      name.push_back(char(0x80 | (p[i] & 0x3F)));
+    }
+  }
   return name;
 }
 
@@ -50,15 +62,20 @@ std::map<std::pair<int, int>, std::vector<std::string>> soundfont_preset_samples
   if (head.compare(0, 4, "RIFF") != 0 || head.compare(8, 4, "sfbk") != 0) throw bad("no RIFF sfbk header");
   // The top-level chunks: find LIST pdta.
   std::string pdta;
+  int chunks = 0;
   for (uint64_t pos = 12; pos + 8 <= size;) {
+    if (++chunks > kMaxTopChunks) throw bad("more than " + std::to_string(kMaxTopChunks) + " top-level chunks");
     const std::string h = read_at(pos, 8);
     const uint64_t len = u32(reinterpret_cast<const unsigned char*>(h.data()) + 4);
-    if (pos + 8 + len > size) throw bad("chunk '" + h.substr(0, 4) + "' runs past the end of the file");
-    if (h.compare(0, 4, "LIST") == 0 && len >= 4 && read_at(pos + 8, 4) == "pdta") {
-      if (len > kMaxPdtaBytes) throw bad("a pdta chunk of " + std::to_string(len) + " bytes");
-      pdta = read_at(pos + 12, size_t(len - 4));
+    if (h.compare(0, 4, "LIST") == 0 && len >= 4 && pos + 12 <= size && read_at(pos + 8, 4) == "pdta") {
+      // The last chunk: a declared size past the end of the file (FluidSynth does not check it) is
+      // read up to the end.
+      const uint64_t have = std::min<uint64_t>(len, size - pos - 8);
+      if (have > kMaxPdtaBytes) throw bad("a pdta chunk of " + std::to_string(len) + " bytes");
+      pdta = read_at(pos + 12, size_t(have - 4));
       break;
     }
+    if (pos + 8 + len > size) throw bad("chunk '" + h.substr(0, 4) + "' runs past the end of the file");
     // RIFF pads odd chunks to an even size, but some writers (MuseScore's .sf3) do not.
     pos += 8 + len;
     if ((len & 1) && pos + 4 <= size && read_at(pos, 4) != "LIST") ++pos;
@@ -74,7 +91,8 @@ std::map<std::pair<int, int>, std::vector<std::string>> soundfont_preset_samples
     const size_t len = u32(base + pos + 4);
     if (len > pdta.size() - pos - 8) throw bad("pdta sub-chunk '" + id + "' runs past its chunk");
     if (const auto it = record_size.find(id); it != record_size.end()) {
-      if (len % it->second != 0 || len / it->second < 1)  // every table ends with a terminal record
+      // Every table used below ends with a terminal record; pmod and imod are not used (may be empty).
+      if (len % it->second != 0 || (len == 0 && id != "pmod" && id != "imod"))
         throw bad("pdta '" + id + "' of " + std::to_string(len) + " bytes");
       tables[id] = {base + pos + 8, len / it->second};
     }
@@ -90,6 +108,21 @@ std::map<std::pair<int, int>, std::vector<std::string>> soundfont_preset_samples
   const auto [ibag, n_ibag] = tables["ibag"];
   const auto [igen, n_igen] = tables["igen"];
   const auto [shdr, n_shdr] = tables["shdr"];
+  // Header tables index their zones, and zones their generators, in increasing order (the spec
+  // requires it, FluidSynth refuses files that break it): checked once, so that every loop below
+  // walks each table at most once whatever the indices say.
+  auto monotonic = [&](const unsigned char* table, size_t stride, size_t offset, size_t n, size_t limit,
+                       const char* what) {
+    for (size_t r = 0; r < n; ++r) {
+      const size_t v = u16(table + r * stride + offset);
+      if (v >= limit || (r > 0 && v < u16(table + (r - 1) * stride + offset)))
+        throw bad(std::string(what) + " indices out of range or out of order");
+    }
+  };
+  monotonic(phdr, 38, 24, n_presets, n_pbag, "preset zone");
+  monotonic(inst, 22, 20, n_inst, n_ibag, "instrument zone");
+  monotonic(pbag, 4, 0, n_pbag, n_pgen, "preset generator");
+  monotonic(ibag, 4, 0, n_ibag, n_igen, "instrument generator");
   // The zones [first, last) of record r of a header table whose bag index is at `offset`; the last
   // record of every table is its terminal one.
   auto zones = [&](const unsigned char* table, size_t stride, size_t offset, size_t r, size_t n_bags) {
@@ -102,8 +135,7 @@ std::map<std::pair<int, int>, std::vector<std::string>> soundfont_preset_samples
     if (first > last || last > n_gens) throw bad("a zone's generators out of range");
     return std::make_pair(first, last);
   };
-  // Each instrument's samples once (a preset zone may name any instrument, many zones the same one),
-  // so the work stays linear in the tables' sizes whatever the indices say.
+  // Each instrument's samples once (a preset zone may name any instrument, many zones the same one).
   std::vector<std::vector<size_t>> inst_samples(n_inst);
   std::vector<char> inst_read(n_inst, 0);
   auto samples_of = [&](size_t i) -> const std::vector<size_t>& {
@@ -117,6 +149,7 @@ std::map<std::pair<int, int>, std::vector<std::string>> soundfont_preset_samples
           const size_t s = u16(igen + h * 4 + 2);
           if (s + 1 >= n_shdr) throw bad("an instrument zone names sample " + std::to_string(s) + " of " + std::to_string(n_shdr - 1));
           inst_samples[i].push_back(s);
+          break;  // a zone's sampleID is its last generator: FluidSynth ignores any after it
         }
       }
       inst_read[i] = 1;
@@ -130,11 +163,15 @@ std::map<std::pair<int, int>, std::vector<std::string>> soundfont_preset_samples
     for (size_t b = pb0; b < pb1; ++b) {
       const auto [g0, g1] = gens(pbag, b, n_pgen);
       for (size_t g = g0; g < g1; ++g)
-        if (u16(pgen + g * 4) == kGenInstrument) instruments.insert(u16(pgen + g * 4 + 2));
+        if (u16(pgen + g * 4) == kGenInstrument) {
+          instruments.insert(u16(pgen + g * 4 + 2));
+          break;  // a zone's instrument is its last generator: FluidSynth ignores any after it
+        }
     }
     std::set<std::string> names;
     for (size_t i : instruments)
-      for (size_t s : samples_of(i)) names.insert(record_name(shdr + s * 46));
+      for (size_t s : samples_of(i))
+        if (std::string name = record_name(shdr + s * 46); !name.empty()) names.insert(std::move(name));
     auto& list = out[{int(u16(phdr + p * 38 + 22)), int(u16(phdr + p * 38 + 20))}];
     list.insert(list.end(), names.begin(), names.end());
     std::sort(list.begin(), list.end());

@@ -20,10 +20,11 @@ struct SampleLeak {
 
 // For each instrument in run order (split[i], its sample names samples[i], sorted), whether it
 // plays a sample that an instrument of an earlier split plays; `earlier` is the first such
-// instrument in run order. Instruments found leaking do not count as their split's for the later
-// ones (they are dropped). Instruments with no sample names (NSynth) never leak.
+// instrument in run order. With `drop`, instruments found leaking do not count as their split's for
+// the later ones (they are dropped); without, they do (every pair of a kept dataset is found).
+// Instruments with no sample names (NSynth) never leak.
 std::vector<SampleLeak> sample_leaks(const std::vector<std::string>& split,
-                                     const std::vector<std::vector<std::string>>& samples);
+                                     const std::vector<std::vector<std::string>>& samples, bool drop);
 
 struct DuplicateDecision {
   std::vector<size_t> kept;      // instruments that stay, in run order

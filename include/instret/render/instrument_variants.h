@@ -62,8 +62,9 @@ struct VariantRecipe {
 };
 
 // Variant `k` (1-based) of the preset `base_id`: every parameter changes with spec.probability, to a
-// value drawn from its range (StableRng seeded from spec.seed, base_id and k: the same on every
-// platform); a draw that would change nothing is redrawn.
+// value drawn from its range (StableRng seeded from spec.seed, base_id and k; values rounded to the
+// parameter's step: cents, 0.1 dB, 0.01 of gamma); a draw that would change nothing is redrawn, up
+// to 1,000 times, then UsageError (ranges that round to no change, or a tiny probability).
 VariantRecipe draw_variant(const VariantSpec& spec, const std::string& base_id, int k);
 
 // The id of variant k of `base_id`: "<base_id>_v<k:02>".
