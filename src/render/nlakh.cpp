@@ -149,7 +149,8 @@ class Renderer {
   // An instrument that plays a sample (by name, soundfont_samples.h) that an instrument of an
   // earlier split plays would let the later split's retrieval be learned from the earlier split's
   // audio: with sample_leaks drop it is dropped (the test side of a train/test pair, the valid side
-  // of a train/valid pair), with keep only listed. summary.json "sample_leaks" lists every pair.
+  // of a train/valid pair), with keep only listed; summary.json "sample_leaks" lists the pairs
+  // (sample_leaks() in instrument_dedupe.h says which).
   void drop_sample_leaks() {
     std::vector<std::string> split;
     std::vector<std::vector<std::string>> samples;
@@ -492,8 +493,7 @@ class Renderer {
       instruments.push_back(j);
     }
     Json summary = {{"seed", set_.seed}, {"clip_samples", set_.clip_samples}, {"sample_rate", kSampleRate}};
-    std::map<std::string, int> midi_per_split;
-    for (const CorpusFile& f : corpus_.files) ++midi_per_split[f.split];
+    std::map<std::string, int> midi_per_split = midi_per_split_;
     summary["sample_leaks"] = sample_leaks_;
     summary["duplicates_dropped"] = duplicates_;
     summary["cross_split_similar"] = cross_split_;
