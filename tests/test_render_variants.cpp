@@ -150,7 +150,7 @@ TEST(InstrumentVariants, SoundFontBankListsEachPresetThenItsVariantsAndRendersTh
     }
     EXPECT_GT(diff, 0.05 * energy) << list[i].id << " sounds like its preset";
     // A formant shift s plays key p as the preset's key p - s.
-    const int s = VariantRecipe::from_json(list[i].recipe).formant_semitones;
+    const int s = int(VariantRecipe::from_json(list[i].recipe).formant_semitones);
     for (int p = 0; p < 128; ++p)
       EXPECT_EQ(bank.has_pitch(i, p), p - s >= 0 && p - s < 128 && bank.has_pitch(0, p - s)) << p;
   }

@@ -21,21 +21,22 @@ const std::vector<VariantParameter>& variant_parameters() {
   // Default ranges start where a change is audible on most presets (a cutoff a whole octave down, an
   // attack of 8 ms or more on a preset whose own is 1 ms), and stop before the instrument stops being
   // one (a pad-like attack, a cutoff that leaves only a hum).
+  using R = VariantRecipe;
   static const std::vector<VariantParameter> list = {
-      {"filter_cutoff_cents", -4800, -1200, -9600, 2400, "cents"},
-      {"filter_q_cb", 30, 180, 0, 400, "centibels"},
-      {"attack_timecents", 3600, 8400, -2400, 9600, "timecents"},
-      {"decay_timecents", -2400, 2400, -4800, 4800, "timecents"},
-      {"sustain_cb", 60, 400, 0, 960, "centibels"},
-      {"release_timecents", -1200, 3600, -4800, 4800, "timecents"},
-      {"vibrato_cents", 10, 50, 0, 200, "cents"},
-      {"unison_cents", 6, 20, 0, 100, "cents"},
-      {"formant_semitones", -4, 4, -12, 12, "semitones"},
-      {"start_offset_samples", 500, 4000, 0, 32767, "samples"},
-      {"velocity_gamma", 0.4, 2.5, 0.1, 10, "exponent"},
-      {"eq_tilt_db", -12, 12, -24, 24, "dB"},
-      {"reverb", 40, 127, 0, 127, "MIDI CC 91"},
-      {"chorus", 40, 127, 0, 127, "MIDI CC 93"},
+      {"filter_cutoff_cents", -4800, -1200, -9600, 2400, "cents", 1, 0, &R::filter_cutoff_cents},
+      {"filter_q_cb", 30, 180, 0, 400, "centibels", 1, 0, &R::filter_q_cb},
+      {"attack_timecents", 3600, 8400, -2400, 9600, "timecents", 1, 0, &R::attack_timecents},
+      {"decay_timecents", -2400, 2400, -4800, 4800, "timecents", 1, 0, &R::decay_timecents},
+      {"sustain_cb", 60, 400, 0, 960, "centibels", 1, 0, &R::sustain_cb},
+      {"release_timecents", -1200, 3600, -4800, 4800, "timecents", 1, 0, &R::release_timecents},
+      {"vibrato_cents", 10, 50, 0, 200, "cents", 1, 0, &R::vibrato_cents},
+      {"unison_cents", 6, 20, 0, 100, "cents", 1, 0, &R::unison_cents},
+      {"formant_semitones", -4, 4, -12, 12, "semitones", 1, 0, &R::formant_semitones},
+      {"start_offset_samples", 500, 4000, 0, 32767, "samples", 1, 0, &R::start_offset_samples},
+      {"velocity_gamma", 0.4, 2.5, 0.1, 10, "exponent", 100, 1, &R::velocity_gamma},
+      {"eq_tilt_db", -12, 12, -24, 24, "dB", 10, 0, &R::eq_tilt_db},
+      {"reverb", 40, 127, 0, 127, "MIDI CC 91", 1, 0, &R::reverb},
+      {"chorus", 40, 127, 0, 127, "MIDI CC 93", 1, 0, &R::chorus},
   };
   return list;
 }
@@ -90,45 +91,19 @@ bool VariantRecipe::changes_nothing() const { return to_json().empty(); }
 
 Json VariantRecipe::to_json() const {
   Json j = Json::object();
-  auto put = [&](const char* name, double v, double neutral) {
-    if (v != neutral) j[name] = v;
-  };
-  put("filter_cutoff_cents", filter_cutoff_cents, 0);
-  put("filter_q_cb", filter_q_cb, 0);
-  put("attack_timecents", attack_timecents, 0);
-  put("decay_timecents", decay_timecents, 0);
-  put("sustain_cb", sustain_cb, 0);
-  put("release_timecents", release_timecents, 0);
-  put("vibrato_cents", vibrato_cents, 0);
-  put("unison_cents", unison_cents, 0);
-  if (formant_semitones) j["formant_semitones"] = formant_semitones;
-  if (start_offset_samples) j["start_offset_samples"] = start_offset_samples;
-  put("velocity_gamma", velocity_gamma, 1);
-  put("eq_tilt_db", eq_tilt_db, 0);
-  if (reverb) j["reverb"] = reverb;
-  if (chorus) j["chorus"] = chorus;
+  for (const VariantParameter& p : variant_parameters()) {
+    const double v = this->*p.field;
+    if (v == p.neutral) continue;
+    if (p.scale == 1.0) j[p.name] = int64_t(std::llround(v));
+    else j[p.name] = v;
+  }
   return j;
 }
 
 VariantRecipe VariantRecipe::from_json(const Json& j) {
   VariantRecipe r;
-  auto get = [&](const char* name, auto& field) {
-    if (j.contains(name)) field = j[name].get<std::decay_t<decltype(field)>>();
-  };
-  get("filter_cutoff_cents", r.filter_cutoff_cents);
-  get("filter_q_cb", r.filter_q_cb);
-  get("attack_timecents", r.attack_timecents);
-  get("decay_timecents", r.decay_timecents);
-  get("sustain_cb", r.sustain_cb);
-  get("release_timecents", r.release_timecents);
-  get("vibrato_cents", r.vibrato_cents);
-  get("unison_cents", r.unison_cents);
-  get("formant_semitones", r.formant_semitones);
-  get("start_offset_samples", r.start_offset_samples);
-  get("velocity_gamma", r.velocity_gamma);
-  get("eq_tilt_db", r.eq_tilt_db);
-  get("reverb", r.reverb);
-  get("chorus", r.chorus);
+  for (const VariantParameter& p : variant_parameters())
+    if (j.contains(p.name)) r.*p.field = j[p.name].get<double>();
   return r;
 }
 
@@ -148,23 +123,9 @@ VariantRecipe draw_variant(const VariantSpec& spec, const std::string& base_id, 
       const double u = rng.uniform();
       if (!change) continue;
       const auto [lo, hi] = spec.ranges.at(p.name);
-      const std::string name = p.name;
-      const double v = name == "velocity_gamma" ? std::exp(std::log(lo) + u * (std::log(hi) - std::log(lo)))
-                                                : lo + u * (hi - lo);
-      if (name == "filter_cutoff_cents") r.filter_cutoff_cents = std::round(v);
-      else if (name == "filter_q_cb") r.filter_q_cb = std::round(v);
-      else if (name == "attack_timecents") r.attack_timecents = std::round(v);
-      else if (name == "decay_timecents") r.decay_timecents = std::round(v);
-      else if (name == "sustain_cb") r.sustain_cb = std::round(v);
-      else if (name == "release_timecents") r.release_timecents = std::round(v);
-      else if (name == "vibrato_cents") r.vibrato_cents = std::round(v);
-      else if (name == "unison_cents") r.unison_cents = std::round(v);
-      else if (name == "formant_semitones") r.formant_semitones = int(std::lround(v));
-      else if (name == "start_offset_samples") r.start_offset_samples = int(std::lround(v));
-      else if (name == "velocity_gamma") r.velocity_gamma = std::round(v * 100.0) / 100.0;
-      else if (name == "eq_tilt_db") r.eq_tilt_db = std::round(v * 10.0) / 10.0;
-      else if (name == "reverb") r.reverb = int(std::lround(v));
-      else if (name == "chorus") r.chorus = int(std::lround(v));
+      const double v = std::string(p.name) == "velocity_gamma" ? std::exp(std::log(lo) + u * (std::log(hi) - std::log(lo)))
+                                                               : lo + u * (hi - lo);
+      r.*p.field = std::round(v * p.scale) / p.scale;
     }
     if (!r.changes_nothing()) return r;
   }

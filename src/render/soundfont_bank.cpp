@@ -112,7 +112,7 @@ std::vector<std::string> SoundFontBank::sample_names(size_t index) const {
 
 bool SoundFontBank::has_pitch(size_t index, int pitch) const {
   if (pitch < 0 || pitch > 127 || index >= instruments_.size()) return false;
-  const int key = pitch - recipes_[index].formant_semitones;
+  const int key = pitch - int(recipes_[index].formant_semitones);
   if (key < 0 || key > 127) return false;
   const size_t preset = preset_of_[index];
   std::call_once(*probed_[preset], [&] {
@@ -197,7 +197,7 @@ void SoundFontBank::render(size_t index, const std::vector<Note>& notes, float* 
   const VariantRecipe& recipe = recipes_.at(index);
   std::vector<Event> events;
   for (const Note& note : notes) {
-    const int key = note.pitch - recipe.formant_semitones;
+    const int key = note.pitch - int(recipe.formant_semitones);
     if (!(note.end > note.start) || note.pitch < 0 || note.pitch > 127 || key < 0 || key > 127) continue;
     const int64_t on = std::max<int64_t>(0, std::llround(note.start * kSampleRate));
     const int64_t off = std::llround(note.end * kSampleRate);
@@ -248,17 +248,17 @@ void SoundFontBank::synth_pass(size_t index, const std::vector<Event>& events, d
           {GEN_FILTERFC, r.filter_cutoff_cents},     {GEN_FILTERQ, r.filter_q_cb},
           {GEN_VOLENVATTACK, r.attack_timecents},    {GEN_VOLENVDECAY, r.decay_timecents},
           {GEN_VOLENVSUSTAIN, r.sustain_cb},         {GEN_VOLENVRELEASE, r.release_timecents},
-          {GEN_VIBLFOTOPITCH, r.vibrato_cents},      {GEN_COARSETUNE, double(r.formant_semitones)},
-          {GEN_FINETUNE, fine_cents},                {GEN_STARTADDROFS, double(r.start_offset_samples)}};
+          {GEN_VIBLFOTOPITCH, r.vibrato_cents},      {GEN_COARSETUNE, r.formant_semitones},
+          {GEN_FINETUNE, fine_cents},                {GEN_STARTADDROFS, r.start_offset_samples}};
       for (const auto& [gen, value] : offsets)
         if (value != 0.0) fluid_synth_set_gen(synth, 0, gen, float(value));
       if (r.reverb > 0) {
         fluid_synth_reverb_on(synth, -1, 1);
-        fluid_synth_cc(synth, 0, 91, r.reverb);
+        fluid_synth_cc(synth, 0, 91, int(r.reverb));
       }
       if (r.chorus > 0) {
         fluid_synth_chorus_on(synth, -1, 1);
-        fluid_synth_cc(synth, 0, 93, r.chorus);
+        fluid_synth_cc(synth, 0, 93, int(r.chorus));
       }
       int64_t pos = 0;
       auto render_to = [&](int64_t until) {

@@ -13,13 +13,39 @@
 
 namespace instret {
 
+// One variant's changes; 0 (1 for velocity_gamma) leaves a parameter as the preset has it.
+struct VariantRecipe {
+  double filter_cutoff_cents = 0.0;   // added to the filter cutoff (GEN_FILTERFC)
+  double filter_q_cb = 0.0;           // added to the filter resonance (GEN_FILTERQ)
+  double attack_timecents = 0.0;      // added to the volume envelope's attack, decay and release,
+  double decay_timecents = 0.0;       //   in timecents (1200 = twice as long)
+  double sustain_cb = 0.0;            // added to the sustain attenuation (centibels: lower sustain)
+  double release_timecents = 0.0;
+  double vibrato_cents = 0.0;         // vibrato LFO depth added (GEN_VIBLFOTOPITCH)
+  double unison_cents = 0.0;          // a second layer: two renders detuned by +-half of it, averaged
+  double formant_semitones = 0;       // key k played as key k - s transposed up s: the zone, and the
+                                      //   sample, of another key at the right pitch (whole semitones)
+  double start_offset_samples = 0;    // skip the start of each sample (its attack; whole samples)
+  double velocity_gamma = 1.0;        // velocity v played as 127 (v/127)^gamma
+  double eq_tilt_db = 0.0;            // high shelf at 1 kHz (RBJ, S = 1) after the synthesizer
+  double reverb = 0;                  // reverb and chorus send (MIDI CC 91 and 93, whole values 0..127)
+  double chorus = 0;
+
+  bool changes_nothing() const;
+  Json to_json() const;  // the changed parameters only
+  static VariantRecipe from_json(const Json& j);
+};
+
 // What a variant may change, with the range each change is drawn from (uniform; velocity_gamma
-// log-uniform; the integer ones rounded). docs/nlakh.md has what each does to the sound.
+// log-uniform) and the step (1 / scale) it is rounded to. docs/nlakh.md has what each does to the sound.
 struct VariantParameter {
   const char* name;
   double lo, hi;        // the default range
   double min, max;      // what a configured range may span
   const char* unit;
+  double scale;         // values are whole multiples of 1 / scale (1: whole units, written as integers)
+  double neutral;       // the value that changes nothing
+  double VariantRecipe::*field;
 };
 const std::vector<VariantParameter>& variant_parameters();
 
@@ -36,29 +62,6 @@ struct VariantSpec {
   // unknown parameter, lo > hi, a range outside what the parameter allows).
   static VariantSpec from_json(const Json& j);
   Json to_json() const;
-};
-
-// One variant's changes; 0 (1 for velocity_gamma) leaves a parameter as the preset has it.
-struct VariantRecipe {
-  double filter_cutoff_cents = 0.0;   // added to the filter cutoff (GEN_FILTERFC)
-  double filter_q_cb = 0.0;           // added to the filter resonance (GEN_FILTERQ)
-  double attack_timecents = 0.0;      // added to the volume envelope's attack, decay and release,
-  double decay_timecents = 0.0;       //   in timecents (1200 = twice as long)
-  double sustain_cb = 0.0;            // added to the sustain attenuation (centibels: lower sustain)
-  double release_timecents = 0.0;
-  double vibrato_cents = 0.0;         // vibrato LFO depth added (GEN_VIBLFOTOPITCH)
-  double unison_cents = 0.0;          // a second layer: two renders detuned by +-half of it, averaged
-  int formant_semitones = 0;          // key k played as key k - s transposed up s: the zone, and the
-                                      //   sample, of another key at the right pitch
-  int start_offset_samples = 0;       // skip the start of each sample (its attack)
-  double velocity_gamma = 1.0;        // velocity v played as 127 (v/127)^gamma
-  double eq_tilt_db = 0.0;            // high shelf at 1 kHz (RBJ, S = 1) after the synthesizer
-  int reverb = 0;                     // reverb and chorus send (MIDI CC 91 and 93, 0..127)
-  int chorus = 0;
-
-  bool changes_nothing() const;
-  Json to_json() const;  // the changed parameters only
-  static VariantRecipe from_json(const Json& j);
 };
 
 // Variant `k` (1-based) of the preset `base_id`: every parameter changes with spec.probability, to a
