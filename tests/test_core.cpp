@@ -2,7 +2,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -17,6 +20,7 @@
 #include "instret/core/npy.h"
 #include "instret/core/parallel.h"
 #include "instret/core/printable.h"
+#include "instret/core/temp_files.h"
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -116,6 +120,41 @@ TEST(Fs, FailedAtomicWriteKeepsOldContent) {
   EXPECT_EQ(read_file(p), "old");
   for (const auto& e : fs::directory_iterator(p.parent_path()))
     EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos) << e.path();
+}
+
+// A temporary whose pid is dead on this host may still be written by a process on another host
+// that shares the folder: write_atomically holds a lock on it, and a locked temporary is kept.
+TEST(Fs, StaleTemporariesAreThoseOfDeadUnlockedWriters) {
+  const fs::path dir = test::scratch_dir("core_temps", true);
+  const std::string dead = test::run_command("sh -c 'echo $$'").output;
+  ASSERT_FALSE(dead.empty());
+  const fs::path unlocked = dir / ("a.wav.tmp." + std::to_string(std::stol(dead)) + ".0");
+  const fs::path locked = dir / ("b.wav.tmp." + std::to_string(std::stol(dead)) + ".1");
+  std::ofstream(unlocked) << "left by a killed writer";
+  std::ofstream(locked) << "being written on another host";
+  const int fd = ::open(locked.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  // flock locks belong to an open file: a second open of the same file in this process conflicts
+  // like another process's would.
+  EXPECT_EQ(remove_stale_temporaries(dir), 1u);
+  EXPECT_FALSE(fs::exists(unlocked));
+  EXPECT_TRUE(fs::exists(locked));
+  ::close(fd);
+  EXPECT_EQ(remove_stale_temporaries(dir), 1u);
+  EXPECT_FALSE(fs::exists(locked));
+
+  // While write_atomically fills its temporary, the temporary is locked.
+  bool was_locked = false;
+  write_atomically(dir / "c.bin", [&](const fs::path& tmp) {
+    std::ofstream(tmp) << "bytes";
+    const int probe = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    ASSERT_GE(probe, 0);
+    was_locked = ::flock(probe, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    ::close(probe);
+  });
+  EXPECT_TRUE(was_locked);
+  EXPECT_EQ(read_file(dir / "c.bin"), "bytes");
 }
 
 TEST(Fs, FileHashesSeeEveryByteAndTheLength) {

@@ -242,6 +242,12 @@ TEST(EerTrials, RejectsBadInput) {
   const auto ok = bank({30, 30}, false);
   EXPECT_THROW(make_eer_trials(ok.emb, ok.dim + 1, ok.inst, EerProtocol{}, 1), UsageError);
   EXPECT_THROW(make_eer_trials(ok.emb, ok.dim, ok.inst, EerProtocol{0, 20, 20}, 1), UsageError);
+  // A count past the bound is refused before any trial is drawn (2e9 non-targets would take ~50 GB).
+  EXPECT_THROW(make_eer_trials(ok.emb, ok.dim, ok.inst, EerProtocol{5, 20, 2000000000}, 1), UsageError);
+  EXPECT_THROW(check_eer_protocol(EerProtocol{5, kMaxEerCount + 1, 20}), UsageError);
+  EXPECT_NO_THROW(check_eer_protocol(EerProtocol{kMaxEerCount, kMaxEerCount, kMaxEerCount}));
+  EXPECT_THROW(check_eer_seeds(std::vector<uint64_t>(kMaxEerSeeds + 1, 0)), UsageError);
+  EXPECT_NO_THROW(check_eer_seeds(std::vector<uint64_t>(kMaxEerSeeds, 0)));
   auto neg = ok.inst;
   neg[0] = -1;
   EXPECT_THROW(make_eer_trials(ok.emb, ok.dim, neg, EerProtocol{}, 1), UsageError);

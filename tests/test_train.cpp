@@ -117,6 +117,13 @@ TEST(TrainConfig, DefaultsAreValidAndStrict) {
   c["model"]["kind"] = "large";
   EXPECT_THROW(train_config_from_json(c, false), UsageError);
   EXPECT_THROW(load_config(train_default_config(false), "", {"optim.lr_typo=0.1"}), UsageError);
+  // Counts that would take the machine's memory or hours are refused with the config, before training.
+  c = train_default_config(false);
+  c["valid"]["non_targets"] = 2000000000;
+  EXPECT_THROW(train_config_from_json(c, false), UsageError);
+  c = train_default_config(false);
+  c["valid"]["eer_seeds"] = Json(std::vector<int>(2000, 0));
+  EXPECT_THROW(train_config_from_json(c, false), UsageError);
 }
 
 TEST(TrainConfig, EveryConfigFileLoads) {
@@ -429,32 +436,80 @@ TEST(TrainMulti, TwoGlooProcessesMatchOneProcess) {
   EXPECT_GT(max_difference(kScratch / "half" / "checkpoints" / "last.pt", two / "checkpoints" / "last.pt"), 1e-4);
 }
 
-TEST(TrainMulti, AFailureOnRankZeroStopsEveryRank) {
-  // checkpoints/best.pt is a folder that a checkpoint cannot replace: rank 0 fails at the first
-  // validation's best.pt; rank 1 must stop too, with one line naming it, not wait on a collective.
-  const fs::path ckpt = tiny_single_checkpoint();
-  const fs::path run = kScratch / "two_fail";
-  fs::remove_all(run);
-  fs::create_directories(run / "checkpoints" / "best.pt");
-  write_file_atomically(run / "checkpoints" / "best.pt" / "keep", "x");
-  const std::string common = "--data " + tiny_data().string() + " --single " + ckpt.string() + kTinyMulti +
-                             " --set steps=4 --set valid.every=2 --run " + run.string();
+// Two train-multi ranks on `args` (a timeout of 120 s each, so a rank left waiting on a
+// collective fails the test rather than hanging it): rank 0's result, and rank 1's exit code and log.
+struct TwoRanks {
+  test::CommandResult rank0;
+  int rank1_code = -1;
+  std::string rank1_log;
+};
+TwoRanks two_ranks(const std::string& args, const std::string& tag, int port_base) {
   const std::string env =
-      "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(31500 + (::getpid() % 2000)) + " WORLD_SIZE=2";
+      "MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port_base + (::getpid() % 2000)) + " WORLD_SIZE=2";
   const std::string bin = std::string(INSTRET_BIN_DIR) + "/train-multi ";
-  const fs::path rc1 = kScratch / "two_fail_rank1.rc";
+  const fs::path rc1 = kScratch / (tag + "_rank1.rc"), log1 = kScratch / (tag + "_rank1.log");
   fs::remove(rc1);
-  const auto r = test::run_command("(" + env + " RANK=1 LOCAL_RANK=1 timeout 120 " + bin + common + " > " +
-                                   (kScratch / "two_fail_rank1.log").string() + " 2>&1; echo $? > " + rc1.string() +
-                                   ") & " + env + " RANK=0 LOCAL_RANK=0 timeout 120 " + bin + common + " 2>&1; rc=$?; wait; exit $rc");
-  EXPECT_EQ(r.code, 1) << r.output;
-  EXPECT_NE(r.output.find("best.pt"), std::string::npos) << r.output;
-  ASSERT_TRUE(fs::exists(rc1));
-  const std::string log1 = read_file(kScratch / "two_fail_rank1.log");
-  EXPECT_EQ(std::stoi(read_file(rc1)), 1) << log1;
-  EXPECT_NE(log1.find("rank 0 failed while saving checkpoints/best.pt"), std::string::npos) << log1;
-  EXPECT_TRUE(fs::exists(run / "checkpoints" / "last.pt"));
-  EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.pt" / "keep"));
+  TwoRanks out;
+  out.rank0 = test::run_command("(" + env + " RANK=1 LOCAL_RANK=1 timeout 120 " + bin + args + " > " + log1.string() +
+                                " 2>&1; echo $? > " + rc1.string() + ") & " + env + " RANK=0 LOCAL_RANK=0 timeout 120 " +
+                                bin + args + " 2>&1; rc=$?; wait; exit $rc");
+  if (fs::exists(rc1)) out.rank1_code = std::stoi(read_file(rc1));
+  out.rank1_log = read_file(log1);
+  return out;
+}
+
+// A fresh run folder for a failing two-rank run.
+fs::path fresh_run(const std::string& name) {
+  const fs::path run = kScratch / name;
+  fs::remove_all(run);
+  fs::create_directories(run);
+  return run;
+}
+
+// Rank 0 fails at some rank-0-only step; rank 1 must stop too, with one line naming it, not wait on
+// a collective.
+void expect_both_stop(const TwoRanks& r, const std::string& rank0_says, const std::string& step) {
+  EXPECT_EQ(r.rank0.code, 1) << r.rank0.output;
+  EXPECT_NE(r.rank0.output.find(rank0_says), std::string::npos) << r.rank0.output;
+  EXPECT_EQ(r.rank1_code, 1) << r.rank1_log;
+  EXPECT_NE(r.rank1_log.find("rank 0 failed while " + step), std::string::npos) << r.rank1_log;
+}
+
+TEST(TrainMulti, AFailureOnRankZeroStopsEveryRank) {
+  const std::string common = "--data " + tiny_data().string() + " --single " + tiny_single_checkpoint().string() +
+                             kTinyMulti + " --set steps=4 --set valid.every=2 --run ";
+  {  // checkpoints/best.pt is a folder that a checkpoint cannot replace: the first validation's best.pt
+    const fs::path run = fresh_run("two_fail");
+    fs::create_directories(run / "checkpoints" / "best.pt");
+    write_file_atomically(run / "checkpoints" / "best.pt" / "keep", "x");
+    expect_both_stop(two_ranks(common + run.string(), "best_pt", 31500), "best.pt", "saving checkpoints/best.pt");
+    EXPECT_TRUE(fs::exists(run / "checkpoints" / "last.pt"));
+    EXPECT_TRUE(fs::exists(run / "checkpoints" / "best.pt" / "keep"));
+  }
+  {  // metrics.jsonl is a folder: the first step's metrics line
+    const fs::path run = fresh_run("two_fail_metrics");
+    fs::create_directories(run / "metrics.jsonl");
+    write_file_atomically(run / "metrics.jsonl" / "keep", "x");
+    expect_both_stop(two_ranks(common + run.string(), "metrics", 33500), "metrics.jsonl", "writing metrics.jsonl");
+    EXPECT_TRUE(fs::exists(run / "metrics.jsonl" / "keep"));
+  }
+  {  // a valid stem is not audio: rank 0 builds the target caches, the others wait to read them
+    const fs::path data = kScratch / "nlakh_bad_stem";
+    fs::remove_all(data);
+    fs::copy(tiny_data(), data, fs::copy_options::recursive);
+    fs::remove_all(data / "targets");
+    const Json stem = Json::parse(read_file(data / "multi_valid.jsonl").substr(0, read_file(data / "multi_valid.jsonl").find('\n')));
+    write_file_atomically(data / stem["stems"][0]["path"].get<std::string>(), std::string(160044, 'x'));
+    const fs::path run = fresh_run("two_fail_targets");
+    std::string args = common + run.string();
+    args.replace(args.find(tiny_data().string()), tiny_data().string().size(), data.string());
+    expect_both_stop(two_ranks(args, "targets", 35500), "stem", "building the target caches");
+  }
+  {  // the run folder cannot be used: rank 0 prepares it before the others build anything
+    write_file_atomically(kScratch / "run_is_a_file", "x");
+    expect_both_stop(two_ranks(common + (kScratch / "run_is_a_file").string(), "run_folder", 37500), "run_is_a_file",
+                     "preparing the run folder");
+  }
 }
 
 // The JSON report an evaluation tool prints on stdout (its logs, on stderr, are dropped).

@@ -1,6 +1,8 @@
 #include "instret/core/temp_files.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -30,7 +32,15 @@ bool is_stale(const fs::directory_entry& entry, const std::string& target_name) 
   if (!entry.is_regular_file(ec)) return false;
   const long pid = temporary_pid(entry.path().filename().string(), target_name);
   if (pid <= 0 || pid == long(::getpid())) return false;
-  return ::kill(pid_t(pid), 0) != 0 && errno == ESRCH;  // alive, or not ours to judge: kept
+  if (!(::kill(pid_t(pid), 0) != 0 && errno == ESRCH)) return false;  // alive, or not ours to judge: kept
+  // The pid names a process on this host only: a writer on another host that shares the folder
+  // holds the temporary's lock (write_atomically takes it) while it lives. A lock we can take means
+  // no writer holds it.
+  const int fd = ::open(entry.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return false;
+  const bool unlocked = ::flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK;
+  ::close(fd);
+  return unlocked;
 }
 
 }  // namespace

@@ -162,17 +162,26 @@ std::map<int64_t, std::vector<int64_t>> clips_by_instrument(const std::vector<in
   return by;
 }
 
-void check_protocol(const EerProtocol& p) {
-  if (p.enroll < 1 || p.targets < 1 || p.non_targets < 1)
-    throw UsageError("EER protocol: enroll, targets and non_targets must be >= 1 (got " + std::to_string(p.enroll) +
-                     ", " + std::to_string(p.targets) + ", " + std::to_string(p.non_targets) + ")");
+}  // namespace
+
+void check_eer_protocol(const EerProtocol& p) {
+  if (p.enroll < 1 || p.targets < 1 || p.non_targets < 1 || p.enroll > kMaxEerCount || p.targets > kMaxEerCount ||
+      p.non_targets > kMaxEerCount)
+    throw UsageError("EER protocol: enroll, targets and non_targets must lie in [1, " + std::to_string(kMaxEerCount) +
+                     "] (got " + std::to_string(p.enroll) + ", " + std::to_string(p.targets) + ", " +
+                     std::to_string(p.non_targets) + ")");
 }
 
-}  // namespace
+void check_eer_seeds(const std::vector<uint64_t>& seeds) {
+  if (seeds.empty()) throw UsageError("EER evaluation: no seeds given");
+  if (seeds.size() > kMaxEerSeeds)
+    throw UsageError("EER evaluation: " + std::to_string(seeds.size()) + " seeds, more than the " +
+                     std::to_string(kMaxEerSeeds) + " it allows");
+}
 
 std::vector<int64_t> eer_skipped_instruments(const std::vector<int64_t>& clip_instrument,
                                              const EerProtocol& protocol) {
-  check_protocol(protocol);
+  check_eer_protocol(protocol);
   std::vector<int64_t> skipped;
   for (const auto& kv : clips_by_instrument(clip_instrument))
     if (static_cast<int64_t>(kv.second.size()) < int64_t{protocol.enroll} + protocol.targets) skipped.push_back(kv.first);
@@ -182,7 +191,7 @@ std::vector<int64_t> eer_skipped_instruments(const std::vector<int64_t>& clip_in
 std::vector<EerTrial> make_eer_trials(const std::vector<float>& embeddings, int64_t dim,
                                       const std::vector<int64_t>& clip_instrument, const EerProtocol& protocol,
                                       uint64_t seed) {
-  check_protocol(protocol);
+  check_eer_protocol(protocol);
   if (dim <= 0) throw UsageError("make_eer_trials: dim must be positive, got " + std::to_string(dim));
   const int64_t n_clips = static_cast<int64_t>(clip_instrument.size());
   if (static_cast<int64_t>(embeddings.size()) != n_clips * dim)

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "instret/core/error.h"
+#include "instret/eval/eer.h"
 
 namespace instret {
 namespace fs = std::filesystem;
@@ -15,6 +16,8 @@ EerBenchmark EerBenchmark::open(const fs::path& data, const std::string& split, 
 
 EerBenchmark::EerBenchmark(NlakhSingle dataset, const EerBenchmarkOptions& options)
     : dataset_(std::move(dataset)), options_(options) {
+  check_eer_protocol(options_.protocol);  // before any clip is embedded
+  check_eer_seeds(options_.seeds);
   const int64_t cap = options_.clips_per_instrument;
   for (size_t k = 0; k < dataset_.clips_by_instrument().size(); ++k) {
     const auto& list = dataset_.clips_by_instrument()[k];

@@ -33,7 +33,7 @@ SeedStat seed_stat(const std::vector<double>& values) {
 
 EerEvaluation evaluate_eer(const std::vector<float>& embeddings, int64_t dim, const std::vector<int64_t>& clip_instrument,
                            const EerProtocol& protocol, const std::vector<uint64_t>& seeds) {
-  if (seeds.empty()) throw UsageError("EER evaluation: no seeds given");
+  check_eer_seeds(seeds);
   EerEvaluation e;
   e.protocol = protocol;
   e.seeds = seeds;

@@ -162,4 +162,19 @@ void Distributed::barrier() {
 #endif
 }
 
+void Distributed::agree(const std::exception_ptr& error, const std::string& what) {
+  if (world_size_ == 1) {
+    if (error) std::rethrow_exception(error);
+    return;
+  }
+  std::vector<double> failed(size_t(world_size_), 0.0);
+  failed[size_t(rank_)] = error ? 1.0 : 0.0;
+  failed = all_reduce_sum(std::move(failed));
+  if (error) std::rethrow_exception(error);
+  for (int r = 0; r < world_size_; ++r)
+    if (failed[size_t(r)] > 0)
+      throw Error("rank " + std::to_string(r) + " failed while " + what + " (its log says why): stopping rank " +
+                  std::to_string(rank_));
+}
+
 }  // namespace instret

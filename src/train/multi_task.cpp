@@ -73,8 +73,6 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
   const fs::path cache_dir = config.multi_task.targets_dir.empty() ? fs::path(root) / "targets" : fs::path(config.multi_task.targets_dir);
   const int workers = std::max(1, config.data.workers);
   const int64_t batch = config.valid.batch_size;
-  // Rank 0 computes and stores the cache; the other ranks wait, then read it.
-  if (!dist.is_main()) dist.barrier();
   auto single_cache = [&](const NlakhSingle& d, const std::string& name) {
     return cached_embeddings(*encoder_, cache_dir, name, manifest_key(root, name), int64_t(d.clips().size()),
                              d.clip_samples(), [&](int64_t i, float* out) { d.read(i, out); }, batch, workers);
@@ -87,11 +85,24 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
                              [&](int64_t r, float* out) { d.read_stem(rows[size_t(r)].first, rows[size_t(r)].second, out); },
                              batch, workers);
   };
-  if (!on_the_fly_) train_targets_ = (random_ ? single_cache(*single_train_, "single_train")
-                                              : stem_cache(*multi_train_, "multi_train")).to(device_);
-  valid_targets_ = stem_cache(valid_->mixtures(), "multi_valid");
-  const torch::Tensor valid_clips = single_cache(valid_->instruments(), "single_valid");
-  if (dist.is_main()) dist.barrier();
+  torch::Tensor valid_clips;
+  std::exception_ptr error;
+  auto build_or_read = [&] {
+    try {
+      if (!on_the_fly_) train_targets_ = (random_ ? single_cache(*single_train_, "single_train")
+                                                  : stem_cache(*multi_train_, "multi_train")).to(device_);
+      valid_targets_ = stem_cache(valid_->mixtures(), "multi_valid");
+      valid_clips = single_cache(valid_->instruments(), "single_valid");
+    } catch (...) {
+      error = std::current_exception();
+    }
+  };
+  // Rank 0 computes and stores the caches while the other ranks wait; then they read them. Every
+  // rank learns whether either part failed, so none is left waiting.
+  if (dist.is_main()) build_or_read();
+  dist.agree(error, "building the target caches");
+  if (!dist.is_main()) build_or_read();
+  dist.agree(error, "reading the target caches");
 
   // The library from the cached embeddings of its clips (the same clips and means as eval-retrieval's).
   std::vector<int64_t> lib_rows;

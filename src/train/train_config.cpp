@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "instret/core/config_checks.h"
+#include "instret/eval/eer.h"
 
 namespace instret {
 
@@ -149,8 +150,11 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   v.max_mixtures = config_get<int64_t>(j, "valid.max_mixtures");
   v.batch_size = config_get<int64_t>(j, "valid.batch_size");
   config_require(v.every >= 0, "valid.every", "must be >= 0");
-  config_require(!v.eer_seeds.empty(), "valid.eer_seeds", "needs at least one seed");
-  config_require(v.enroll >= 1 && v.targets >= 1 && v.non_targets >= 1, "valid.enroll", "enroll, targets, non_targets must be >= 1");
+  config_require(!v.eer_seeds.empty() && v.eer_seeds.size() <= kMaxEerSeeds, "valid.eer_seeds",
+                 "needs 1 to " + std::to_string(kMaxEerSeeds) + " seeds");
+  for (const auto& [key, value] : {std::pair{"valid.enroll", v.enroll}, {"valid.targets", v.targets},
+                                   {"valid.non_targets", v.non_targets}})
+    config_require(value >= 1 && value <= kMaxEerCount, key, "must lie in [1, " + std::to_string(kMaxEerCount) + "]");
   config_require(v.library_clips >= 1, "valid.library_clips", "must be >= 1");
   config_require(v.clips_per_instrument >= 0, "valid.clips_per_instrument", "must be >= 0");
   config_require(v.max_mixtures >= 0, "valid.max_mixtures", "must be >= 0");

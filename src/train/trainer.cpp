@@ -73,7 +73,7 @@ class Loop {
       if (!dist_.is_main()) torch::manual_seed(stream_seed(config_.seed, {uint64_t(dist_.rank()), uint64_t(step_)}));
       // The run folder changes only once the checkpoint proved loadable: metrics past its step go
       // now, config.json (with any new overrides) with the first checkpoint this run saves.
-      if (dist_.is_main() && run_.run) run_.run->truncate_metrics(step_);
+      dist_.on_main_agreed([&] { if (run_.run) run_.run->truncate_metrics(step_); }, "trimming metrics.jsonl");
       config_pending_ = true;
       if (extras.state.is_object() && extras.state.contains("best") && extras.state["best"].is_number()) {
         best_ = extras.state["best"].get<double>();
@@ -168,14 +168,15 @@ class Loop {
         spdlog::info("step {}/{} epoch {:.2f} loss {:.4f} lr {:.2e} {:.1f} samples/s data wait {:.0f}% ETA {}", step_,
                      config_.steps, double(step_) / spe, mean, lr, rate, 100.0 * waited / std::max(elapsed, 1e-9),
                      format_duration(eta));
-        write_metrics({{"step", step_},
-                       {"split", "train"},
-                       {"epoch", double(step_) / spe},
-                       {"loss", mean},
-                       {"lr", lr},
-                       {"samples_per_s", rate},
-                       {"data_wait", waited / std::max(elapsed, 1e-9)},
-                       {"elapsed_s", seconds_since(t0)}});
+        const Json row = {{"step", step_},
+                          {"split", "train"},
+                          {"epoch", double(step_) / spe},
+                          {"loss", mean},
+                          {"lr", lr},
+                          {"samples_per_s", rate},
+                          {"data_wait", waited / std::max(elapsed, 1e-9)},
+                          {"elapsed_s", seconds_since(t0)}};
+        dist_.on_main_agreed([&] { write_metrics(row); }, "writing metrics.jsonl");
         interval_start = Clock::now();
         interval_wait0 = loader.wait_seconds();
         interval_loss = 0;
@@ -283,65 +284,49 @@ class Loop {
   // Returns false when a stop signal interrupted it (nothing is recorded then); every rank agrees.
   bool validate() {
     bool interrupted = false, new_best = false;
-    std::exception_ptr error;
-    if (dist_.is_main()) try {
-      const auto t0 = Clock::now();
-      Json metrics = task_.validate();
-      const auto [name, higher] = task_.best_metric();
-      std::string line;
-      for (const auto& [k, v] : metrics.items())
-        if (v.is_number()) line += fmt::format(" {} {:.4f}", k, v.get<double>());
-      spdlog::info("valid at step {}:{} ({:.1f} s)", step_, line, seconds_since(t0));
-      Json row = {{"step", step_}, {"split", "valid"}};
-      row.update(metrics);
-      write_metrics(row);
-      if (metrics.contains(name) && metrics[name].is_number()) {
-        const double value = metrics[name].get<double>();
-        if (std::isfinite(value) && (!best_ || (higher ? value > *best_ : value < *best_))) {
-          best_ = value;
-          best_step_ = step_;
-          new_best = true;
-          spdlog::info("new best {} {:.4f} at step {}", name, value, step_);
-        }
-      }
-    } catch (const Interrupted&) {
-      spdlog::warn("validation at step {} interrupted", step_);
-      interrupted = true;
-    } catch (...) {
-      error = std::current_exception();
-    }
-    // The other ranks wait here for rank 0, and learn whether it was interrupted, failed, or found
-    // a new best.
-    const auto flags = dist_.all_reduce_sum({double(interrupted), double(bool(error)), double(new_best)});
-    if (flags[1] > 0) fail_with_main(error, "validating step " + std::to_string(step_));
+    // The other ranks wait here for rank 0, and learn whether it failed...
+    dist_.on_main_agreed(
+        [&] {
+          try {
+            const auto t0 = Clock::now();
+            Json metrics = task_.validate();
+            const auto [name, higher] = task_.best_metric();
+            std::string line;
+            for (const auto& [k, v] : metrics.items())
+              if (v.is_number()) line += fmt::format(" {} {:.4f}", k, v.get<double>());
+            spdlog::info("valid at step {}:{} ({:.1f} s)", step_, line, seconds_since(t0));
+            Json row = {{"step", step_}, {"split", "valid"}};
+            row.update(metrics);
+            write_metrics(row);
+            if (metrics.contains(name) && metrics[name].is_number()) {
+              const double value = metrics[name].get<double>();
+              if (std::isfinite(value) && (!best_ || (higher ? value > *best_ : value < *best_))) {
+                best_ = value;
+                best_step_ = step_;
+                new_best = true;
+                spdlog::info("new best {} {:.4f} at step {}", name, value, step_);
+              }
+            }
+          } catch (const Interrupted&) {
+            spdlog::warn("validation at step {} interrupted", step_);
+            interrupted = true;
+          }
+        },
+        "validating step " + std::to_string(step_));
+    // ... then whether it was interrupted or found a new best.
+    const auto flags = dist_.all_reduce_sum({double(interrupted), double(new_best)});
     if (flags[0] > 0) return false;
     validated_step_ = step_;
     // last.pt (which records the best value) first: a failure between the two never leaves a
     // best.pt better than what last.pt remembers.
     save_agreed("last");
-    if (flags[2] > 0) save_agreed("best");
+    if (flags[1] > 0) save_agreed("best");
     return true;
-  }
-
-  // Rank 0's error, rethrown there; the other ranks stop with one line that points to it.
-  [[noreturn]] void fail_with_main(const std::exception_ptr& error, const std::string& what) {
-    if (error) std::rethrow_exception(error);
-    throw Error("rank 0 failed while " + what + " (its log says why): stopping rank " + std::to_string(dist_.rank()));
   }
 
   // save() on rank 0, then every rank learns whether it failed and all stop together.
   void save_agreed(const std::string& name) {
-    std::exception_ptr error;
-    try {
-      save(name);
-    } catch (...) {
-      error = std::current_exception();
-    }
-    if (dist_.world_size() == 1) {
-      if (error) std::rethrow_exception(error);
-      return;
-    }
-    if (dist_.all_reduce_sum({double(bool(error))})[0] > 0) fail_with_main(error, "saving checkpoints/" + name + ".pt");
+    dist_.on_main_agreed([&] { save(name); }, "saving checkpoints/" + name + ".pt");
   }
 
   void save(const std::string& name) {

@@ -99,7 +99,9 @@ int run_training_tool(int argc, char** argv, bool multi) {
     device = dist->device();
     spdlog::info("compute: {} on {}, {} memory order", resolve_precision(train_config.bf16, device).describe(),
                  device.str(), train_config.channels_last ? "channels-last" : "contiguous");
-    if (!benchmark && flags.continue_run.empty()) RunDir::prepare(flags.run, dist->is_main());
+    // Rank 0 alone writes the run folder; every rank learns whether that failed.
+    if (!benchmark && flags.continue_run.empty())
+      dist->on_main_agreed([&] { RunDir::prepare(flags.run); }, "preparing the run folder");
     // Every rank starts from the same seed, so the initial weights agree without a broadcast.
     torch::manual_seed(train_config.seed);
     std::unique_ptr<TrainTask> task;
@@ -113,14 +115,19 @@ int run_training_tool(int argc, char** argv, bool multi) {
     spec.init_from = flags.init;
     spec.benchmark_steps = flags.benchmark;
     if (!benchmark) {
-      if (!flags.continue_run.empty()) {
-        run.emplace(RunDir::open(flags.continue_run));
-        spec.continue_from = run->checkpoint("last").string();
-
-      } else {
-        run.emplace(RunDir::create(flags.run, task->run_config(), dist->is_main()));
+      std::exception_ptr error;
+      try {
+        if (!flags.continue_run.empty()) {
+          run.emplace(RunDir::open(flags.continue_run));
+          spec.continue_from = run->checkpoint("last").string();
+        } else {
+          run.emplace(RunDir::create(flags.run, task->run_config(), dist->is_main()));
+        }
+        if (dist->is_main()) run->attach_log();
+      } catch (...) {
+        error = std::current_exception();
       }
-      if (dist->is_main()) run->attach_log();
+      dist->agree(error, "opening the run folder");
       spec.run = &*run;
       spdlog::info("{}: run folder {}", name, run->root().string());
       // The model was built (and warm-started) before the log file was attached: say so in it too.

@@ -47,6 +47,16 @@ struct EerProtocol {
   int non_targets = 20;  // non-target trials per instrument
 };
 
+// Bounds on what a protocol may ask, so that a mistyped count cannot take the machine's memory
+// (each trial takes 24 bytes) or hours: each count at most this, and at most kMaxEerSeeds repetitions.
+constexpr int kMaxEerCount = 100000;
+constexpr size_t kMaxEerSeeds = 1000;
+
+// UsageError naming the count when one is < 1 or > kMaxEerCount, or when `seeds` is empty or holds
+// more than kMaxEerSeeds.
+void check_eer_protocol(const EerProtocol& protocol);
+void check_eer_seeds(const std::vector<uint64_t>& seeds);
+
 // The paper's protocol (section 4.1) as the reference code draws it, with one deliberate change.
 // Instruments are visited in increasing index order; every draw comes from one StableRng(seed).
 // For each instrument with at least enroll + targets clips: enroll + targets distinct clips of it
@@ -59,7 +69,7 @@ struct EerProtocol {
 // instrument, targets first. Instruments with too few clips are skipped (see eer_skipped_instruments)
 // but their clips still serve as non-targets. `embeddings` is row-major n_clips x dim;
 // clip_instrument[i] >= 0 is the instrument of clip i. Throws UsageError on inconsistent sizes,
-// protocol counts < 1, or fewer than 2 qualifying instruments.
+// protocol counts out of check_eer_protocol's bounds, or fewer than 2 qualifying instruments.
 std::vector<EerTrial> make_eer_trials(const std::vector<float>& embeddings, int64_t dim,
                                       const std::vector<int64_t>& clip_instrument, const EerProtocol& protocol,
                                       uint64_t seed);

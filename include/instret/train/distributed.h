@@ -3,7 +3,9 @@
 #pragma once
 #include <torch/types.h>
 
+#include <exception>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace instret {
@@ -30,6 +32,22 @@ class Distributed {
   std::vector<double> all_reduce_sum(std::vector<double> values);
   // Waits for every rank.
   void barrier();
+  // A step every rank must pass together: each says whether its part failed (`error`), and all
+  // learn it in one all-reduce, so a failure never leaves the others waiting on a collective. A
+  // rank rethrows its own error; a rank whose part succeeded while another's failed throws an Error
+  // naming the first failed rank and `what`. With one process, only rethrows `error`.
+  void agree(const std::exception_ptr& error, const std::string& what);
+  // Runs `part` on rank 0 only (the others wait in agree()), then agrees on its outcome.
+  template <class F>
+  void on_main_agreed(F&& part, const std::string& what) {
+    std::exception_ptr error;
+    if (is_main()) try {
+        part();
+      } catch (...) {
+        error = std::current_exception();
+      }
+    agree(error, what);
+  }
 
  private:
   struct Backend;
