@@ -18,6 +18,7 @@
 #include "instret/render/nlakh.h"
 #include "instret/models/encoders.h"
 #include "instret/inference/checkpoint.h"
+#include "instret/data/prefetch_loader.h"
 #include "instret/train/lr_schedule.h"
 #include "instret/train/run_dir.h"
 #include "instret/inference/single_encoder.h"
@@ -124,6 +125,13 @@ TEST(TrainConfig, DefaultsAreValidAndStrict) {
   c = train_default_config(false);
   c["valid"]["eer_seeds"] = Json(std::vector<int>(2000, 0));
   EXPECT_THROW(train_config_from_json(c, false), UsageError);
+  c = train_default_config(true);
+  c["batch_size"] = 4294967298LL;
+  EXPECT_THROW(train_config_from_json(c, true), UsageError);
+  // What the loader holds at once is checked against the machine's memory: 10^6 five-second clips
+  // per batch (320 GB) pass the config's bound but not this one.
+  EXPECT_THROW(PrefetchLoader::check_memory(int64_t(1000000) * 80000 * 4, 2, 4), UsageError);
+  EXPECT_NO_THROW(PrefetchLoader::check_memory(int64_t(16) * 80000 * 4, 2, 4));
 }
 
 TEST(TrainConfig, EveryConfigFileLoads) {

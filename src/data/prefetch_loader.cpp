@@ -1,9 +1,11 @@
 #include "instret/data/prefetch_loader.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 
 #include "instret/core/error.h"
+#include "instret/core/memory.h"
 #include "instret/data/random_mix.h"
 
 namespace instret {
@@ -52,6 +54,16 @@ class BufferPool {
 void recycle_batch(Batch&& batch) {
   BufferPool::instance().give(std::move(batch.audio));
   BufferPool::instance().give(std::move(batch.stems));
+}
+
+void PrefetchLoader::check_memory(int64_t batch_bytes, int workers, int prefetch) {
+  const uint64_t memory = physical_memory_bytes();
+  const double held = double(batch_bytes) * double(int64_t(prefetch) + std::max(workers, 0) + 1);
+  if (memory > 0 && held > double(memory / 2))
+    throw UsageError("a batch of " + std::to_string(batch_bytes >> 20) + " MiB with data.prefetch " + std::to_string(prefetch) +
+                     " and data.workers " + std::to_string(workers) + " holds about " +
+                     std::to_string(int64_t(held / double(1 << 20))) + " MiB in the loader, more than half of this machine's " +
+                     std::to_string(memory >> 20) + " MiB: lower batch_size, data.prefetch or data.workers");
 }
 
 PrefetchLoader::PrefetchLoader(BatchMaker make, int64_t first_step, int64_t end_step, int workers, int prefetch)

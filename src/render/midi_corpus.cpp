@@ -13,6 +13,7 @@
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
 #include "instret/core/hash.h"
+#include "instret/core/memory.h"
 #include "instret/core/parallel.h"
 #include "instret/core/printable.h"
 
@@ -35,8 +36,7 @@ constexpr size_t kMaxMidiFiles = 2000000;
 constexpr uint64_t kMaxCorpusBytes = uint64_t(8) << 30;
 
 uint64_t corpus_byte_limit() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+  const uint64_t memory = physical_memory_bytes();
   return memory > 0 ? std::min(kMaxCorpusBytes, memory / 8) : kMaxCorpusBytes;
 }
 

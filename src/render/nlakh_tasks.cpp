@@ -1,12 +1,12 @@
 #include "instret/render/nlakh_tasks.h"
 
-#include <unistd.h>
 
 #include <cstdio>
 #include <iterator>
 #include <utility>
 
 #include "instret/core/error.h"
+#include "instret/core/memory.h"
 
 namespace instret {
 
@@ -65,8 +65,7 @@ void check_clip_counts(size_t instruments, int64_t single_clips, const SplitCoun
                      " instruments x " + std::to_string(single_clips) + " single clips, " +
                      std::to_string(multi.train) + " + " + std::to_string(multi.valid) + " + " + std::to_string(multi.test) +
                      " mixtures), more than the " + std::to_string(kMaxClips) + " a dataset may hold");
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
-  const uint64_t memory = pages > 0 && page > 0 ? uint64_t(pages) * uint64_t(page) : 0;
+  const uint64_t memory = physical_memory_bytes();
   if (memory > 0 && total * kBytesPerClip > memory / 2)
     throw UsageError("the config asks for " + std::to_string(total) + " clips: planning them takes about " +
                      std::to_string(total * kBytesPerClip >> 20) + " MiB, more than half of this machine's " +

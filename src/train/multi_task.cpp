@@ -49,6 +49,10 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
   bench.max_mixtures = config.valid.max_mixtures;
   bench.chance.repeats = 0;
   valid_ = std::make_unique<RetrievalBenchmark>(RetrievalBenchmark::open(root, "valid", bench));
+  // A batch holds its mixtures' audio, and with targets on the fly each stem's too.
+  PrefetchLoader::check_memory(config.batch_size / world_ * valid_->instruments().clip_samples() * int64_t(sizeof(float)) *
+                                   (1 + (on_the_fly_ ? config.model.n_outputs : 0)),
+                               config.data.workers, config.data.prefetch);
   for (const NlakhMulti* m : std::initializer_list<const NlakhMulti*>{multi_train_.get(), &valid_->mixtures()}) {
     if (!m) continue;
     for (const MultiItem& item : m->items())

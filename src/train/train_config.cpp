@@ -158,7 +158,7 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   config_require(v.library_clips >= 1, "valid.library_clips", "must be >= 1");
   config_require(v.clips_per_instrument >= 0, "valid.clips_per_instrument", "must be >= 0");
   config_require(v.max_mixtures >= 0, "valid.max_mixtures", "must be >= 0");
-  config_require(v.batch_size >= 1, "valid.batch_size", "must be >= 1");
+  config_require(v.batch_size >= 1 && v.batch_size <= 1000000, "valid.batch_size", "must lie in [1, 1000000]");
 
   c.batch_size = config_get<int64_t>(j, "batch_size");
   c.steps = config_get<int64_t>(j, "steps");
@@ -170,7 +170,7 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   c.bf16 = bf16_mode_from_json(j.at("bf16"), "bf16");
   c.channels_last = config_get<bool>(j, "channels_last");
   c.deterministic = config_get<bool>(j, "deterministic");
-  config_require(c.batch_size >= 1, "batch_size", "must be >= 1");
+  config_require(c.batch_size >= 1 && c.batch_size <= 1000000, "batch_size", "must lie in [1, 1000000]");
   config_require(c.steps >= 1, "steps", "must be >= 1");
   config_require(c.log_every >= 1, "log_every", "must be >= 1");
   config_require(c.checkpoint_every >= 0, "checkpoint_every", "must be >= 0");
