@@ -54,13 +54,14 @@ void write_atomically(const fs::path& target, const std::function<void(const fs:
   // The temporary is created and locked (flock) before `write` fills it, and stays locked until it
   // has its final name: remove_stale_temporaries (core/temp_files.h) leaves a locked temporary alone,
   // which also protects it from a cleaner on another host that shares the folder.
-  const int lock = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (lock < 0) throw IoError(tmp.string() + ": cannot create: " + std::strerror(errno));
-  ::flock(lock, LOCK_EX | LOCK_NB);  // a file system without locks leaves the pid check alone
-  const std::unique_ptr<int, void (*)(int*)> unlock(new int(lock), [](int* fd) {
-    ::close(*fd);
-    delete fd;
-  });
+  struct Lock {
+    int fd;
+    ~Lock() { ::close(fd); }
+  } const lock{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
+  if (lock.fd < 0) throw IoError(tmp.string() + ": cannot create: " + std::strerror(errno));
+  // Blocking: a cleaner's probe holds the lock only for an instant. A file system without locks
+  // fails at once, leaving the cleaner's pid check alone.
+  ::flock(lock.fd, LOCK_EX);
   try {
     write(tmp);
     sync_path(tmp, false);
