@@ -155,6 +155,14 @@ TEST(Fs, StaleTemporariesAreThoseOfDeadUnlockedWriters) {
   });
   EXPECT_TRUE(was_locked);
   EXPECT_EQ(read_file(dir / "c.bin"), "bytes");
+
+  // Temporaries of a killed process whose pid this process now has: their names are skipped, and
+  // they are left as they are.
+  for (int n = 0; n < 200; ++n)
+    std::ofstream(dir / ("d.bin.tmp." + std::to_string(::getpid()) + "." + std::to_string(n))) << "old";
+  write_file_atomically(dir / "d.bin", "new");
+  EXPECT_EQ(read_file(dir / "d.bin"), "new");
+  EXPECT_EQ(read_file(dir / ("d.bin.tmp." + std::to_string(::getpid()) + ".199")), "old");
 }
 
 TEST(Fs, FileHashesSeeEveryByteAndTheLength) {

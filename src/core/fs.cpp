@@ -50,15 +50,22 @@ void write_atomically(const fs::path& target, const std::function<void(const fs:
     fs::create_directories(target.parent_path(), ec);
     if (ec) throw IoError(target.parent_path().string() + ": cannot create directory: " + ec.message());
   }
-  const fs::path tmp = temp_path_for(target);
   // The temporary is created and locked (flock) before `write` fills it, and stays locked until it
   // has its final name: remove_stale_temporaries (core/temp_files.h) leaves a locked temporary alone,
-  // which also protects it from a cleaner on another host that shares the folder.
+  // which also protects it from a cleaner on another host that shares the folder. A name that
+  // exists (a killed process's temporary whose pid this process now has) is skipped, never reused.
+  fs::path tmp;
+  int fd = -1;
+  for (int attempt = 0; attempt < 1000 && fd < 0; ++attempt) {
+    tmp = temp_path_for(target);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) throw IoError(tmp.string() + ": cannot create: " + std::strerror(errno));
   struct Lock {
     int fd;
     ~Lock() { ::close(fd); }
-  } const lock{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
-  if (lock.fd < 0) throw IoError(tmp.string() + ": cannot create: " + std::strerror(errno));
+  } const lock{fd};
   // Blocking: a cleaner's probe holds the lock only for an instant. A file system without locks
   // fails at once, leaving the cleaner's pid check alone.
   ::flock(lock.fd, LOCK_EX);
