@@ -58,10 +58,13 @@ void write_atomically(const fs::path& target, const std::function<void(const fs:
   int fd = -1;
   for (int attempt = 0; attempt < 1000 && fd < 0; ++attempt) {
     tmp = temp_path_for(target);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);  // the umask decides, as for any file
     if (fd < 0 && errno != EEXIST) break;
   }
-  if (fd < 0) throw IoError(tmp.string() + ": cannot create: " + std::strerror(errno));
+  if (fd < 0) {
+    const int err = errno;
+    throw IoError(tmp.string() + ": cannot create: " + std::strerror(err));
+  }
   struct Lock {
     int fd;
     ~Lock() { ::close(fd); }

@@ -27,20 +27,28 @@ long temporary_pid(const std::string& name, const std::string& target_name) {
   return std::stol(rest.substr(0, dot));
 }
 
-bool is_stale(const fs::directory_entry& entry, const std::string& target_name) {
+// A temporary of a writer whose pid is gone on this host (the name's pid says nothing else).
+bool dead_writer(const fs::directory_entry& entry, const std::string& target_name) {
   std::error_code ec;
   if (!entry.is_regular_file(ec)) return false;
   const long pid = temporary_pid(entry.path().filename().string(), target_name);
   if (pid <= 0 || pid == long(::getpid())) return false;
-  if (!(::kill(pid_t(pid), 0) != 0 && errno == ESRCH)) return false;  // alive, or not ours to judge: kept
-  // The pid names a process on this host only: a writer on another host that shares the folder
-  // holds the temporary's lock (write_atomically takes it) while it lives. A lock we can take means
-  // no writer holds it.
-  const int fd = ::open(entry.path().c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+  return ::kill(pid_t(pid), 0) != 0 && errno == ESRCH;  // alive, or not ours to judge: kept
+}
+
+// Removes `path` unless a writer holds its lock (write_atomically holds it while the temporary
+// lives, also on another host that shares the folder). The probe takes a shared lock, which a
+// read-only descriptor may hold on every file system (NFS turns flock into a byte-range lock,
+// whose exclusive form needs a writable one), and unlinks while holding it. A file system
+// without locks leaves the pid check alone.
+bool remove_unless_locked(const fs::path& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) return false;
-  const bool unlocked = ::flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK;
+  const bool free = ::flock(fd, LOCK_SH | LOCK_NB) == 0 || errno == ENOLCK || errno == EOPNOTSUPP || errno == ENOSYS;
+  std::error_code ec;
+  const bool removed = free && fs::remove(path, ec);
   ::close(fd);
-  return unlocked;
+  return removed;
 }
 
 }  // namespace
@@ -51,15 +59,14 @@ std::size_t remove_stale_temporaries(const fs::path& dir, const std::string& tar
   if (recursive) {
     for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
          !ec && it != end; it.increment(ec))
-      if (is_stale(*it, target_name)) stale.push_back(it->path());
+      if (dead_writer(*it, target_name)) stale.push_back(it->path());
   } else {
     for (fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end; !ec && it != end;
          it.increment(ec))
-      if (is_stale(*it, target_name)) stale.push_back(it->path());
+      if (dead_writer(*it, target_name)) stale.push_back(it->path());
   }
   std::size_t removed = 0;
-  for (const auto& p : stale)
-    if (fs::remove(p, ec)) ++removed;
+  for (const auto& p : stale) removed += remove_unless_locked(p);
   return removed;
 }
 

@@ -56,13 +56,14 @@ void recycle_batch(Batch&& batch) {
   BufferPool::instance().give(std::move(batch.stems));
 }
 
-void PrefetchLoader::check_memory(int64_t batch_bytes, int workers, int prefetch) {
+void PrefetchLoader::check_memory(double batch_bytes, int workers, int prefetch) {
   const uint64_t memory = physical_memory_bytes();
-  const double held = double(batch_bytes) * double(int64_t(prefetch) + std::max(workers, 0) + 1);
+  const double held = batch_bytes * double(int64_t(prefetch) + std::max(workers, 0) + 1);
+  const double mib = double(1 << 20);
   if (memory > 0 && held > double(memory / 2))
-    throw UsageError("a batch of " + std::to_string(batch_bytes >> 20) + " MiB with data.prefetch " + std::to_string(prefetch) +
-                     " and data.workers " + std::to_string(workers) + " holds about " +
-                     std::to_string(int64_t(held / double(1 << 20))) + " MiB in the loader, more than half of this machine's " +
+    throw UsageError("a batch of " + std::to_string(int64_t(batch_bytes / mib)) + " MiB with data.prefetch " +
+                     std::to_string(prefetch) + " and data.workers " + std::to_string(workers) + " holds about " +
+                     std::to_string(int64_t(held / mib)) + " MiB in the loader, more than half of this machine's " +
                      std::to_string(memory >> 20) + " MiB: lower batch_size, data.prefetch or data.workers");
 }
 

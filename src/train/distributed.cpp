@@ -169,7 +169,12 @@ void Distributed::agree(const std::exception_ptr& error, const std::string& what
   }
   std::vector<double> failed(size_t(world_size_), 0.0);
   failed[size_t(rank_)] = error ? 1.0 : 0.0;
-  failed = all_reduce_sum(std::move(failed));
+  try {
+    failed = all_reduce_sum(std::move(failed));
+  } catch (...) {
+    if (error) std::rethrow_exception(error);  // this rank's own cause, not the dropped connection it led to
+    throw;
+  }
   if (error) std::rethrow_exception(error);
   for (int r = 0; r < world_size_; ++r)
     if (failed[size_t(r)] > 0)

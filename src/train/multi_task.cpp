@@ -50,8 +50,8 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
   bench.chance.repeats = 0;
   valid_ = std::make_unique<RetrievalBenchmark>(RetrievalBenchmark::open(root, "valid", bench));
   // A batch holds its mixtures' audio, and with targets on the fly each stem's too.
-  PrefetchLoader::check_memory(config.batch_size / world_ * valid_->instruments().clip_samples() * int64_t(sizeof(float)) *
-                                   (1 + (on_the_fly_ ? config.model.n_outputs : 0)),
+  PrefetchLoader::check_memory(double(config.batch_size / world_) * double(valid_->instruments().clip_samples()) *
+                                   sizeof(float) * (1.0 + (on_the_fly_ ? double(config.model.n_outputs) : 0.0)),
                                config.data.workers, config.data.prefetch);
   for (const NlakhMulti* m : std::initializer_list<const NlakhMulti*>{multi_train_.get(), &valid_->mixtures()}) {
     if (!m) continue;

@@ -58,7 +58,7 @@ SingleTask::SingleTask(const TrainConfig& config, const torch::Device& device, c
   if (config.batch_size % world_ != 0)
     throw UsageError("batch_size " + std::to_string(config.batch_size) + " is not divisible by WORLD_SIZE " +
                      std::to_string(world_));
-  PrefetchLoader::check_memory(config.batch_size / world_ * train_->clip_samples() * int64_t(sizeof(float)),
+  PrefetchLoader::check_memory(double(config.batch_size / world_) * double(train_->clip_samples()) * sizeof(float),
                                config.data.workers, config.data.prefetch);
   std::tie(train_clips_, heldout_clips_) = split_heldout(*train_, config.data.heldout_fraction, config.seed);
   if (int64_t(train_clips_.size()) < config.batch_size)

@@ -95,7 +95,7 @@ class Loop {
     if (step_ > 0 && validated_step_ != step_ && (step_ % valid_every == 0 || step_ >= config_.steps)) {
       spdlog::info("step {} was not validated before the run stopped: validating it now", step_);
       if (!validate()) {
-        save("last");
+        save_agreed("last");
         return;
       }
     }
@@ -201,7 +201,7 @@ class Loop {
       last_save = Clock::now();
     }
     if (stop) spdlog::warn("received signal {}: saving the run at step {} and stopping", stop, step_);
-    save("last");
+    save_agreed("last");
     if (!stop) spdlog::info("done: {} steps in {}", step_ - first, format_duration(seconds_since(t0)));
   }
 

@@ -44,7 +44,7 @@ class PrefetchLoader {
   // UsageError when the batches a loader holds at once (up to `prefetch` ready, plus one in the
   // making per worker and the one in use), `batch_bytes` each, would take more than half of this
   // machine's memory: say so before any is made.
-  static void check_memory(int64_t batch_bytes, int workers, int prefetch);
+  static void check_memory(double batch_bytes, int workers, int prefetch);
 
   PrefetchLoader(BatchMaker make, int64_t first_step, int64_t end_step, int workers, int prefetch);
   ~PrefetchLoader();
