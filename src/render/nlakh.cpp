@@ -493,15 +493,14 @@ class Renderer {
       instruments.push_back(j);
     }
     Json summary = {{"seed", set_.seed}, {"clip_samples", set_.clip_samples}, {"sample_rate", kSampleRate}};
-    std::map<std::string, int> midi_per_split = midi_per_split_;
     summary["sample_leaks"] = sample_leaks_;
     summary["duplicates_dropped"] = duplicates_;
     summary["cross_split_similar"] = cross_split_;
     summary["cross_split_twins"] = near_cross_split_;
     summary["silent_dropped"] = silent_;
     summary["twins"] = twins_;
-    summary["midi_files"] = {{"train", midi_per_split["train"]}, {"valid", midi_per_split["valid"]},
-                             {"test", midi_per_split["test"]}, {"unreadable", corpus_.unreadable},
+    summary["midi_files"] = {{"train", midi_per_split_.at("train")}, {"valid", midi_per_split_.at("valid")},
+                             {"test", midi_per_split_.at("test")}, {"unreadable", corpus_.unreadable},
                              {"duplicates", corpus_.duplicates}};
     return write_nlakh_manifests(out_, instruments, tasks_, set_.clip_samples, summary, saved_nlakh_config(config_));
   }
