@@ -14,7 +14,13 @@ for score rules that need no multi encoder:
 With --multi CKPT also the multi encoder's own mAP (best over its outputs) and, per output slot, its
 mAP alone and the mean cosine of the slot's outputs to their mean over the mixtures (near 1: the
 slot barely depends on the mixture; stems_cos_to_mean is the same for the stems' own embeddings).
-Usage: scripts/map_ceilings.py DATA CHECKPOINT [--split valid|test] [--multi CKPT] [--build build]   (Debian's python3 with numpy)
+Hubness of the oracle's and the multi encoder's top-1 picks: the largest share of all picks that one
+library entry gets, and the skewness of the pick counts (as the training validation's hub_* keys).
+With --centre N the same scores again under "centred": every embedding (library, stems, mixture,
+multi outputs) minus the mean unit embedding of N seeded train clips, renormalised (issue 22's
+centred cosine space, applied at evaluation only).
+Usage: scripts/map_ceilings.py DATA CHECKPOINT [--split valid|test] [--multi CKPT] [--centre N] [--build build]
+(Debian's python3 with numpy)
 """
 import argparse
 import json
@@ -51,6 +57,8 @@ def main():
     ap.add_argument("checkpoint")
     ap.add_argument("--multi", help="a multi-encoder checkpoint to score beside the ceilings")
     ap.add_argument("--split", default="valid", choices=["train", "valid", "test"])
+    ap.add_argument("--centre", type=int, default=0, metavar="N",
+                    help="also score with embeddings centred on the mean of N seeded train clips")
     ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
     args = ap.parse_args()
     read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
@@ -88,11 +96,7 @@ def main():
 
     stems = embed([s["path"] for m in mixtures for s in m["stems"]])
     mix = embed([m["path"] for m in mixtures])
-    oracle, row = np.zeros(truth.shape), 0
-    for i, m in enumerate(mixtures):
-        n = len(m["stems"])
-        oracle[i] = (stems[row:row + n] @ lib.T).max(0)
-        row += n
+    outputs = embed([m["path"] for m in mixtures], "--multi", args.multi) if args.multi else None  # (mixtures, M, D)
     rng = np.random.default_rng(0)
 
     def cos_to_mean(rows):
@@ -104,19 +108,44 @@ def main():
         return np.array([[float(key(instruments[n]) in p) for n in names] for p in present]) + \
             1e-6 * rng.random(truth.shape)
 
-    report = {"split": args.split, "mixtures": len(mixtures), "library_instruments": len(names), "stems_cos_to_mean": cos_to_mean(stems),
-              "oracle": map_scores(truth, masked(oracle)), "single_on_mixture": map_scores(truth, masked(mix @ lib.T)),
+    def hubness(cos):  # cos (picks, library): top-1 pick of each row among the entries with clips
+        cos = np.where(has_clip[None, :], cos, -np.inf)
+        counts = np.bincount(cos.argmax(1), minlength=len(names))[has_clip].astype(float)
+        sd = counts.std()
+        return {"hub_top1_share": round(float(counts.max() / len(cos)), 4),
+                "hub_skewness": round(float(((counts - counts.mean()) ** 3).mean() / sd ** 3) if sd > 0 else 0.0, 3)}
+
+    def scores(lib, stems, mix, outputs):
+        oracle, row = np.zeros(truth.shape), 0
+        for i, m in enumerate(mixtures):
+            n = len(m["stems"])
+            oracle[i] = (stems[row:row + n] @ lib.T).max(0)
+            row += n
+        out = {"stems_cos_to_mean": cos_to_mean(stems),
+               "oracle": {**map_scores(truth, masked(oracle)), **hubness(stems @ lib.T)},
+               "single_on_mixture": map_scores(truth, masked(mix @ lib.T))}
+        if outputs is not None:
+            cos = np.einsum("bmd,ld->bml", outputs, lib)
+            cos[:, :, ~has_clip] = -2.0
+            slots = [{"slot": k, "cos_to_mean": cos_to_mean(outputs[:, k]), **map_scores(truth, cos[:, k])}
+                     for k in range(outputs.shape[1])]
+            out["multi"] = {**map_scores(truth, cos.max(1)), **hubness(cos.reshape(-1, cos.shape[2])),
+                            "collapse": round(float(np.mean([s["cos_to_mean"] for s in slots])), 3), "slots": slots}
+        return out
+
+    report = {"split": args.split, "mixtures": len(mixtures), "library_instruments": len(names),
+              **scores(lib, stems, mix, outputs),
               "family_detector": map_scores(truth, detector(lambda i: i["family"])),
               "file_family_detector": map_scores(truth, detector(lambda i: (i.get("file"), i["family"])))}
-    if args.multi:
-        outputs = embed([m["path"] for m in mixtures], "--multi", args.multi)  # (mixtures, M, D)
-        cos = np.einsum("bmd,ld->bml", outputs, lib)
-        cos[:, :, ~has_clip] = -2.0
-        slots = []
-        for k in range(outputs.shape[1]):
-            slots.append({"slot": k, "cos_to_mean": cos_to_mean(outputs[:, k]),
-                          **map_scores(truth, cos[:, k])})
-        report["multi"] = {**map_scores(truth, cos.max(1)), "slots": slots}
+    if args.centre > 0:
+        train = read("single_train.jsonl")
+        pick = np.random.default_rng(1).choice(len(train), size=min(args.centre, len(train)), replace=False)
+        mean = embed([train[i]["path"] for i in sorted(pick)]).mean(0)
+        centre = lambda e: (lambda c: c / np.linalg.norm(c, axis=-1, keepdims=True))(e - mean)
+        lib_c = np.zeros_like(lib)
+        lib_c[has_clip] = centre(lib[has_clip])
+        report["centred"] = {"train_clips": len(pick), "mean_norm": round(float(np.linalg.norm(mean)), 4),
+                             **scores(lib_c, centre(stems), centre(mix), centre(outputs) if outputs is not None else None)}
     json.dump(report, sys.stdout, indent=1)
     print()
 

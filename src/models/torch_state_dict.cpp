@@ -77,12 +77,13 @@ std::vector<int64_t> int_tuple(const ValuePtr& v) {
 
 class Unpickler {
  public:
-  // The interpreter's memory is bounded by what a state_dict pickle of this size can need:
-  // torch.save's pickles create about 0.19 objects and 0.1 memo entries per byte (1-letter keys
-  // included), so more than a quarter of the pickle's size in either (plus some slack for tiny
-  // pickles) is refused. A hostile pickle can no longer turn each byte into ~200 bytes of objects.
+  // The interpreter's memory is bounded by the file it came from: every object, string, stack slot,
+  // container entry and memo entry is charged what it allocates (generously), and the total may not
+  // pass 32 MiB plus the file's size. A real state_dict's pickle is a small part of its file (the
+  // tensors are the rest), so this never binds on one; a pickle-only file whose every byte makes an
+  // object or a memo entry (~150 bytes each before this bound) is refused at about twice its size.
   Unpickler(const std::string& data, const ZipFile& zip, const std::string& prefix)
-      : data_(data), zip_(zip), prefix_(prefix), max_objects_(data.size() / 4 + 4096) {}
+      : data_(data), zip_(zip), prefix_(prefix), budget_(kBudgetFloor + zip.file_size()) {}
 
   ValuePtr run() {
     while (true) {
@@ -94,7 +95,10 @@ class Unpickler {
         case '}': push(make(Value::Kind::kDict)); break;                 // EMPTY_DICT
         case ']': push(make(Value::Kind::kList)); break;                 // EMPTY_LIST
         case ')': push(make(Value::Kind::kTuple)); break;                // EMPTY_TUPLE
-        case '(': marks_.push_back(stack_.size()); break;                // MARK
+        case '(':                                                        // MARK
+          charge(sizeof(size_t));
+          marks_.push_back(stack_.size());
+          break;
         case 'N': push(make(Value::Kind::kNone)); break;                 // NONE
         case 0x88: push_bool(true); break;                               // NEWTRUE
         case 0x89: push_bool(false); break;                              // NEWFALSE
@@ -116,6 +120,7 @@ class Unpickler {
           auto g = make(Value::Kind::kGlobal);
           const std::string module = line();
           g->s = module + "." + line();
+          charge(g->s.size());
           push(g);
           break;
         }
@@ -125,11 +130,13 @@ class Unpickler {
         case 0x87: push(tuple(pop_n(3))); break;                         // TUPLE3
         case 'a': {                                                      // APPEND
           auto x = pop();
+          charge(kSlotBytes);
           top()->items.push_back(x);
           break;
         }
         case 'e': {                                                      // APPENDS
           auto xs = pop_mark();
+          charge(xs.size() * kSlotBytes);
           auto& list = top()->items;
           list.insert(list.end(), xs.begin(), xs.end());
           break;
@@ -161,19 +168,28 @@ class Unpickler {
   }
 
  private:
+  static constexpr size_t kBudgetFloor = size_t(32) << 20;
+  // What each piece costs, with allocator overhead: a Value in make_shared's block, a stack or
+  // container slot, a dict entry with its key index, a memo entry (hash node and bucket).
+  static constexpr size_t kObjectBytes = sizeof(Value) + 32, kSlotBytes = sizeof(ValuePtr),
+                          kEntryBytes = 2 * sizeof(ValuePtr) + 64, kMemoBytes = 48;
+
+  void charge(size_t bytes) {
+    used_ += bytes;
+    if (used_ > budget_)
+      throw FormatError("the pickle needs more than " + std::to_string(budget_ >> 20) +
+                        " MiB to interpret, more than a state_dict in a " + std::to_string(zip_.file_size()) +
+                        "-byte file can (a memory bomb?)");
+  }
   ValuePtr make(Value::Kind kind) {
-    if (++objects_ > max_objects_)
-      throw FormatError("the pickle builds more than " + std::to_string(max_objects_) + " objects, more than a " +
-                        std::to_string(data_.size()) + "-byte state_dict pickle can (a memory bomb?)");
+    charge(kObjectBytes);
     auto v = std::make_shared<Value>();
     v->kind = kind;
     return v;
   }
   void memoize(uint32_t key, ValuePtr v) {
+    charge(kMemoBytes);
     memo_[key] = std::move(v);
-    if (memo_.size() > max_objects_)
-      throw FormatError("the pickle memoizes more than " + std::to_string(max_objects_) + " entries, more than a " +
-                        std::to_string(data_.size()) + "-byte state_dict pickle can (a memory bomb?)");
   }
   static std::string hex(uint8_t b) {
     const char* d = "0123456789abcdef";
@@ -214,7 +230,10 @@ class Unpickler {
     pos_ = end + 1;
     return s;
   }
-  void push(ValuePtr v) { stack_.push_back(std::move(v)); }
+  void push(ValuePtr v) {
+    charge(kSlotBytes);
+    stack_.push_back(std::move(v));
+  }
   void push_bool(bool b) {
     auto v = make(Value::Kind::kBool);
     v->i = b;
@@ -234,6 +253,7 @@ class Unpickler {
     push(v);
   }
   void push_string(std::string s) {
+    charge(s.size());
     auto v = make(Value::Kind::kString);
     v->s = std::move(s);
     push(v);
@@ -267,12 +287,14 @@ class Unpickler {
     return xs;
   }
   ValuePtr tuple(std::vector<ValuePtr> xs) {
+    charge(xs.size() * kSlotBytes);
     auto t = make(Value::Kind::kTuple);
     t->items = std::move(xs);
     return t;
   }
-  static void set_item(const ValuePtr& d, ValuePtr k, ValuePtr v) {
+  void set_item(const ValuePtr& d, ValuePtr k, ValuePtr v) {
     if (d->kind != Value::Kind::kDict) throw FormatError("SETITEM on a non-dict");
+    charge(kEntryBytes + (k->kind == Value::Kind::kString ? k->s.size() : 0));
     // As a Python dict (and so torch.load): a key set twice keeps its first position and its last value.
     if (k->kind == Value::Kind::kString) {
       if (!d->string_keys) d->string_keys = std::make_unique<std::unordered_map<std::string, size_t>>();
@@ -355,8 +377,8 @@ class Unpickler {
   const ZipFile& zip_;
   const std::string& prefix_;  // "archive/": the folder every record of a torch.save file is in
   size_t pos_ = 0;
-  const size_t max_objects_;
-  size_t objects_ = 0;
+  const size_t budget_;
+  size_t used_ = 0;
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, ValuePtr> memo_;
