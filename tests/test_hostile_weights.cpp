@@ -590,6 +590,41 @@ TEST(HostileWeights, PickleMemoryIsBoundedByItsSize) {
               std::string::npos)
         << name;
   }
+  // Views are charged by their dimensions, and more than 64 are refused: a memoized size tuple of N
+  // ones, reused by every REDUCE, cost 16 N uncharged bytes per 14 pickle bytes (20,000 views of 64
+  // dimensions were charged about 18 MB of the 33 MiB budget; now about 75 MB).
+  auto views = [](int dims, int count) {
+    std::string p = "\x80\x02}" + pickle_string("w") + "](";  // {"w": [storage, size, fn, views...]}
+    p += "(" + pickle_string("storage") + "ctorch\nFloatStorage\n" + pickle_string("0") + pickle_string("cpu") +
+         pickle_long(1) + "tQq\x01";  // memo 1: the storage
+    p += "(";
+    for (int d = 0; d < dims; ++d) p += "K\x01";
+    p += "tq\x02";                                         // memo 2: the size tuple, also the strides
+    p += "ctorch._utils\n_rebuild_tensor_v2\nq\x03";      // memo 3: the function
+    const std::string view("h\x03(h\x01K\x00h\x02h\x02\x89tR", 14);  // one view
+    for (int i = 0; i < count; ++i) p += view;
+    return p + "es.";
+  };
+  const auto deep = scratch() / "deep_view.pth";
+  spit(deep, make_zip({{"archive/data.pkl", views(65, 1)}, {"archive/data/0", std::string(4, '\0')}}));
+  const auto deep_msg = test::error_of<FormatError>([&] { read_torch_state_dict(deep); });
+  EXPECT_NE(deep_msg.find("more than 64 dimensions"), std::string::npos) << deep_msg;
+  const auto many = scratch() / "many_views.pth";
+  spit(many, make_zip({{"archive/data.pkl", views(64, 20000)}, {"archive/data/0", std::string(4, '\0')}}));
+  const auto many_msg = test::error_of<FormatError>([&] { read_torch_state_dict(many); });
+  EXPECT_NE(many_msg.find("the pickle needs more than"), std::string::npos) << many_msg;
+  // A storage key is a short name (torch.save numbers them), not 64 KB hashed on every reference.
+  std::string long_key = one_tensor_pickle(1);
+  long_key.replace(long_key.find(pickle_string("0")), pickle_string("0").size(), pickle_string(std::string(100, '7')));
+  const auto keyed = scratch() / "long_key.pth";
+  spit(keyed, make_zip({{"archive/data.pkl", long_key}, {"archive/data/" + std::string(100, '7'), std::string(4, '\0')}}));
+  const auto keyed_msg = test::error_of<FormatError>([&] { read_torch_state_dict(keyed); });
+  EXPECT_NE(keyed_msg.find("storage key is not a short string"), std::string::npos) << keyed_msg;
+  // A list that holds itself is refused (not a state_dict) and its cycle freed with the interpreter.
+  const auto cycle = scratch() / "cycle.pth";
+  spit(cycle, make_zip({{"archive/data.pkl", std::string("\x80\x02]q\x00h\x00" "a.", 9)}}));
+  const auto cycle_msg = test::error_of<FormatError>([&] { read_torch_state_dict(cycle); });
+  EXPECT_NE(cycle_msg.find("not a dict of named tensors"), std::string::npos) << cycle_msg;
   // The tool's peak memory on the 4 MB bomb, against a real file's (LibTorch's own share).
   auto peak_kib = [&](const fs::path& in) {
     const auto r = test::run_command("/usr/bin/time -f 'rss %M' " + kBin + "/import-weights -q -i " + in.string() +

@@ -170,7 +170,7 @@ Batch single_batch(const NlakhSingle& data, const std::vector<int64_t>& clips, c
   return batch;
 }
 
-Batch random_mix_batch(const NlakhSingle& data, const std::vector<MixRecipe>& recipes, bool with_stems,
+Batch random_mix_batch(const NlakhSingle& data, const std::vector<std::vector<int64_t>>& recipes, bool with_stems,
                        int64_t step) {
   Batch batch;
   batch.step = step;
@@ -180,7 +180,7 @@ Batch random_mix_batch(const NlakhSingle& data, const std::vector<MixRecipe>& re
   batch.audio = BufferPool::instance().take(recipes.size() * samples);
   batch.target_offsets.push_back(0);
   for (const auto& recipe : recipes) {
-    batch.target_rows.insert(batch.target_rows.end(), recipe.clips.begin(), recipe.clips.end());
+    batch.target_rows.insert(batch.target_rows.end(), recipe.begin(), recipe.end());
     batch.target_offsets.push_back(int64_t(batch.target_rows.size()));
   }
   if (with_stems) batch.stems = BufferPool::instance().take(batch.target_rows.size() * samples);
@@ -188,7 +188,7 @@ Batch random_mix_batch(const NlakhSingle& data, const std::vector<MixRecipe>& re
   thread_local std::vector<float> scratch;
   std::vector<const float*> clips;
   for (size_t i = 0; i < recipes.size(); ++i) {
-    const auto& recipe = recipes[i].clips;
+    const auto& recipe = recipes[i];
     float* base;
     if (with_stems) {
       base = batch.stems.data() + size_t(batch.target_offsets[i]) * samples;
@@ -201,7 +201,7 @@ Batch random_mix_batch(const NlakhSingle& data, const std::vector<MixRecipe>& re
       data.read(recipe[k], base + k * samples);
       clips.push_back(base + k * samples);
     }
-    mix_down(clips, batch.samples, batch.audio.data() + i * samples, recipes[i].gains);
+    mix_down(clips, batch.samples, batch.audio.data() + i * samples);
   }
   return batch;
 }

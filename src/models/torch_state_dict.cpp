@@ -40,8 +40,8 @@ struct Value {
         work.push_back(std::move(k));
         work.push_back(std::move(x));
       }
-      v.items.clear();
-      v.dict.clear();
+      std::vector<ValuePtr>().swap(v.items);  // frees the buffers too, not only the elements
+      std::vector<std::pair<ValuePtr, ValuePtr>>().swap(v.dict);
     };
     take_children(*this);
     while (!work.empty()) {
@@ -171,8 +171,14 @@ class Unpickler {
   static constexpr size_t kBudgetFloor = size_t(32) << 20;
   // What each piece costs, with allocator overhead: a Value in make_shared's block, a stack or
   // container slot, a dict entry with its key index, a memo entry (hash node and bucket).
-  static constexpr size_t kObjectBytes = sizeof(Value) + 32, kSlotBytes = sizeof(ValuePtr),
-                          kEntryBytes = 2 * sizeof(ValuePtr) + 64, kMemoBytes = 48;
+  // A stack or list slot is charged 3x its size: a growing vector holds its old and new buffers at once.
+  // A tensor (view or storage) costs its TensorImpl and StorageImpl besides the Value; a view also
+  // keeps its sizes and strides.
+  static constexpr size_t kObjectBytes = sizeof(Value) + 32 + sizeof(std::weak_ptr<Value>),
+                          kSlotBytes = 3 * sizeof(ValuePtr), kEntryBytes = 2 * sizeof(ValuePtr) + 64, kMemoBytes = 72,
+                          kTensorBytes = 768;
+  // torch.save names its storages by small decimal numbers, and no real tensor has more dimensions.
+  static constexpr size_t kMaxStorageKey = 64, kMaxTensorDims = 64;
 
   void charge(size_t bytes) {
     used_ += bytes;
@@ -185,6 +191,7 @@ class Unpickler {
     charge(kObjectBytes);
     auto v = std::make_shared<Value>();
     v->kind = kind;
+    made_.push_back(v);
     return v;
   }
   void memoize(uint32_t key, ValuePtr v) {
@@ -311,6 +318,8 @@ class Unpickler {
     if (pid->kind != Value::Kind::kTuple || pid->items.size() < 5 || pid->items[0]->s != "storage" ||
         pid->items[1]->kind != Value::Kind::kGlobal)
       throw FormatError("unsupported persistent id (not a tensor storage)");
+    if (pid->items[2]->kind != Value::Kind::kString || pid->items[2]->s.size() > kMaxStorageKey)
+      throw FormatError("storage key is not a short string");
     const std::string key = pid->items[2]->s;
     const int64_t numel = pid->items[4]->i;
     auto cached = storages_.find(key);
@@ -326,6 +335,7 @@ class Unpickler {
         entry->size != expected)
       throw FormatError("storage record " + record + " has " + std::to_string(entry->size) + " bytes, expected " +
                         std::to_string(expected));
+    charge(kTensorBytes + key.size() + kEntryBytes);
     auto v = make(Value::Kind::kTensor);
     v->tensor = torch::empty({numel}, torch::TensorOptions().dtype(dtype));
     if (expected) zip_.read(*entry, v->tensor.data_ptr());
@@ -348,6 +358,8 @@ class Unpickler {
       const auto size = int_tuple(a[2]);
       const auto stride = int_tuple(a[3]);
       if (size.size() != stride.size() || a[1]->i < 0) throw FormatError("malformed tensor size/stride");
+      if (size.size() > kMaxTensorDims) throw FormatError("tensor with more than 64 dimensions");
+      charge(kTensorBytes + 2 * sizeof(int64_t) * size.size());
       for (size_t d = 0; d < size.size(); ++d)
         if (size[d] < 0 || stride[d] < 0) throw FormatError("negative tensor size or stride");
       int64_t last = a[1]->i;
@@ -383,6 +395,20 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, ValuePtr> memo_;
   std::unordered_map<std::string, ValuePtr> storages_;
+  // Every value made, to break reference cycles (a list that holds itself) when the interpreter goes.
+  std::vector<std::weak_ptr<Value>> made_;
+
+ public:
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+  ~Unpickler() {
+    for (const auto& w : made_)
+      if (const ValuePtr v = w.lock()) {
+        std::vector<ValuePtr>().swap(v->items);
+        std::vector<std::pair<ValuePtr, ValuePtr>>().swap(v->dict);
+        v->string_keys.reset();
+      }
+  }
 };
 
 bool all_tensors(const ValuePtr& d) {
@@ -410,7 +436,10 @@ NamedTensors read_torch_state_dict(const std::filesystem::path& path) {
     const ZipEntry* pkl = zip.find(prefix + "data.pkl");
     if (!pkl) throw FormatError("no data.pkl record");
     const std::string pickle = zip.read(*pkl);  // bounded: ZipFile refuses records inflating past 8x the file
-    ValuePtr root = Unpickler(pickle, zip, prefix).run();
+    // The interpreter outlives the values it made (its destructor breaks their cycles), so the
+    // tensors are copied out first.
+    Unpickler unpickler(pickle, zip, prefix);
+    ValuePtr root = unpickler.run();
     if (!all_tensors(root) && root->kind == Value::Kind::kDict) {
       for (const char* key : {"state_dict", "model_state_dict", "model"})
         for (const auto& [k, v] : root->dict)

@@ -39,7 +39,8 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
   if (config.batch_size % world_ != 0)
     throw UsageError("batch_size " + std::to_string(config.batch_size) + " is not divisible by WORLD_SIZE " +
                      std::to_string(world_));
-  mix_ = config.data.random_mix();
+  mix_.min_tracks = config.data.min_tracks;
+  mix_.max_tracks = config.data.max_tracks;
   if (random_) single_train_ = std::make_unique<NlakhSingle>(NlakhSingle::open(root, "train"));
   else multi_train_ = std::make_unique<NlakhMulti>(NlakhMulti::open(root, "train"));
   // The valid split's retrieval benchmark, as eval-retrieval's (no chance levels).
@@ -111,20 +112,6 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
   std::vector<int64_t> lib_rows;
   for (const auto& clip : valid_->library_clips()) lib_rows.push_back(clip.first);
   library_ = valid_->library(valid_clips.index_select(0, torch::tensor(lib_rows, torch::kInt64)));
-  if (config.multi_task.centre) {
-    namespace F = torch::nn::functional;
-    const auto unit = [](const torch::Tensor& t) {
-      return F::normalize(t.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1).eps(1e-12));
-    };
-    const torch::Tensor mean = unit(train_targets_).mean(0);
-    const auto centred = [&](const torch::Tensor& t) { return unit(unit(t) - mean.to(t.device())); };
-    train_targets_ = centred(train_targets_);
-    valid_targets_ = centred(valid_targets_);
-    const torch::Tensor missing = library_.norm(2, 1).eq(0).unsqueeze(1);
-    library_ = centred(library_).masked_fill(missing, 0.0);
-    spdlog::info("centred space: the train targets' mean unit embedding (norm {:.3f}) removed from targets and library",
-                 mean.norm().item<double>());
-  }
 
   model_ = MultiEncoderNet(config.model);
   warm_start(*model_, config.multi_task.warm_start, *encoder_, config.mel);
@@ -150,7 +137,7 @@ Batch MultiTask::make_batch(int64_t step) const {
   const int64_t share = config_.batch_size / world_;
   const int64_t first = k * config_.batch_size + rank_ * share;
   if (random_) {
-    std::vector<MixRecipe> recipes;
+    std::vector<std::vector<int64_t>> recipes;
     for (int64_t i = 0; i < share; ++i)
       recipes.push_back(random_mix_recipe(*single_train_, mix_, config_.seed, epoch, k, first - k * config_.batch_size + i));
     return random_mix_batch(*single_train_, recipes, on_the_fly_, step);

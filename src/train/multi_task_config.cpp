@@ -20,7 +20,6 @@ void MultiTaskConfig::validate(const TrainConfig& config) const {
   config_require(contrastive_temperature > 0 && std::isfinite(contrastive_temperature), "contrastive.temperature",
                  "must be > 0");
   config_require(config_one_of(targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
-  config_require(!centre || targets == "cache", "centre", "needs targets \"cache\" (the mean is that of the cached train targets)");
   validate_warm_start(warm_start, config.model);
 }
 
@@ -31,8 +30,7 @@ Json to_json(const MultiTaskConfig& c) {
           {"existence", {{"weight", c.existence_weight}}},
           {"targets", c.targets},
           {"targets_dir", c.targets_dir},
-          {"warm_start", c.warm_start},
-          {"centre", c.centre}};
+          {"warm_start", c.warm_start}};
 }
 
 MultiTaskConfig multi_task_config_from_json(const Json& j, const TrainConfig& config) {
@@ -45,7 +43,6 @@ MultiTaskConfig multi_task_config_from_json(const Json& j, const TrainConfig& co
   c.targets = config_get<std::string>(j, "targets");
   c.targets_dir = config_get<std::string>(j, "targets_dir");
   c.warm_start = config_get<std::string>(j, "warm_start");
-  c.centre = config_get<bool>(j, "centre");
   c.validate(config);
   return c;
 }

@@ -28,16 +28,6 @@ Json to_json(const OptimConfig& o) {
           {"grad_clip", o.grad_clip}};
 }
 
-RandomMixConfig DataConfig::random_mix() const {
-  RandomMixConfig c;
-  c.min_tracks = min_tracks;
-  c.max_tracks = max_tracks;
-  c.track_weights = track_weights;
-  c.gain_db_min = gain_db.at(0);
-  c.gain_db_max = gain_db.at(1);
-  return c;
-}
-
 Json to_json(const DataConfig& d) {
   return {{"root", d.root},
           {"kind", d.kind},
@@ -45,8 +35,6 @@ Json to_json(const DataConfig& d) {
           {"mixes_per_epoch", d.mixes_per_epoch},
           {"min_tracks", d.min_tracks},
           {"max_tracks", d.max_tracks},
-          {"track_weights", d.track_weights},
-          {"gain_db", d.gain_db},
           {"workers", d.workers},
           {"prefetch", d.prefetch}};
 }
@@ -140,14 +128,11 @@ TrainConfig train_config_from_json(const Json& j, bool multi) {
   d.mixes_per_epoch = config_get<int64_t>(j, "data.mixes_per_epoch");
   d.min_tracks = config_get<int>(j, "data.min_tracks");
   d.max_tracks = config_get<int>(j, "data.max_tracks");
-  d.track_weights = config_get<std::vector<double>>(j, "data.track_weights");
-  d.gain_db = config_get<std::vector<double>>(j, "data.gain_db");
   d.workers = config_get<int>(j, "data.workers");
   d.prefetch = config_get<int>(j, "data.prefetch");
   config_require(d.heldout_fraction >= 0 && d.heldout_fraction < 1, "data.heldout_fraction", "must lie in [0, 1)");
   config_require(d.mixes_per_epoch >= 0, "data.mixes_per_epoch", "must be >= 0");
-  config_require(d.gain_db.size() == 2, "data.gain_db", "must be [min, max] in dB");
-  check_random_mix(d.random_mix(), "data.");
+  config_require(d.min_tracks >= 1 && d.min_tracks <= d.max_tracks, "data.min_tracks", "must lie in [1, max_tracks]");
   config_require(d.workers >= 0 && d.workers <= 256, "data.workers", "must lie in [0, 256]");
   config_require(d.prefetch >= 1 && d.prefetch <= 1024, "data.prefetch", "must lie in [1, 1024]");
 

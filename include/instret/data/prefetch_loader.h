@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "instret/data/nlakh_dataset.h"
-#include "instret/data/random_mix.h"
 
 namespace instret {
 
@@ -89,10 +88,10 @@ void recycle_batch(Batch&& batch);
 // Single-encoder batch: audio = the clips, labels as given (same length as clips).
 Batch single_batch(const NlakhSingle& data, const std::vector<int64_t>& clips, const std::vector<int64_t>& labels,
                    int64_t step);
-// Random mixes: recipes[i] = the clips of mixture i and their gains (mixed with mix_down);
-// target_rows = those clip indices (the target cache of Nlakh-single is indexed by clip); with_stems
-// copies each clip's audio, as rendered (no gain), into `stems` too.
-Batch random_mix_batch(const NlakhSingle& data, const std::vector<MixRecipe>& recipes, bool with_stems,
+// Random mixes: recipes[i] = clip indices of mixture i (mixed with mix_down); target_rows = those clip
+// indices (the target cache of Nlakh-single is indexed by clip); with_stems copies each clip's
+// audio into `stems` too.
+Batch random_mix_batch(const NlakhSingle& data, const std::vector<std::vector<int64_t>>& recipes, bool with_stems,
                        int64_t step);
 // Nlakh-multi items: audio = the mixes; target_rows = first_stem + k for each stem (the cache of
 // Nlakh-multi is indexed by flat stem row); with_stems reads the stems into `stems`.

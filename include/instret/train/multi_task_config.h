@@ -19,9 +19,6 @@ struct MultiTaskConfig {
   std::string targets = "cache";        // "cache" (precomputed per clip/stem) | "on_the_fly" (per batch)
   std::string targets_dir;              // where the cache lives ("" = <data root>/targets, else the run)
   std::string warm_start = "none";      // "none" | "single_trunk" | "single" (Small only: instret/train/warm_start.h)
-  // Issue 22's centred space (experimental): the mean unit train target is removed from every
-  // target and from the validation library (each renormalised); needs targets "cache".
-  bool centre = false;
 
   // UsageError naming the key; also checks the shared sections train-multi needs (model.kind
   // "small" or "large", data.kind "nlakh" or "random", data.max_tracks <= model.n_outputs) and

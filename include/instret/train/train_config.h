@@ -10,7 +10,6 @@
 #include "instret/audio/mel.h"
 #include "instret/core/config.h"
 #include "instret/core/precision.h"
-#include "instret/data/random_mix.h"
 #include "instret/models/model_config.h"
 #include "instret/train/multi_task_config.h"
 #include "instret/train/single_task_config.h"
@@ -35,14 +34,10 @@ struct DataConfig {
   std::string kind = "single";    // train-single: "single"; train-multi: "nlakh" | "random"
   double heldout_fraction = 0.1;  // train-single: share of each train instrument's clips held out for accuracy
   int64_t mixes_per_epoch = 0;    // random mixing: mixtures per epoch (0 = as many as Nlakh-multi train holds, or 10,000)
-  int min_tracks = 2;             // random mixing: instruments per mixture, in [min, max]
+  int min_tracks = 2;             // random mixing: instruments per mixture, uniform in [min, max]
   int max_tracks = 9;
-  std::vector<double> track_weights;  // random mixing: weight of each count min..max (empty: uniform)
-  std::vector<double> gain_db{0, 0};  // random mixing: each clip's gain, uniform in [min, max] dB
   int workers = 2;                // loader threads (0 = make batches on the training thread)
   int prefetch = 4;               // batches made ahead of the training step
-
-  RandomMixConfig random_mix() const;  // the random-mixing keys (gain_db must have 2 entries)
 };
 
 // Validation during training.
