@@ -78,10 +78,10 @@ std::vector<int64_t> int_tuple(const ValuePtr& v) {
 class Unpickler {
  public:
   // The interpreter's memory is bounded by the file it came from: every object, string, stack slot,
-  // container entry and memo entry is charged what it allocates (generously), and the total may not
-  // pass 32 MiB plus the file's size. A real state_dict's pickle is a small part of its file (the
-  // tensors are the rest), so this never binds on one; a pickle-only file whose every byte makes an
-  // object or a memo entry (~150 bytes each before this bound) is refused at about twice its size.
+  // container entry, memo entry and tensor is charged what it allocates (generously), and the total
+  // may not pass 32 MiB plus the file's size. A real state_dict's pickle is a small part of its file
+  // (the tensors are the rest; ref_han_cnn.pt is charged 0.7% of its budget), so this never binds on
+  // one; a pickle-only file whose every byte makes an object or a memo entry is refused.
   Unpickler(const std::string& data, const ZipFile& zip, const std::string& prefix)
       : data_(data), zip_(zip), prefix_(prefix), budget_(kBudgetFloor + zip.file_size()) {}
 
@@ -436,8 +436,8 @@ NamedTensors read_torch_state_dict(const std::filesystem::path& path) {
     const ZipEntry* pkl = zip.find(prefix + "data.pkl");
     if (!pkl) throw FormatError("no data.pkl record");
     const std::string pickle = zip.read(*pkl);  // bounded: ZipFile refuses records inflating past 8x the file
-    // The interpreter outlives the values it made (its destructor breaks their cycles), so the
-    // tensors are copied out first.
+    // Destroyed after `root` and after the tensors are copied out: its destructor breaks the
+    // reference cycles a hostile pickle can make among its values.
     Unpickler unpickler(pickle, zip, prefix);
     ValuePtr root = unpickler.run();
     if (!all_tensors(root) && root->kind == Value::Kind::kDict) {
