@@ -80,7 +80,7 @@ class Unpickler {
   // The interpreter's memory is bounded by the file it came from: every object, string, stack slot,
   // container entry, memo entry and tensor is charged what it allocates (generously), and the total
   // may not pass 32 MiB plus the file's size. A real state_dict's pickle is a small part of its file
-  // (the tensors are the rest; ref_han_cnn.pt is charged 0.7% of its budget), so this never binds on
+  // (the tensors are the rest; ref_han_cnn.pt is charged 1.3% of its budget), so this never binds on
   // one; a pickle-only file whose every byte makes an object or a memo entry is refused.
   Unpickler(const std::string& data, const ZipFile& zip, const std::string& prefix)
       : data_(data), zip_(zip), prefix_(prefix), budget_(kBudgetFloor + zip.file_size()) {}
