@@ -84,6 +84,18 @@ class Unpickler {
   // one; a pickle-only file whose every byte makes an object or a memo entry is refused.
   Unpickler(const std::string& data, const ZipFile& zip, const std::string& prefix)
       : data_(data), zip_(zip), prefix_(prefix), budget_(kBudgetFloor + zip.file_size()) {}
+  Unpickler(const Unpickler&) = delete;
+  Unpickler& operator=(const Unpickler&) = delete;
+  // Breaks the reference cycles a hostile pickle can make among its values (a list that holds
+  // itself), which shared pointers alone would leak.
+  ~Unpickler() {
+    for (const auto& w : made_)
+      if (const ValuePtr v = w.lock()) {
+        std::vector<ValuePtr>().swap(v->items);
+        std::vector<std::pair<ValuePtr, ValuePtr>>().swap(v->dict);
+        v->string_keys.reset();
+      }
+  }
 
   ValuePtr run() {
     while (true) {
@@ -395,20 +407,8 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, ValuePtr> memo_;
   std::unordered_map<std::string, ValuePtr> storages_;
-  // Every value made, to break reference cycles (a list that holds itself) when the interpreter goes.
-  std::vector<std::weak_ptr<Value>> made_;
+  std::vector<std::weak_ptr<Value>> made_;  // every value made, for the destructor
 
- public:
-  Unpickler(const Unpickler&) = delete;
-  Unpickler& operator=(const Unpickler&) = delete;
-  ~Unpickler() {
-    for (const auto& w : made_)
-      if (const ValuePtr v = w.lock()) {
-        std::vector<ValuePtr>().swap(v->items);
-        std::vector<std::pair<ValuePtr, ValuePtr>>().swap(v->dict);
-        v->string_keys.reset();
-      }
-  }
 };
 
 bool all_tensors(const ValuePtr& d) {

@@ -323,6 +323,7 @@ class Renderer {
     corpus_ = load_midi_corpus(list, set_.midi_valid_fraction, set_.threads, set_.midi_test_fraction);
     melodic_.resize(corpus_.files.size());
     std::map<std::string, int> per_split;
+    for (const char* split : kNlakhSplits) per_split[split] = 0;  // every split listed, also one without files
     for (size_t index = 0; index < corpus_.files.size(); ++index) {
       const CorpusFile& f = corpus_.files[index];
       ++per_split[f.split];
