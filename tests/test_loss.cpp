@@ -13,7 +13,6 @@
 #include "instret/core/error.h"
 #include "instret/loss/existence_loss.h"
 #include "instret/loss/family_smoothing.h"
-#include "instret/loss/library_contrastive_loss.h"
 #include "instret/loss/linear_assignment.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/loss/pit_cosine_loss.h"
@@ -415,85 +414,4 @@ TEST(ExistenceLoss, TargetsFromTheAssignmentAndBceByHand) {
   EXPECT_THROW(existence_targets(pit.assignments, 3, 3), UsageError);
   EXPECT_THROW(existence_targets(pit.assignments, 2, 2), UsageError);  // slot 2 outside [0, 2)
   EXPECT_THROW(existence_loss(logits.view({6}), pit.assignments), UsageError);
-}
-
-TEST(LibraryContrastiveLoss, HandComputedValue) {
-  // Library e1, e2, e3 (unit), outputs [e1, (e1+e2)/sqrt2] of one mixture with e1 present, temperature 1:
-  // scores s = [1, 1/sqrt2, 0]; loss = softplus(logsumexp(1/sqrt2, 0) - 1).
-  const auto library = torch::eye(3, torch::kFloat64);
-  const double r = 1.0 / std::sqrt(2.0);
-  const auto outputs = torch::tensor({1.0, 0.0, 0.0, r, r, 0.0}, torch::kFloat64).view({1, 2, 3});
-  const double lse = std::log(std::exp(r) + std::exp(0.0));
-  const double want = std::log1p(std::exp(lse - 1.0));
-  EXPECT_NEAR(library_contrastive_loss(outputs, library, {true, true, true}, {{0}}, 1.0).item<double>(), want, 1e-12);
-  // An unusable row is neither positive nor negative: without e3 the absent set is {e2} alone.
-  EXPECT_NEAR(library_contrastive_loss(outputs, library, {true, true, false}, {{0}}, 1.0).item<double>(),
-              std::log1p(std::exp(r - 1.0)), 1e-12);
-  // Row lengths do not matter (cosines); the temperature divides the scores.
-  EXPECT_NEAR(library_contrastive_loss(outputs * 3, library * 2, {true, true, true}, {{0}}, 0.5).item<double>(),
-              std::log1p(std::exp(std::log(std::exp(2 * r) + 1.0) - 2.0)), 1e-12);
-  // Every usable instrument present: no negatives, loss 0.
-  EXPECT_NEAR(library_contrastive_loss(outputs, library, {true, true, false}, {{0, 1}}, 1.0).item<double>(), 0.0, 1e-12);
-}
-
-TEST(LibraryContrastiveLoss, EqualsLoopReferenceAndGradsFlowThroughEachInstrumentsBestSlotOnly) {
-  torch::manual_seed(7);
-  const int64_t B = 3, M = 4, D = 6, L = 7;
-  const double tau = 0.2;
-  auto outputs = torch::randn({B, M, D}, torch::kFloat64).requires_grad_(true);
-  const auto library = torch::randn({L, D}, torch::kFloat64);
-  const std::vector<bool> usable{true, true, false, true, true, true, true};
-  const std::vector<std::vector<int64_t>> present{{0, 3}, {6}, {1, 4, 5}};
-  const auto loss = library_contrastive_loss(outputs, library, usable, present, tau);
-  // Reference: plain loops over doubles.
-  auto o = outputs.detach();
-  auto cos = [&](int64_t b, int64_t m, int64_t l) {
-    return (o[b][m] * library[l]).sum().item<double>() / (o[b][m].norm().item<double>() * library[l].norm().item<double>());
-  };
-  double total = 0;
-  int64_t pairs = 0;
-  std::vector<std::vector<int64_t>> best(B, std::vector<int64_t>(L));
-  for (int64_t b = 0; b < B; ++b) {
-    std::vector<double> s(L);
-    for (int64_t l = 0; l < L; ++l) {
-      s[size_t(l)] = -1e300;
-      for (int64_t m = 0; m < M; ++m)
-        if (cos(b, m, l) / tau > s[size_t(l)]) s[size_t(l)] = cos(b, m, l) / tau, best[size_t(b)][size_t(l)] = m;
-    }
-    double neg = 0;
-    for (int64_t l = 0; l < L; ++l) {
-      const auto& p = present[size_t(b)];
-      if (usable[size_t(l)] && std::find(p.begin(), p.end(), l) == p.end()) neg += std::exp(s[size_t(l)]);
-    }
-    for (int64_t p : present[size_t(b)]) total += std::log1p(neg / std::exp(s[size_t(p)])), ++pairs;
-  }
-  EXPECT_NEAR(loss.item<double>(), total / double(pairs), 1e-10);
-  loss.backward();
-  // A slot that is no usable instrument's best in its mixture gets no gradient.
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t m = 0; m < M; ++m) {
-      bool is_best = false;
-      for (int64_t l = 0; l < L; ++l) is_best = is_best || (usable[size_t(l)] && best[size_t(b)][size_t(l)] == m);
-      if (!is_best) EXPECT_EQ(outputs.grad()[b][m].abs().sum().item<double>(), 0.0) << b << " " << m;
-    }
-  EXPECT_GT(outputs.grad().abs().sum().item<double>(), 0.0);
-}
-
-TEST(LibraryContrastiveLoss, LabelMeansAndRejections) {
-  const auto e = torch::tensor({2.0, 0.0, 0.0, 3.0, 0.0, 5.0}, torch::kFloat32).view({3, 2});
-  std::vector<bool> usable;
-  const auto lib = label_means(e, {2, 2, 0}, 4, usable);
-  EXPECT_EQ(usable, (std::vector<bool>{true, false, true, false}));
-  const double r = 1.0 / std::sqrt(2.0);
-  EXPECT_TRUE(torch::allclose(lib, torch::tensor({0.0, 1.0, 0.0, 0.0, r, r, 0.0, 0.0}, torch::kFloat32).view({4, 2})));
-  EXPECT_THROW(label_means(e, {0, 1}, 4, usable), UsageError);
-  EXPECT_THROW(label_means(e, {0, 1, 4}, 4, usable), UsageError);
-  const auto out = torch::randn({1, 2, 2});
-  EXPECT_THROW(library_contrastive_loss(out, lib, usable, {{1}}, 0.1), UsageError);     // unusable
-  EXPECT_THROW(library_contrastive_loss(out, lib, usable, {{0, 0}}, 0.1), UsageError);  // repeated
-  EXPECT_THROW(library_contrastive_loss(out, lib, usable, {{4}}, 0.1), UsageError);     // out of range
-  EXPECT_THROW(library_contrastive_loss(out, lib, usable, {{}}, 0.1), UsageError);      // no instrument
-  EXPECT_THROW(library_contrastive_loss(out, lib, usable, {{0}}, 0.0), UsageError);     // temperature
-  EXPECT_THROW(library_contrastive_loss(out, lib, {true}, {{0}}, 0.1), UsageError);     // usable size
-  EXPECT_THROW(library_contrastive_loss(out, lib.narrow(1, 0, 1), usable, {{0}}, 0.1), UsageError);  // width
 }

@@ -696,31 +696,6 @@ TEST(TrainMulti, WarmStartedSmallTrainsWithTheContrastiveTerm) {
   EXPECT_NE(r.output.find("--init and warm_start"), std::string::npos) << r.output;
 }
 
-TEST(TrainMulti, LibraryContrastiveTermAddsToTheLossAndNeedsCachedTargets) {
-  const fs::path ckpt = tiny_single_checkpoint();
-  const std::string small = " --set model.kind=small --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]'"
-                            " --set batch_size=4 --set log_every=1 --set data.kind=random --set data.mixes_per_epoch=16"
-                            " --set valid.batch_size=8 -j 1 --set valid.every=100 --set steps=2 --set warm_start=single";
-  std::vector<double> losses[2];
-  for (int with : {0, 1}) {
-    const fs::path run = kScratch / ("multi_library_" + std::to_string(with));
-    const auto r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
-                                           run.string() + small + " --set library_contrastive.weight=" + std::to_string(with));
-    ASSERT_EQ(r.code, 0) << r.output;
-    for (const Json& m : metrics(run, "train")) losses[with].push_back(m["loss"].get<double>());
-    ASSERT_EQ(losses[with].size(), 2u);
-    for (double l : losses[with]) EXPECT_TRUE(std::isfinite(l));
-  }
-  // Same seed, same first batch and weights: the first step's loss differs by the term alone (> 0).
-  EXPECT_GT(losses[1][0], losses[0][0] + 1e-6);
-  // Its library comes from the target cache: targets on the fly are refused, naming the key.
-  const auto r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
-                                         (kScratch / "multi_library_fly").string() + small +
-                                         " --set library_contrastive.weight=1 --set targets=on_the_fly");
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("library_contrastive.weight"), std::string::npos) << r.output;
-}
-
 TEST(TrainTools, BenchmarkPrintsOneJsonLine) {
   const auto r = tool("train-single", "--data " + tiny_data().string() + kTinySingle + " --benchmark 2 -q");
   ASSERT_EQ(r.code, 0) << r.output;

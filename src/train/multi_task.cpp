@@ -3,8 +3,6 @@
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
-#include <algorithm>
-
 #include "instret/core/device.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
@@ -13,7 +11,6 @@
 #include "instret/data/sampling.h"
 #include "instret/eval/retrieval_benchmark.h"
 #include "instret/loss/existence_loss.h"
-#include "instret/loss/library_contrastive_loss.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/stop_signals.h"
@@ -111,13 +108,6 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
   if (!dist.is_main()) build_or_read();
   dist.agree(error, "reading the target caches");
 
-  if (config.multi_task.library_weight > 0) {  // validate() ensured the targets are cached
-    std::vector<int64_t> labels;
-    labels.reserve(size_t(train_targets_.size(0)));
-    for (int64_t row = 0; row < train_targets_.size(0); ++row) labels.push_back(target_instrument(row));
-    const int64_t n = int64_t(random_ ? single_train_->instruments().size() : multi_train_->instruments().size());
-    train_library_ = label_means(train_targets_, labels, n, train_library_usable_).to(device_);
-  }
   // The library from the cached embeddings of its clips (the same clips and means as eval-retrieval's).
   std::vector<int64_t> lib_rows;
   for (const auto& clip : valid_->library_clips()) lib_rows.push_back(clip.first);
@@ -219,29 +209,15 @@ torch::Tensor MultiTask::loss(const Batch& batch) {
   PitLoss pit = pit_cosine_loss(outputs, targets, counts, reduction_);
   if (out.existence.defined() && config_.multi_task.existence_weight > 0)
     pit.loss = pit.loss + config_.multi_task.existence_weight * existence_loss(out.existence, pit.assignments);
+  if (config_.multi_task.contrastive_weight == 0) return pit.loss;
   // Each target's instrument: target rows are single clips (random mixing) or stems (Nlakh-multi).
   std::vector<int64_t> labels;
   labels.reserve(batch.target_rows.size());
-  for (int64_t row : batch.target_rows) labels.push_back(target_instrument(row));
-  if (config_.multi_task.library_weight > 0) {
-    std::vector<std::vector<int64_t>> present(size_t(batch.size));
-    for (int64_t b = 0; b < batch.size; ++b)
-      for (int64_t r = batch.target_offsets[size_t(b)]; r < batch.target_offsets[size_t(b + 1)]; ++r) {
-        auto& p = present[size_t(b)];
-        if (std::find(p.begin(), p.end(), labels[size_t(r)]) == p.end()) p.push_back(labels[size_t(r)]);
-      }
-    pit.loss = pit.loss + config_.multi_task.library_weight *
-                              library_contrastive_loss(outputs, train_library_, train_library_usable_, present,
-                                                       config_.multi_task.library_temperature);
-  }
-  if (config_.multi_task.contrastive_weight == 0) return pit.loss;
+  for (int64_t row : batch.target_rows)
+    labels.push_back(random_ ? single_train_->clips()[size_t(row)].instrument : stem_instrument_[size_t(row)]);
   const std::vector<int64_t> n(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel());
   return pit.loss + config_.multi_task.contrastive_weight * matched_contrastive_loss(outputs, targets, n, pit.assignments, labels,
                                                                          config_.multi_task.contrastive_temperature);
-}
-
-int64_t MultiTask::target_instrument(int64_t row) const {
-  return random_ ? single_train_->clips()[size_t(row)].instrument : stem_instrument_[size_t(row)];
 }
 
 Json MultiTask::validate() {

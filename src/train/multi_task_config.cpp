@@ -20,11 +20,6 @@ void MultiTaskConfig::validate(const TrainConfig& config) const {
   config_require(contrastive_temperature > 0 && std::isfinite(contrastive_temperature), "contrastive.temperature",
                  "must be > 0");
   config_require(config_one_of(targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
-  config_require(library_weight >= 0 && std::isfinite(library_weight), "library_contrastive.weight", "must be >= 0");
-  config_require(library_temperature > 0 && std::isfinite(library_temperature), "library_contrastive.temperature",
-                 "must be > 0");
-  config_require(library_weight == 0 || targets == "cache", "library_contrastive.weight",
-                 "needs targets \"cache\" (its library is the mean cached target of each training instrument)");
   validate_warm_start(warm_start, config.model);
 }
 
@@ -33,7 +28,6 @@ Json to_json(const MultiTaskConfig& c) {
           {"loss_reduction", c.loss_reduction},
           {"contrastive", {{"weight", c.contrastive_weight}, {"temperature", c.contrastive_temperature}}},
           {"existence", {{"weight", c.existence_weight}}},
-          {"library_contrastive", {{"weight", c.library_weight}, {"temperature", c.library_temperature}}},
           {"targets", c.targets},
           {"targets_dir", c.targets_dir},
           {"warm_start", c.warm_start}};
@@ -46,8 +40,6 @@ MultiTaskConfig multi_task_config_from_json(const Json& j, const TrainConfig& co
   c.contrastive_weight = config_get<double>(j, "contrastive.weight");
   c.contrastive_temperature = config_get<double>(j, "contrastive.temperature");
   c.existence_weight = config_get<double>(j, "existence.weight");
-  c.library_weight = config_get<double>(j, "library_contrastive.weight");
-  c.library_temperature = config_get<double>(j, "library_contrastive.temperature");
   c.targets = config_get<std::string>(j, "targets");
   c.targets_dir = config_get<std::string>(j, "targets_dir");
   c.warm_start = config_get<std::string>(j, "warm_start");

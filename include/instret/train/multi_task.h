@@ -38,8 +38,6 @@ class MultiTask : public TrainTask {
   // encoder's embeddings of the batch's stems when `from_stems`.
   std::pair<torch::Tensor, torch::Tensor> targets(const Batch& batch, const torch::Tensor& table, bool from_stems);
   MultiOutput forward_audio(const torch::Tensor& audio);
-  // The instrument of a train target row: a single clip's (random mixing) or a stem's (Nlakh-multi).
-  int64_t target_instrument(int64_t row) const;
 
   const TrainConfig& config_;
   torch::Device device_;
@@ -57,8 +55,6 @@ class MultiTask : public TrainTask {
   torch::Tensor valid_targets_;  // (valid stems, D) on the CPU
   torch::Tensor library_;        // (valid instruments, D) normalised; zero rows for instruments without clips
   std::vector<int64_t> stem_instrument_;  // Nlakh-multi train: instrument of each flat stem row
-  torch::Tensor train_library_;           // (train instruments, D): mean cached target of each (library term)
-  std::vector<bool> train_library_usable_;  // which rows of train_library_ have training targets
   LogMel frontend_{nullptr};
   MultiEncoderNet model_{nullptr};
 };

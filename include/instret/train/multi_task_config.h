@@ -16,20 +16,18 @@ struct MultiTaskConfig {
   double contrastive_weight = 0.0;      // weight of the matched contrastive term added to the PIT loss (0 = the paper)
   double contrastive_temperature = 0.1; // its softmax temperature over cosine similarities
   double existence_weight = 1.0;        // weight of the existence term (set head only: instret/loss/existence_loss.h)
-  double library_weight = 0.0;          // weight of the library contrastive term (instret/loss/library_contrastive_loss.h)
-  double library_temperature = 0.1;     // its softmax temperature over cosine similarities
   std::string targets = "cache";        // "cache" (precomputed per clip/stem) | "on_the_fly" (per batch)
   std::string targets_dir;              // where the cache lives ("" = <data root>/targets, else the run)
   std::string warm_start = "none";      // "none" | "single_trunk" | "single" (Small only: instret/train/warm_start.h)
 
   // UsageError naming the key; also checks the shared sections train-multi needs (model.kind
-  // "small" or "large", data.kind "nlakh" or "random", data.max_tracks <= model.n_outputs),
-  // warm_start against the model, and that the library term has cached targets to build on.
+  // "small" or "large", data.kind "nlakh" or "random", data.max_tracks <= model.n_outputs) and
+  // warm_start against the model.
   void validate(const TrainConfig& config) const;
 };
 
-// Its keys, as they stand at the top level of train-multi's config (contrastive.*, existence.* and
-// library_contrastive.* nested).
+// Its keys, as they stand at the top level of train-multi's config (contrastive.* and existence.*
+// nested).
 Json to_json(const MultiTaskConfig& c);
 
 // Reads its keys from a merged train-multi config (range-checked getters) and validates them
