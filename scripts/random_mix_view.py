@@ -24,10 +24,13 @@ import numpy as np
 
 
 def read_wav(path):
-    with wave.open(path) as f:
-        if f.getsampwidth() != 2 or f.getnchannels() != 1:
-            sys.exit(f"random_mix_view: {path}: expected 16-bit mono WAV (render-nlakh's clips)")
-        return np.frombuffer(f.readframes(f.getnframes()), np.int16) / 32768.0, f.getframerate()
+    try:
+        with wave.open(path) as f:
+            if f.getsampwidth() != 2 or f.getnchannels() != 1:
+                sys.exit(f"random_mix_view: {path}: expected 16-bit mono WAV (render-nlakh's clips)")
+            return np.frombuffer(f.readframes(f.getnframes()), np.int16) / 32768.0, f.getframerate()
+    except (OSError, EOFError, wave.Error) as e:
+        sys.exit(f"random_mix_view: {path}: {e}")
 
 
 def main():
@@ -41,18 +44,29 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     data = os.path.abspath(args.data)
-    if os.path.exists(args.out):
+    if os.path.lexists(args.out):
         sys.exit(f"random_mix_view: {args.out} exists; give a new folder")
-    clips = [json.loads(l) for l in open(os.path.join(data, f"single_{args.split}.jsonl"))]
-    by = {}
-    for c in clips:
-        by.setdefault(c["instrument"], []).append(c)
+    if not 1 <= args.count <= 1_000_000:
+        sys.exit("random_mix_view: --count must be in 1..1000000")
+    for name in (f"single_{args.split}.jsonl", "instruments.json"):
+        if not os.path.isfile(os.path.join(data, name)):  # also refuses FIFOs and devices, which would block
+            sys.exit(f"random_mix_view: {os.path.join(data, name)} is not a regular file (is {data} a render-nlakh folder?)")
+    try:
+        with open(os.path.join(data, f"single_{args.split}.jsonl")) as f:
+            clips = [json.loads(l) for l in f]
+        with open(os.path.join(data, "instruments.json")) as f:
+            catalogue = json.load(f)
+        by = {}
+        for c in clips:
+            by.setdefault(str(c["instrument"]), []).append(c)
+            str(c["path"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        sys.exit(f"random_mix_view: {data} is not a readable render-nlakh folder ({type(e).__name__}: {e})")
     pool = {k: v[1:] for k, v in by.items() if len(v) > 1}
     keys = sorted(pool)
     if not 1 <= args.min_tracks <= args.max_tracks <= len(keys):
         sys.exit(f"random_mix_view: need 1 <= min-tracks <= max-tracks <= {len(keys)} (instruments with 2+ clips)")
     os.makedirs(os.path.join(args.out, "mix"))
-    catalogue = json.load(open(os.path.join(data, "instruments.json")))
     for i in catalogue:
         i["split"] = "valid" if i.get("split") == args.split else "other"
     with open(os.path.join(args.out, "instruments.json"), "w") as f:
