@@ -48,19 +48,22 @@ def main():
         sys.exit(f"random_mix_view: {args.out} exists; give a new folder")
     if not 1 <= args.count <= 1_000_000:
         sys.exit("random_mix_view: --count must be in 1..1000000")
-    for name in (f"single_{args.split}.jsonl", "instruments.json"):
-        if not os.path.isfile(os.path.join(data, name)):  # also refuses FIFOs and devices, which would block
-            sys.exit(f"random_mix_view: {os.path.join(data, name)} is not a regular file (is {data} a render-nlakh folder?)")
+    clips_path = os.path.join(data, f"single_{args.split}.jsonl")
+    catalogue_path = os.path.join(data, "instruments.json")
+    for path in (clips_path, catalogue_path):
+        if not os.path.isfile(path):  # also refuses FIFOs and devices, which would block
+            sys.exit(f"random_mix_view: {path} is not a regular file (is {data} a render-nlakh folder?)")
     try:
-        with open(os.path.join(data, f"single_{args.split}.jsonl")) as f:
+        with open(clips_path) as f:
             clips = [json.loads(l) for l in f]
-        with open(os.path.join(data, "instruments.json")) as f:
+        with open(catalogue_path) as f:
             catalogue = json.load(f)
         by = {}
         for c in clips:
+            if not isinstance(c.get("path"), str):
+                raise ValueError(f"a clip without a path: {c}")
             by.setdefault(str(c["instrument"]), []).append(c)
-            str(c["path"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         sys.exit(f"random_mix_view: {data} is not a readable render-nlakh folder ({type(e).__name__}: {e})")
     pool = {k: v[1:] for k, v in by.items() if len(v) > 1}
     keys = sorted(pool)
@@ -74,6 +77,7 @@ def main():
     with open(os.path.join(args.out, "single_valid.jsonl"), "w") as f:
         for v in by.values():
             f.write(json.dumps({**v[0], "path": os.path.join(data, v[0]["path"])}) + "\n")
+    mix_dir = os.path.join(os.path.abspath(args.out), "mix")
     rng = np.random.default_rng(args.seed)
     with open(os.path.join(args.out, "multi_valid.jsonl"), "w") as f:
         for i in range(args.count):
@@ -84,7 +88,7 @@ def main():
                 sys.exit("random_mix_view: the split's clips differ in length or rate")
             x, rate = sum(a for a, _ in audio), audio[0][1]
             x = x / max(float(np.abs(x).max()), 1e-9)
-            path = os.path.join(os.path.abspath(args.out), "mix", f"{i:06d}.wav")
+            path = os.path.join(mix_dir, f"{i:06d}.wav")
             with wave.open(path, "wb") as g:
                 g.setnchannels(1)
                 g.setsampwidth(2)
