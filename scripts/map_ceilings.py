@@ -13,14 +13,19 @@ for score rules that need no multi encoder:
   file_family_detector  the same per (SoundFont file, family).
 With --multi CKPT also the multi encoder's own mAP (best over its outputs) and, per output slot, its
 mAP alone and the mean cosine of the slot's outputs to their mean over the mixtures (near 1: the
-slot barely depends on the mixture; stems_cos_to_mean is the same for the stems' own embeddings).
+slot barely depends on the mixture; stems_cos_to_mean is the same for the stems' own embeddings), and
+under "matched" the outputs matched one to one to the stems by cosine (the training loss's Hungarian
+assignment): map_macro / map_weighted with the max over the matched outputs only (what a perfect
+existence score, which silenced every spare output, would reach), cosine_mean (a matched output to its
+stem), and where the stem's instrument ranks among the library for its matched output (true_rank_median,
+0 = first; true_top1_share, true_top10_share).
 Hubness of the oracle's and the multi encoder's top-1 picks: the largest share of all picks that one
 library entry gets, and the skewness of the pick counts (as the training validation's hub_* keys).
 With --centre N the same scores again under "centred": every embedding (library, stems, mixture,
 multi outputs) minus the mean unit embedding of N seeded train clips, renormalised (issue 22's
 centred cosine space, applied at evaluation only).
 Usage: scripts/map_ceilings.py DATA CHECKPOINT [--split valid|test] [--multi CKPT] [--centre N] [--build build]
-(Debian's python3 with numpy)
+(Debian's python3 with numpy, and scipy for --multi)
 """
 import argparse
 import json
@@ -115,6 +120,23 @@ def main():
         return {"hub_top1_share": round(float(counts.max() / len(cos)), 4),
                 "hub_skewness": round(float(((counts - counts.mean()) ** 3).mean() / sd ** 3) if sd > 0 else 0.0, 3)}
 
+    def matched(lib, stems, outputs, cos):
+        from scipy.optimize import linear_sum_assignment
+        best, cosines, ranks, row = np.full(truth.shape, -2.0), [], [], 0
+        for i, m in enumerate(mixtures):
+            n = len(m["stems"])
+            c = outputs[i] @ stems[row:row + n].T  # (M, n)
+            row += n
+            slot, stem = linear_sum_assignment(-c)
+            best[i] = cos[i, slot].max(0)
+            cosines += list(c[slot, stem])
+            for j, k in zip(slot, stem):
+                ranks.append(int((cos[i, j] > cos[i, j, column[m["stems"][k]["instrument"]]]).sum()))
+        ranks = np.array(ranks)
+        return {**map_scores(truth, best), "cosine_mean": round(float(np.mean(cosines)), 4),
+                "true_rank_median": float(np.median(ranks)), "true_top1_share": round(float((ranks == 0).mean()), 4),
+                "true_top10_share": round(float((ranks < 10).mean()), 4)}
+
     def scores(lib, stems, mix, outputs):
         oracle, row = np.zeros(truth.shape), 0
         for i, m in enumerate(mixtures):
@@ -130,7 +152,8 @@ def main():
             slots = [{"slot": k, "cos_to_mean": cos_to_mean(outputs[:, k]), **map_scores(truth, cos[:, k])}
                      for k in range(outputs.shape[1])]
             out["multi"] = {**map_scores(truth, cos.max(1)), **hubness(cos.reshape(-1, cos.shape[2])),
-                            "collapse": round(float(np.mean([s["cos_to_mean"] for s in slots])), 3), "slots": slots}
+                            "collapse": round(float(np.mean([s["cos_to_mean"] for s in slots])), 3),
+                            "matched": matched(lib, stems, outputs, cos), "slots": slots}
         return out
 
     report = {"split": args.split, "mixtures": len(mixtures), "library_instruments": len(names),

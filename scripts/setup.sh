@@ -11,6 +11,7 @@ packages=(
   libtorch-dev libopenblas0-pthread libsndfile1-dev libsoxr-dev libfluidsynth-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev libspdlog-dev libgtest-dev libgmock-dev libgloo-dev libfaiss-dev
   python3-matplotlib  # the demo's plots (scripts/plot_run.py)
+  python3-scipy  # scripts/map_ceilings.py --multi (the outputs' assignment to the stems)
   python3-venv  # scripts/test-torch2.sh installs a PyPI torch wheel into a virtual environment
   # The embedded default dataset: SoundFonts and General MIDI files from Debian.
   fluid-soundfont-gm timgm6mb-soundfont csound-soundfont musescore-general-soundfont-small

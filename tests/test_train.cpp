@@ -6,7 +6,6 @@
 #include <torch/torch.h>
 
 #include <chrono>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -20,7 +19,6 @@
 #include "instret/models/encoders.h"
 #include "instret/inference/checkpoint.h"
 #include "instret/data/prefetch_loader.h"
-#include "instret/train/instrument_targets.h"
 #include "instret/train/lr_schedule.h"
 #include "instret/train/run_dir.h"
 #include "instret/inference/single_encoder.h"
@@ -115,13 +113,6 @@ TEST(TrainConfig, DefaultsAreValidAndStrict) {
   EXPECT_THROW(train_config_from_json(c, true), UsageError);
   c = train_default_config(true);
   c["loss_reduction"] = "median";
-  EXPECT_THROW(train_config_from_json(c, true), UsageError);
-  c = train_default_config(true);
-  c["targets_per"] = "stem";
-  EXPECT_THROW(train_config_from_json(c, true), UsageError);
-  c["targets_per"] = "instrument";
-  EXPECT_NO_THROW(train_config_from_json(c, true));
-  c["targets"] = "on_the_fly";  // nothing cached to average
   EXPECT_THROW(train_config_from_json(c, true), UsageError);
   c = train_default_config(false);
   c["model"]["kind"] = "large";
@@ -416,31 +407,6 @@ TEST(TrainTools, NeverReadTheTestSplit) {
                               (kScratch / "no_test_multi").string() + kTinyMulti + " --set steps=2 --set valid.every=1");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_EQ(metrics(kScratch / "no_test_multi", "valid").size(), 2u);
-}
-
-TEST(InstrumentTargets, EachRowBecomesItsInstrumentsUnitMean) {
-  // Instrument 0: (3,4) and (0,2) -> units (0.6,0.8), (0,1) -> mean (0.3,0.9) -> unit (1,3)/sqrt(10).
-  // Instrument 2: (-5,0) alone -> (-1,0). Instrument 1 has no row.
-  const torch::Tensor rows = torch::tensor({3.f, 4.f, -5.f, 0.f, 0.f, 2.f}).view({3, 2});
-  const torch::Tensor t = instrument_mean_targets(rows, {0, 2, 0});
-  const float r = 1.f / std::sqrt(10.f);
-  const torch::Tensor want = torch::tensor({r, 3 * r, -1.f, 0.f, r, 3 * r}).view({3, 2});
-  EXPECT_TRUE(torch::allclose(t, want, 1e-6, 1e-6)) << t;
-  EXPECT_THROW(instrument_mean_targets(rows, {0, 1}), UsageError);
-  EXPECT_THROW(instrument_mean_targets(rows, {0, -1, 0}), UsageError);
-  // Two rows that cancel leave no direction: refused rather than a NaN target.
-  EXPECT_THROW(instrument_mean_targets(torch::tensor({1.f, 0.f, -1.f, 0.f}).view({2, 2}), {4, 4}), UsageError);
-}
-
-TEST(TrainMulti, InstrumentTargetsTrain) {
-  const std::string args = "--data " + tiny_data().string() + " --single " + tiny_single_checkpoint().string() +
-                           " --run " + (kScratch / "per_instrument").string() + kTinyMulti +
-                           " --set steps=2 --set valid.every=100 --set targets_per=instrument --set contrastive.weight=1";
-  const auto r = tool("train-multi", args);
-  ASSERT_EQ(r.code, 0) << r.output;
-  const auto train = metrics(kScratch / "per_instrument", "train");
-  ASSERT_EQ(train.size(), 2u);
-  for (const Json& m : train) EXPECT_TRUE(std::isfinite(m["loss"].get<double>())) << m.dump();
 }
 
 TEST(TrainMulti, OnTheFlyTargetsGiveTheCachedNumbers) {

@@ -13,7 +13,6 @@
 #include "instret/loss/existence_loss.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
-#include "instret/train/instrument_targets.h"
 #include "instret/train/stop_signals.h"
 #include "instret/inference/cached_embeddings.h"
 #include "instret/train/warm_start.h"
@@ -108,14 +107,6 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
   dist.agree(error, "building the target caches");
   if (!dist.is_main()) build_or_read();
   dist.agree(error, "reading the target caches");
-  if (config.multi_task.targets_per == "instrument") {  // validate() guarantees the cached targets
-    std::vector<int64_t> labels;
-    if (random_)
-      for (const auto& clip : single_train_->clips()) labels.push_back(clip.instrument);
-    else
-      labels = stem_instrument_;
-    train_targets_ = instrument_mean_targets(train_targets_, labels);
-  }
 
   // The library from the cached embeddings of its clips (the same clips and means as eval-retrieval's).
   std::vector<int64_t> lib_rows;

@@ -20,9 +20,6 @@ void MultiTaskConfig::validate(const TrainConfig& config) const {
   config_require(contrastive_temperature > 0 && std::isfinite(contrastive_temperature), "contrastive.temperature",
                  "must be > 0");
   config_require(config_one_of(targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
-  config_require(config_one_of(targets_per, {"clip", "instrument"}), "targets_per", "must be \"clip\" or \"instrument\"");
-  config_require(targets_per == "clip" || targets == "cache", "targets_per",
-                 "\"instrument\" averages the cached targets: it needs targets \"cache\"");
   validate_warm_start(warm_start, config.model);
 }
 
@@ -33,7 +30,6 @@ Json to_json(const MultiTaskConfig& c) {
           {"existence", {{"weight", c.existence_weight}}},
           {"targets", c.targets},
           {"targets_dir", c.targets_dir},
-          {"targets_per", c.targets_per},
           {"warm_start", c.warm_start}};
 }
 
@@ -46,7 +42,6 @@ MultiTaskConfig multi_task_config_from_json(const Json& j, const TrainConfig& co
   c.existence_weight = config_get<double>(j, "existence.weight");
   c.targets = config_get<std::string>(j, "targets");
   c.targets_dir = config_get<std::string>(j, "targets_dir");
-  c.targets_per = config_get<std::string>(j, "targets_per");
   c.warm_start = config_get<std::string>(j, "warm_start");
   c.validate(config);
   return c;

@@ -18,8 +18,6 @@ struct MultiTaskConfig {
   double existence_weight = 1.0;        // weight of the existence term (set head only: instret/loss/existence_loss.h)
   std::string targets = "cache";        // "cache" (precomputed per clip/stem) | "on_the_fly" (per batch)
   std::string targets_dir;              // where the cache lives ("" = <data root>/targets, else the run)
-  std::string targets_per = "clip";     // "clip" (each stem's own embedding, the paper) | "instrument" (the
-                                        // normalised mean of its instrument's cached train targets)
   std::string warm_start = "none";      // "none" | "single_trunk" | "single" (Small only: instret/train/warm_start.h)
 
   // UsageError naming the key; also checks the shared sections train-multi needs (model.kind
