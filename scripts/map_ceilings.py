@@ -66,6 +66,11 @@ def main():
                     help="also score with embeddings centred on the mean of N seeded train clips")
     ap.add_argument("--build", default=os.path.join(os.path.dirname(__file__), "..", "build"))
     args = ap.parse_args()
+    if args.multi:
+        try:
+            from scipy.optimize import linear_sum_assignment  # noqa: F401 (matched(), below)
+        except ImportError:
+            sys.exit("map_ceilings.py: --multi needs scipy (Debian: python3-scipy, which scripts/setup.sh installs)")
     read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
     catalogue = json.load(open(os.path.join(args.data, "instruments.json")))
     instruments = {i["id"]: i for i in catalogue}
