@@ -68,7 +68,7 @@ def main():
     args = ap.parse_args()
     if args.multi:
         try:
-            from scipy.optimize import linear_sum_assignment  # noqa: F401 (matched(), below)
+            import scipy.optimize  # noqa: F401 (checked here, used by matched() below)
         except ImportError:
             sys.exit("map_ceilings.py: --multi needs scipy (Debian: python3-scipy, which scripts/setup.sh installs)")
     read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
@@ -125,7 +125,7 @@ def main():
         return {"hub_top1_share": round(float(counts.max() / len(cos)), 4),
                 "hub_skewness": round(float(((counts - counts.mean()) ** 3).mean() / sd ** 3) if sd > 0 else 0.0, 3)}
 
-    def matched(lib, stems, outputs, cos):
+    def matched(stems, outputs, cos):
         from scipy.optimize import linear_sum_assignment
         best, cosines, ranks, row = np.full(truth.shape, -2.0), [], [], 0
         for i, m in enumerate(mixtures):
@@ -158,7 +158,7 @@ def main():
                      for k in range(outputs.shape[1])]
             out["multi"] = {**map_scores(truth, cos.max(1)), **hubness(cos.reshape(-1, cos.shape[2])),
                             "collapse": round(float(np.mean([s["cos_to_mean"] for s in slots])), 3),
-                            "matched": matched(lib, stems, outputs, cos), "slots": slots}
+                            "matched": matched(stems, outputs, cos), "slots": slots}
         return out
 
     report = {"split": args.split, "mixtures": len(mixtures), "library_instruments": len(names),
