@@ -68,9 +68,11 @@ def main():
     args = ap.parse_args()
     if args.multi:
         try:
-            import scipy.optimize  # noqa: F401 (checked here, used by matched() below)
+            from scipy.optimize import linear_sum_assignment  # matched(), below
         except ImportError:
             sys.exit("map_ceilings.py: --multi needs scipy (Debian: python3-scipy, which scripts/setup.sh installs)")
+    if args.centre > 0 and not os.path.isfile(os.path.join(args.data, "single_train.jsonl")):
+        sys.exit(f"map_ceilings.py: --centre needs {args.data}/single_train.jsonl (a view of random_mix_view.py has none)")
     read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
     catalogue = json.load(open(os.path.join(args.data, "instruments.json")))
     instruments = {i["id"]: i for i in catalogue}
@@ -87,6 +89,10 @@ def main():
     for i, m in enumerate(mixtures):
         for s in m["stems"]:
             truth[i, column[s["instrument"]]] = 1
+    # Mixture i's stems are rows a..b-1 of the flat stem list (as embedded below), with these labels.
+    counts = np.array([len(m["stems"]) for m in mixtures], dtype=np.int64)
+    spans = list(zip(np.cumsum(counts) - counts, np.cumsum(counts)))
+    stem_column = [column[s["instrument"]] for m in mixtures for s in m["stems"]]
 
     def embed(paths, mode="--single", checkpoint=args.checkpoint):
         with tempfile.TemporaryDirectory() as tmp:
@@ -126,28 +132,22 @@ def main():
                 "hub_skewness": round(float(((counts - counts.mean()) ** 3).mean() / sd ** 3) if sd > 0 else 0.0, 3)}
 
     def matched(stems, outputs, cos):
-        from scipy.optimize import linear_sum_assignment
-        best, cosines, ranks, row = np.full(truth.shape, -2.0), [], [], 0
-        for i, m in enumerate(mixtures):
-            n = len(m["stems"])
-            c = outputs[i] @ stems[row:row + n].T  # (M, n)
-            row += n
+        best, cosines, ranks = np.full(truth.shape, -2.0), [], []
+        for i, (a, b) in enumerate(spans):
+            c = outputs[i] @ stems[a:b].T  # (M, stems of mixture i)
             slot, stem = linear_sum_assignment(-c)
             best[i] = cos[i, slot].max(0)
             cosines += list(c[slot, stem])
-            for j, k in zip(slot, stem):
-                ranks.append(int((cos[i, j] > cos[i, j, column[m["stems"][k]["instrument"]]]).sum()))
+            ranks += [int((cos[i, j] > cos[i, j, stem_column[a + k]]).sum()) for j, k in zip(slot, stem)]
         ranks = np.array(ranks)
         return {**map_scores(truth, best), "cosine_mean": round(float(np.mean(cosines)), 4),
                 "true_rank_median": float(np.median(ranks)), "true_top1_share": round(float((ranks == 0).mean()), 4),
                 "true_top10_share": round(float((ranks < 10).mean()), 4)}
 
     def scores(lib, stems, mix, outputs):
-        oracle, row = np.zeros(truth.shape), 0
-        for i, m in enumerate(mixtures):
-            n = len(m["stems"])
-            oracle[i] = (stems[row:row + n] @ lib.T).max(0)
-            row += n
+        oracle = np.zeros(truth.shape)
+        for i, (a, b) in enumerate(spans):
+            oracle[i] = (stems[a:b] @ lib.T).max(0)
         out = {"stems_cos_to_mean": cos_to_mean(stems),
                "oracle": {**map_scores(truth, masked(oracle)), **hubness(stems @ lib.T)},
                "single_on_mixture": map_scores(truth, masked(mix @ lib.T))}
