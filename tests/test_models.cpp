@@ -133,48 +133,6 @@ TEST(Models, SetHeadShapesExistenceAndInputDependence) {
   EXPECT_THROW(bad.validate(), UsageError);
 }
 
-// The linear head with model.existence: the paper's outputs unchanged in shape, plus one existence
-// logit per slot from the pooled vector the paper's Linear reads; every parameter gets a gradient.
-TEST(Models, LinearHeadExistence) {
-  torch::manual_seed(4);
-  const auto x = torch::randn({3, 32, 40});
-  for (const std::string kind : {"small", "large"}) {
-    auto c = tiny(kind);
-    c.existence = true;
-    ASSERT_TRUE(c.has_existence());
-    EXPECT_FALSE(tiny(kind).has_existence());
-    MultiEncoderNet m(c);
-    ASSERT_TRUE(m->exist);
-    const MultiOutput out = m->forward_all(x);
-    EXPECT_EQ(out.embeddings.sizes(), (std::vector<int64_t>{3, 3, 16})) << kind;
-    EXPECT_EQ(out.existence.sizes(), (std::vector<int64_t>{3, 3})) << kind;
-    (out.embeddings.sum() + out.existence.sum()).backward();
-    for (const auto& p : m->named_parameters())
-      EXPECT_TRUE(p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) << kind << " " << p.key();
-    // The round trip through JSON keeps the flag; an old config without the key reads as false.
-    EXPECT_TRUE(model_config_from_json(to_json(c)).existence);
-    Json old = to_json(c);
-    old.erase("existence");
-    EXPECT_FALSE(model_config_from_json(old).existence);
-    // The same seed without the flag builds the same paper's head: the flag adds, it does not change.
-    torch::manual_seed(5);
-    MultiEncoderNet with(c);
-    torch::manual_seed(5);
-    MultiEncoderNet without(tiny(kind));
-    with->eval();
-    without->eval();
-    EXPECT_TRUE(torch::equal(with->forward(x), without->forward(x))) << kind;
-    EXPECT_FALSE(without->forward_all(x).existence.defined()) << kind;
-  }
-  ModelConfig bad = tiny("han_cnn");
-  bad.existence = true;
-  EXPECT_THROW(bad.validate(), UsageError);
-  bad = tiny("small");
-  bad.head = "set";
-  bad.existence = true;
-  EXPECT_THROW(bad.validate(), UsageError);
-}
-
 TEST(Models, SinePositionsByHand) {
   const auto p = sine_positions_2d(2, 3, 8, torch::TensorOptions());
   ASSERT_EQ(p.sizes(), (std::vector<int64_t>{6, 8}));

@@ -71,11 +71,9 @@ ConvNextHeadImpl::ConvNextHeadImpl(int64_t dim, int64_t n_out) {
   fc = register_module("fc", nn::Linear(dim, n_out));
 }
 
-torch::Tensor ConvNextHeadImpl::pooled(const torch::Tensor& features) {
-  return norm(norm_input(features).mean({2, 3}));
+torch::Tensor ConvNextHeadImpl::forward(const torch::Tensor& features) {
+  return fc(norm(norm_input(features).mean({2, 3})));
 }
-
-torch::Tensor ConvNextHeadImpl::forward(const torch::Tensor& features) { return fc(pooled(features)); }
 
 ConvNextImpl::ConvNextImpl(const ConvNextConfig& c, int64_t n_out) {
   stem = register_module("stem", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, c.dims.at(0), 4).stride(4)),

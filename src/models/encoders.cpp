@@ -24,10 +24,6 @@ MultiEncoderNetImpl::MultiEncoderNetImpl(const ModelConfig& config) : config_(co
     const int64_t in_dim = cnn ? config_.emb_dim : config_.convnext.dims.back();
     set = register_module("set", SetHead(in_dim, config_.emb_dim, config_.n_outputs, config_.set));
   }
-  if (config_.existence) {
-    const int64_t in_dim = cnn ? config_.emb_dim : config_.convnext.dims.back();
-    exist = register_module("exist", torch::nn::Linear(in_dim, config_.n_outputs));
-  }
 }
 
 MultiOutput MultiEncoderNetImpl::forward_all(const torch::Tensor& logmel) {
@@ -35,18 +31,8 @@ MultiOutput MultiEncoderNetImpl::forward_all(const torch::Tensor& logmel) {
     SetHeadOutput out = set->forward(cnn ? cnn->local_embeddings(logmel) : convnext->features(convnext_input(logmel)));
     return {out.embeddings, out.existence};
   }
-  // The pooled vector the paper's Linear reads: Small's embedding (linear1's output), Large's
-  // normalised average pool; the existence Linear reads it too.
-  torch::Tensor pooled, flat;
-  if (cnn) {
-    HanCnnOutput out = cnn->forward(logmel);
-    pooled = out.embedding;
-    flat = out.logits;
-  } else {
-    pooled = convnext->head->pooled(convnext->features(convnext_input(logmel)));
-    flat = convnext->head->fc(pooled);
-  }
-  return {flat.view({flat.size(0), config_.n_outputs, config_.emb_dim}), exist ? exist(pooled) : torch::Tensor()};
+  torch::Tensor flat = cnn ? cnn->forward(logmel).logits : convnext->forward(convnext_input(logmel));
+  return {flat.view({flat.size(0), config_.n_outputs, config_.emb_dim}), torch::Tensor()};
 }
 
 torch::Tensor MultiEncoderNetImpl::forward(const torch::Tensor& logmel) { return forward_all(logmel).embeddings; }

@@ -26,8 +26,6 @@ void ModelConfig::validate() const {
   check(convnext.drop_path >= 0 && convnext.drop_path < 1, "model.convnext.drop_path must be in [0, 1)");
   check(head == "linear" || head == "set", "model.head must be \"linear\" or \"set\", got \"" + head + "\"");
   check(head == "linear" || is_multi(), "model.head \"set\" needs a multi encoder (model.kind \"small\" or \"large\")");
-  check(!existence || is_multi(), "model.existence needs a multi encoder (model.kind \"small\" or \"large\")");
-  check(!existence || head == "linear", "model.existence is the linear head's option; the set head always has existence scores");
   check(set.dim > 0 && set.dim <= 4096, "model.set.dim must be in [1, 4096]");
   check(set.heads > 0 && set.dim % set.heads == 0, "model.set.heads must be positive and divide model.set.dim");
   check(set.layers > 0 && set.layers <= 16, "model.set.layers must be in [1, 16]");
@@ -50,8 +48,7 @@ Json to_json(const SetHeadConfig& c) {
 
 Json to_json(const ModelConfig& c) {
   return Json{{"kind", c.kind},          {"n_classes", c.n_classes}, {"n_outputs", c.n_outputs},
-              {"emb_dim", c.emb_dim},    {"head", c.head},           {"existence", c.existence},
-              {"han", to_json(c.han)},
+              {"emb_dim", c.emb_dim},    {"head", c.head},           {"han", to_json(c.han)},
               {"convnext", to_json(c.convnext)}, {"set", to_json(c.set)}};
 }
 
@@ -71,7 +68,6 @@ ModelConfig model_config_from_json(const Json& j, const std::string& source) {
   c.convnext.drop_path = config_get<double>(merged, "convnext.drop_path");
   c.convnext.layer_scale = config_get<double>(merged, "convnext.layer_scale");
   c.head = config_get<std::string>(merged, "head");
-  c.existence = config_get<bool>(merged, "existence");
   c.set.dim = config_get<int64_t>(merged, "set.dim");
   c.set.heads = config_get<int64_t>(merged, "set.heads");
   c.set.layers = config_get<int64_t>(merged, "set.layers");

@@ -68,8 +68,6 @@ class ConvNextHeadImpl : public torch::nn::Module {
  public:
   ConvNextHeadImpl(int64_t dim, int64_t n_out);
   torch::Tensor forward(const torch::Tensor& features);
-  // The pooled, normalised vector (B, dim) that fc reads.
-  torch::Tensor pooled(const torch::Tensor& features);
   torch::nn::LayerNorm norm{nullptr};
   torch::nn::Linear fc{nullptr};
 };

@@ -17,28 +17,26 @@ torch::Tensor convnext_input(const torch::Tensor& logmel);
 
 struct MultiOutput {
   torch::Tensor embeddings;  // (B, n_outputs, emb_dim)
-  torch::Tensor existence;   // (B, n_outputs) logits; undefined without model.has_existence()
+  torch::Tensor existence;   // (B, n_outputs) logits; undefined for the linear head
 };
 
 // Outputs (B, n_outputs, emb_dim). Linear head (the paper's): Small = submodule "cnn", a Han CNN
 // whose linear2 is Linear(emb_dim, n_outputs*emb_dim); Large = submodule "convnext", a ConvNeXt
 // whose head is LayerNorm -> Linear(dims.back(), n_outputs*emb_dim). Set head: submodule "set" reads
 // Small's local embeddings (HanCnn::local_embeddings: the trunk and linear1, no linear2) or Large's
-// last-stage map (no ConvNeXt head). Linear head with model.existence: submodule "exist",
-// Linear(pooled, n_outputs), reads the vector the paper's Linear reads.
+// last-stage map (no ConvNeXt head).
 class MultiEncoderNetImpl : public torch::nn::Module {
  public:
   explicit MultiEncoderNetImpl(const ModelConfig& config);
   // The embeddings only.
   torch::Tensor forward(const torch::Tensor& logmel);
-  // The embeddings and, with existence scores (the set head, or model.existence), their logits.
+  // The embeddings and, with the set head, the existence logits.
   MultiOutput forward_all(const torch::Tensor& logmel);
   const ModelConfig& config() const { return config_; }
 
   HanCnn cnn{nullptr};
   ConvNext convnext{nullptr};
   SetHead set{nullptr};
-  torch::nn::Linear exist{nullptr};
 
  private:
   ModelConfig config_;

@@ -41,25 +41,20 @@ struct SetHeadConfig {
 // Which network: "han_cnn" (single-instrument encoder, classifier over n_classes),
 // "small" (Han CNN trunk) or "large" (ConvNeXt trunk). A multi encoder's head: "linear" (the
 // paper's: the pooled trunk output -> Linear(.., n_outputs*emb_dim); Small: the Han CNN's linear2,
-// Large: ConvNeXt's LayerNorm + Linear; with `existence`, a second Linear from the same pooled
-// vector gives each slot an existence score) or "set" (SetHeadConfig, with an existence score per slot).
+// Large: ConvNeXt's LayerNorm + Linear) or "set" (SetHeadConfig, with an existence score per slot).
 struct ModelConfig {
   std::string kind = "han_cnn";
   int64_t n_classes = 953;  // han_cnn only: number of training instruments
   int64_t n_outputs = 9;    // multi encoders: M output embeddings
   int64_t emb_dim = 1024;   // embedding width D (Han CNN penultimate layer and multi outputs)
   std::string head = "linear";  // multi encoders: "linear" (the paper's) or "set"
-  // Linear head only: an existence logit per slot, Linear(pooled trunk output, n_outputs) beside the
-  // paper's Linear (the set head always has one).
-  bool existence = false;
   HanCnnConfig han;
   ConvNextConfig convnext;
   SetHeadConfig set;
 
   bool is_multi() const { return kind != "han_cnn"; }
-  // A multi encoder that also gives an existence logit per output slot: the set head, or the linear
-  // head with `existence`.
-  bool has_existence() const { return is_multi() && (head == "set" || existence); }
+  // A multi encoder with the set head: it also gives an existence logit per output slot.
+  bool has_existence() const { return is_multi() && head == "set"; }
   // Throws UsageError naming the offending key.
   void validate() const;
 };
