@@ -30,6 +30,7 @@ Usage: scripts/map_ceilings.py DATA CHECKPOINT [--split valid|test] [--multi CKP
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,11 @@ def main():
             from scipy.optimize import linear_sum_assignment  # matched(), below
         except ImportError:
             sys.exit("map_ceilings.py: --multi needs scipy (Debian: python3-scipy, which scripts/setup.sh installs)")
+    if not os.path.isdir(args.data):
+        sys.exit(f"map_ceilings.py: no dataset folder {args.data}")
+    for name in ("instruments.json", f"single_{args.split}.jsonl", f"multi_{args.split}.jsonl"):
+        if not os.path.isfile(os.path.join(args.data, name)):
+            sys.exit(f"map_ceilings.py: {args.data} is not a render-nlakh folder of a {args.split} split (no {name})")
     if args.centre > 0 and not os.path.isfile(os.path.join(args.data, "single_train.jsonl")):
         sys.exit(f"map_ceilings.py: --centre needs {args.data}/single_train.jsonl (a view of random_mix_view.py has none)")
     read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
@@ -97,8 +103,16 @@ def main():
     def embed(paths, mode="--single", checkpoint=args.checkpoint):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "e.npy")
-            subprocess.run([os.path.join(args.build, "bin", "embed"), mode, checkpoint, "-o", out, "-q"] +
-                           [os.path.join(args.data, p) for p in paths], check=True)
+            tool = os.path.join(args.build, "bin", "embed")
+            if not os.access(tool, os.X_OK):
+                sys.exit(f"map_ceilings.py: no {tool} (build it, or give --build)")
+            run = subprocess.run([tool, mode, checkpoint, "-o", out, "-q"] + [os.path.join(args.data, p) for p in paths],
+                                 stderr=subprocess.PIPE, text=True)
+            if run.returncode != 0:  # embed's own one-line error, as one line of this script's
+                why = " ".join(re.sub(r"^(\[[^]]*\] )+", "", line.strip()) for line in run.stderr.splitlines()
+                               if line.strip()) or f"exit status {run.returncode}"
+                sys.exit(f"map_ceilings.py: embed {mode} {checkpoint} failed: {why}")
+            sys.stderr.write(run.stderr)
             e = np.load(out)
         return e / np.linalg.norm(e, axis=-1, keepdims=True)
 

@@ -4,7 +4,7 @@
 # made once from the pins of scripts/golden/requirements.txt (numpy, scipy, scikit-learn; Debian's
 # numpy and scipy are used where they satisfy the pins) and cached in PYREF_EVAL_DIR (default
 # ~/.cache/instret/pyref-eval); the tests find it through INSTRET_PYREF. When it cannot be made
-# (no network), the three cross-checks are skipped, and this script says so loudly, twice.
+# (no network), the four cross-checks are skipped, and this script says so loudly, twice.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -30,9 +30,10 @@ fi
 warn() {
   echo "test.sh: ************************************************************************" >&2
   echo "test.sh: WARNING: no scikit-learn environment in $pyref (is PyPI reachable?):" >&2
-  echo "test.sh: the 3 scikit-learn cross-checks are SKIPPED (EvalDumps.RecomputeWithScikitLearn," >&2
+  echo "test.sh: the 4 scikit-learn cross-checks are SKIPPED (EvalDumps.RecomputeWithScikitLearn," >&2
   echo "test.sh: EvalEerTool.SingleEncoderReportMatchesDumpAndScikitLearn," >&2
-  echo "test.sh: EvalRetrievalTool.TrainedEncodersGiveJsonMarkdownAndARecomputableDump)" >&2
+  echo "test.sh: EvalRetrievalTool.TrainedEncodersGiveJsonMarkdownAndARecomputableDump," >&2
+  echo "test.sh: MapCeilingsScript.AveragePrecisionIsScikitLearns)" >&2
   echo "test.sh: ************************************************************************" >&2
 }
 if [ "$pyref_ok" = 1 ]; then

@@ -1,7 +1,9 @@
 // The evaluation tools end to end (eval-eer, eval-retrieval) on a tiny rendered dataset with tiny
 // trained encoders, an imported multi encoder and the MFCC baseline: reports, dumps that recompute
 // to the reported numbers (here by independent code, and with scikit-learn: test::reference_python()),
-// and every failure the tools must report cleanly. Plus hand-worked cases of the library parts.
+// and every failure the tools must report cleanly. Plus hand-worked cases of the library parts, and
+// scripts/map_ceilings.py: against eval-retrieval, recomputed from the embeddings, hand-worked with a
+// stand-in embed, its AP against scikit-learn's, and its failures.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -20,6 +22,7 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/core/fs.h"
+#include "instret/core/npy.h"
 #include "instret/render/nlakh.h"
 #include "instret/eval/eer_evaluation.h"
 #include "instret/eval/instrument_library.h"
@@ -683,4 +686,557 @@ TEST(EvalTools, CudaGivesTheCpuNumbers) {
   ASSERT_EQ(d.code, 0) << d.output;
   const Json jc = parse_json(c.output), jd = parse_json(d.output);
   for (const char* k : kSix) EXPECT_NEAR(jd[k].get<double>(), jc[k].get<double>(), 0.05) << k;
+}
+
+// ---------------------------------------------------------------- scripts/map_ceilings.py
+
+namespace {
+
+struct ScriptRun {
+  int code;
+  std::string out, err;  // stdout and stderr apart
+};
+
+// `python scripts/map_ceilings.py ARGS` (Debian's python3 by default, as docs/evaluation.md runs it).
+ScriptRun map_ceilings(const std::string& args, const std::string& python = "/usr/bin/python3") {
+  static int calls = 0;
+  const fs::path err = kScratch / ("map_ceilings_" + std::to_string(calls++) + ".err");
+  const auto r = test::run_command(python + " " + std::string(INSTRET_SOURCE_DIR) + "/scripts/map_ceilings.py " + args +
+                                   " 2>" + err.string());
+  std::ifstream in(err);
+  std::stringstream text;
+  text << in.rdbuf();
+  return {r.code, r.output, text.str()};
+}
+
+// The build folder whose bin/ holds the tools (the script's --build).
+std::string build_dir() { return fs::path(INSTRET_BIN_DIR).parent_path().string(); }
+
+std::vector<Json> read_jsonl(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<Json> out;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(Json::parse(line));
+  return out;
+}
+
+// Rows of an embed .npy, L2-normalised, in double: (N, D) -> N x D, (N, M, D) -> N*M x D.
+std::vector<std::vector<double>> unit_rows(const fs::path& npy) {
+  const torch::Tensor t = read_npy(npy).to(torch::kFloat64);
+  const torch::Tensor rows = t.reshape({-1, t.size(-1)});
+  std::vector<std::vector<double>> out(size_t(rows.size(0)), std::vector<double>(size_t(rows.size(1))));
+  for (int64_t i = 0; i < rows.size(0); ++i) {
+    double n = 0;
+    for (int64_t d = 0; d < rows.size(1); ++d) n += rows[i][d].item<double>() * rows[i][d].item<double>();
+    for (int64_t d = 0; d < rows.size(1); ++d) out[size_t(i)][size_t(d)] = rows[i][d].item<double>() / std::sqrt(n);
+  }
+  return out;
+}
+
+double dot(const std::vector<double>& a, const std::vector<double>& b) {
+  double s = 0;
+  for (size_t d = 0; d < a.size(); ++d) s += a[d] * b[d];
+  return s;
+}
+
+using Matrix = std::vector<std::vector<double>>;
+
+// mAP macro (over every label; one without positives counts 0) and weighted by support, with simple_ap.
+std::pair<double, double> simple_map(const Matrix& scores, const std::vector<std::vector<int>>& truth) {
+  const size_t n_labels = truth.front().size();
+  double macro = 0, wsum = 0, w = 0;
+  for (size_t l = 0; l < n_labels; ++l) {
+    std::vector<double> s;
+    std::vector<int> y;
+    for (size_t i = 0; i < truth.size(); ++i) {
+      s.push_back(scores[i][l]);
+      y.push_back(truth[i][l]);
+    }
+    const double ap = simple_ap(s, y), support = std::accumulate(y.begin(), y.end(), 0.0);
+    macro += ap;
+    wsum += ap * support;
+    w += support;
+  }
+  return {macro / double(n_labels), wsum / w};
+}
+
+// The one-to-one pairs (row, column), min(rows, columns) of them, of the largest total c, by dynamic
+// programming over the subsets of the longer side (exact; no Hungarian algorithm).
+std::vector<std::pair<size_t, size_t>> best_assignment(const Matrix& c) {
+  const size_t rows = c.size(), cols = c.front().size();
+  const bool by_col = cols <= rows;  // walk the shorter side, a subset mask over the longer one
+  const size_t n = by_col ? cols : rows, k = by_col ? rows : cols;
+  const auto at = [&](size_t short_i, size_t long_i) { return by_col ? c[long_i][short_i] : c[short_i][long_i]; };
+  const double none = -1e300;
+  std::vector<std::vector<double>> best(n + 1, std::vector<double>(size_t(1) << k, none));
+  best[0][0] = 0;
+  for (size_t s = 0; s < n; ++s)
+    for (size_t mask = 0; mask < best[s].size(); ++mask)
+      if (best[s][mask] > none)
+        for (size_t j = 0; j < k; ++j)
+          if (!(mask >> j & 1)) {
+            double& b = best[s + 1][mask | size_t(1) << j];
+            b = std::max(b, best[s][mask] + at(s, j));
+          }
+  size_t mask = size_t(std::max_element(best[n].begin(), best[n].end()) - best[n].begin());
+  std::vector<std::pair<size_t, size_t>> out;
+  for (size_t s = n; s-- > 0;)
+    for (size_t j = 0; j < k; ++j)
+      if ((mask >> j & 1) && best[s][mask ^ size_t(1) << j] > none &&
+          std::fabs(best[s][mask ^ size_t(1) << j] + at(s, j) - best[s + 1][mask]) < 1e-12) {
+        out.emplace_back(by_col ? j : s, by_col ? s : j);
+        mask ^= size_t(1) << j;
+        break;
+      }
+  return out;
+}
+
+// Hubness of top-1 picks (rows: cosines to the library, -2 where an entry has no clip).
+std::pair<double, double> hubness(const Matrix& picks_cos, const std::vector<bool>& has_clip) {
+  std::vector<double> counts(has_clip.size(), 0.0);
+  for (const auto& row : picks_cos) counts[size_t(std::max_element(row.begin(), row.end()) - row.begin())] += 1;
+  std::vector<double> c;
+  for (size_t l = 0; l < counts.size(); ++l)
+    if (has_clip[l]) c.push_back(counts[l]);
+  const double mu = std::accumulate(c.begin(), c.end(), 0.0) / double(c.size());
+  double m2 = 0, m3 = 0;
+  for (double x : c) {
+    m2 += (x - mu) * (x - mu) / double(c.size());
+    m3 += (x - mu) * (x - mu) * (x - mu) / double(c.size());
+  }
+  return {*std::max_element(c.begin(), c.end()) / double(picks_cos.size()), m2 > 0 ? m3 / std::pow(m2, 1.5) : 0.0};
+}
+
+// Mean cosine of unit rows to their normalised mean.
+double cos_to_mean(const Matrix& rows) {
+  std::vector<double> mean(rows.front().size(), 0.0);
+  for (const auto& r : rows)
+    for (size_t d = 0; d < r.size(); ++d) mean[d] += r[d] / double(rows.size());
+  const double n = std::sqrt(dot(mean, mean));
+  double s = 0;
+  for (const auto& r : rows) s += dot(r, mean) / n / double(rows.size());
+  return s;
+}
+
+// The least AP a detector that scores every item of a block alike, broken by random noise, can get
+// for a label whose `pos` positives all lie in a block of `block` items above the rest: the
+// positives last in the block.
+double worst_block_ap(double pos, double block) {
+  double ap = 0;
+  for (double k = 1; k <= pos; ++k) ap += k / (block - pos + k) / pos;
+  return ap;
+}
+
+void expect_map(const Json& got, std::pair<double, double> want, double tol, const std::string& what) {
+  EXPECT_NEAR(got["map_macro"].get<double>(), want.first, tol) << what;
+  EXPECT_NEAR(got["map_weighted"].get<double>(), want.second, tol) << what;
+}
+
+}  // namespace
+
+// The script's report on the tiny dataset with the tiny trained encoders: every key; the multi
+// encoder's mAP, hubness and collapse equal eval-retrieval's; and every number recomputes from the
+// same embeddings (embed --single / --multi) by independent code here.
+TEST(MapCeilingsScript, AgreesWithEvalRetrievalAndRecomputesFromTheEmbeddings) {
+  const fs::path data = tiny_data();
+  const auto run = map_ceilings(data.string() + " " + single_ckpt().string() + " --multi " + multi_ckpt().string() +
+                                " --build " + build_dir());
+  ASSERT_EQ(run.code, 0) << run.err << run.out;  // (scipy missing: the script says so; scripts/setup.sh installs it)
+  EXPECT_EQ(run.err.find("Traceback"), std::string::npos) << run.err;
+  const Json report = parse_json(run.out);
+  EXPECT_EQ(report["split"], "valid");
+  for (const char* k : {"oracle", "single_on_mixture", "family_detector", "file_family_detector", "multi"})
+    for (const char* m : {"map_macro", "map_weighted"}) {
+      ASSERT_TRUE(report.contains(k) && report[k].contains(m)) << k << " " << m << "\n" << run.out;
+      EXPECT_GE(report[k][m].get<double>(), 0.0) << k;
+      EXPECT_LE(report[k][m].get<double>(), 1.0) << k;
+    }
+  const Json& multi = report["multi"];
+  const Json& matched = multi["matched"];
+  for (const char* k : {"map_macro", "map_weighted", "cosine_mean", "true_rank_median", "true_top1_share",
+                        "true_top10_share"})
+    ASSERT_TRUE(matched.contains(k)) << k << "\n" << run.out;
+  EXPECT_GE(matched["true_top1_share"].get<double>(), 0.0);
+  EXPECT_LE(matched["true_top1_share"].get<double>(), matched["true_top10_share"].get<double>());
+  EXPECT_LE(matched["true_top10_share"].get<double>(), 1.0);
+  EXPECT_GE(matched["cosine_mean"].get<double>(), -1.0);
+  EXPECT_LE(matched["cosine_mean"].get<double>(), 1.0);
+
+  // The dataset as the script reads it: the valid instruments (instruments.json order), each one's
+  // first clip of single_valid.jsonl as its library entry, the mixtures and their stems.
+  std::vector<std::string> names, family, file;
+  std::map<std::string, size_t> column;
+  for (const Json& i : read_json_file(data / "instruments.json"))
+    if (i["split"] == "valid") {
+      column[i["id"].get<std::string>()] = names.size();
+      names.push_back(i["id"].get<std::string>());
+      family.push_back(i["family"].get<std::string>());
+      file.push_back(i.value("file", std::string()));
+    }
+  const size_t L = names.size();
+  std::vector<std::string> library_path(L);
+  for (const Json& c : read_jsonl(data / "single_valid.jsonl")) {
+    std::string& p = library_path[column.at(c["instrument"].get<std::string>())];
+    if (p.empty()) p = c["path"].get<std::string>();
+  }
+  std::vector<bool> has_clip(L);
+  for (size_t l = 0; l < L; ++l) has_clip[l] = !library_path[l].empty();
+  const std::vector<Json> mixtures = read_jsonl(data / "multi_valid.jsonl");
+  const size_t N = mixtures.size();
+  EXPECT_EQ(report["mixtures"], N);
+  EXPECT_EQ(report["library_instruments"], L);
+  std::vector<std::vector<int>> truth(N, std::vector<int>(L, 0));
+  std::vector<std::vector<size_t>> stem_label(N);
+  std::string single_files, multi_files;
+  for (size_t l = 0; l < L; ++l)
+    if (has_clip[l]) single_files += " " + (data / library_path[l]).string();
+  for (size_t i = 0; i < N; ++i)
+    for (const Json& s : mixtures[i]["stems"]) {
+      stem_label[i].push_back(column.at(s["instrument"].get<std::string>()));
+      truth[i][stem_label[i].back()] = 1;
+      single_files += " " + (data / s["path"].get<std::string>()).string();
+    }
+  for (const Json& m : mixtures) {
+    single_files += " " + (data / m["path"].get<std::string>()).string();
+    multi_files += " " + (data / m["path"].get<std::string>()).string();
+  }
+  const fs::path single_npy = kScratch / "mc_single.npy", multi_npy = kScratch / "mc_multi.npy";
+  auto e = tool("embed", "--single " + single_ckpt().string() + " -q -o " + single_npy.string() + single_files);
+  ASSERT_EQ(e.code, 0) << e.output;
+  e = tool("embed", "--multi " + multi_ckpt().string() + " -q -o " + multi_npy.string() + multi_files);
+  ASSERT_EQ(e.code, 0) << e.output;
+  const Matrix single_rows = unit_rows(single_npy), out_rows = unit_rows(multi_npy);
+  const size_t M = out_rows.size() / N;
+  ASSERT_EQ(out_rows.size(), N * M);
+  ASSERT_EQ(multi["slots"].size(), M) << run.out;
+  Matrix lib(L), stems, mix;
+  size_t row = 0;
+  for (size_t l = 0; l < L; ++l)
+    if (has_clip[l]) lib[l] = single_rows[row++];
+  for (size_t i = 0; i < N; ++i)
+    for (size_t k = 0; k < stem_label[i].size(); ++k) stems.push_back(single_rows[row++]);
+  for (size_t i = 0; i < N; ++i) mix.push_back(single_rows[row++]);
+  ASSERT_EQ(row, single_rows.size());
+  const auto cos_lib = [&](const std::vector<double>& v) {  // -2 for an instrument without a clip
+    std::vector<double> c(L, -2.0);
+    for (size_t l = 0; l < L; ++l)
+      if (has_clip[l]) c[l] = dot(v, lib[l]);
+    return c;
+  };
+  // 4 decimals of rounding, float32 embeddings in the script against double here.
+  const double tol = 2e-4;
+
+  // oracle: each stem's own embedding as an output; single_on_mixture: the mixture's embedding.
+  Matrix oracle(N, std::vector<double>(L, -2.0)), on_mix(N), stem_cos;
+  for (size_t i = 0, a = 0; i < N; a += stem_label[i].size(), ++i) {
+    for (size_t k = 0; k < stem_label[i].size(); ++k) {
+      stem_cos.push_back(cos_lib(stems[a + k]));
+      for (size_t l = 0; l < L; ++l) oracle[i][l] = std::max(oracle[i][l], stem_cos.back()[l]);
+    }
+    on_mix[i] = cos_lib(mix[i]);
+  }
+  expect_map(report["oracle"], simple_map(oracle, truth), tol, "oracle");
+  expect_map(report["single_on_mixture"], simple_map(on_mix, truth), tol, "single_on_mixture");
+  const auto oracle_hub = hubness(stem_cos, has_clip);
+  EXPECT_NEAR(report["oracle"]["hub_top1_share"].get<double>(), oracle_hub.first, tol);
+  EXPECT_NEAR(report["oracle"]["hub_skewness"].get<double>(), oracle_hub.second, 2e-3);
+  EXPECT_NEAR(report["stems_cos_to_mean"].get<double>(), cos_to_mean(stems), 2e-3);
+
+  // The multi encoder: each slot alone, the best over the slots, and its hubness over every output.
+  std::vector<Matrix> cos(N);  // cos[i][j]: output j of mixture i against the library
+  Matrix best(N, std::vector<double>(L, -2.0)), all_picks;
+  for (size_t i = 0; i < N; ++i)
+    for (size_t j = 0; j < M; ++j) {
+      cos[i].push_back(cos_lib(out_rows[i * M + j]));
+      all_picks.push_back(cos[i][j]);
+      for (size_t l = 0; l < L; ++l) best[i][l] = std::max(best[i][l], cos[i][j][l]);
+    }
+  expect_map(multi, simple_map(best, truth), tol, "multi");
+  const auto multi_hub = hubness(all_picks, has_clip);
+  EXPECT_NEAR(multi["hub_top1_share"].get<double>(), multi_hub.first, tol);
+  EXPECT_NEAR(multi["hub_skewness"].get<double>(), multi_hub.second, 2e-3);
+  double collapse = 0;
+  for (size_t j = 0; j < M; ++j) {
+    Matrix slot_rows, slot_scores;
+    for (size_t i = 0; i < N; ++i) {
+      slot_rows.push_back(out_rows[i * M + j]);
+      slot_scores.push_back(cos[i][j]);
+    }
+    const Json& s = multi["slots"][j];
+    EXPECT_EQ(s["slot"], j);
+    expect_map(s, simple_map(slot_scores, truth), tol, "slot " + std::to_string(j));
+    EXPECT_NEAR(s["cos_to_mean"].get<double>(), cos_to_mean(slot_rows), 2e-3) << j;
+    collapse += cos_to_mean(slot_rows) / double(M);
+  }
+  EXPECT_NEAR(multi["collapse"].get<double>(), collapse, 2e-3);
+
+  // matched: the outputs paired one to one with the stems for the largest total cosine (exact
+  // subset DP here, scipy's Hungarian in the script); the mAP score of an instrument is its best
+  // cosine over the paired outputs only.
+  Matrix matched_best(N, std::vector<double>(L, -2.0));
+  std::vector<double> pair_cos, ranks;
+  for (size_t i = 0, a = 0; i < N; a += stem_label[i].size(), ++i) {
+    Matrix c(M, std::vector<double>(stem_label[i].size()));
+    for (size_t j = 0; j < M; ++j)
+      for (size_t k = 0; k < stem_label[i].size(); ++k) c[j][k] = dot(out_rows[i * M + j], stems[a + k]);
+    const auto pairs = best_assignment(c);
+    ASSERT_EQ(pairs.size(), std::min(M, stem_label[i].size())) << i;
+    for (const auto& [j, k] : pairs) {
+      for (size_t l = 0; l < L; ++l) matched_best[i][l] = std::max(matched_best[i][l], cos[i][j][l]);
+      pair_cos.push_back(c[j][k]);
+      const double true_cos = cos[i][j][stem_label[i][k]];
+      ranks.push_back(double(std::count_if(cos[i][j].begin(), cos[i][j].end(), [&](double x) { return x > true_cos; })));
+    }
+  }
+  expect_map(matched, simple_map(matched_best, truth), tol, "matched");
+  EXPECT_NEAR(matched["cosine_mean"].get<double>(),
+              std::accumulate(pair_cos.begin(), pair_cos.end(), 0.0) / double(pair_cos.size()), tol);
+  std::sort(ranks.begin(), ranks.end());
+  const size_t n = ranks.size();
+  EXPECT_EQ(matched["true_rank_median"].get<double>(), n % 2 ? ranks[n / 2] : (ranks[n / 2 - 1] + ranks[n / 2]) / 2);
+  EXPECT_NEAR(matched["true_top1_share"].get<double>(), double(std::count(ranks.begin(), ranks.end(), 0.0)) / double(n),
+              tol);
+  EXPECT_NEAR(matched["true_top10_share"].get<double>(),
+              double(std::count_if(ranks.begin(), ranks.end(), [](double r) { return r < 10; })) / double(n), tol);
+
+  // The detectors score every instrument of a present family (or (file, family)) 1 plus tiny random
+  // noise: each label's AP lies between its positives coming last and first in that block.
+  for (const bool by_file : {false, true}) {
+    std::vector<double> worst(L, 0.0), support(L, 0.0);
+    for (size_t l = 0; l < L; ++l) {
+      double pos = 0, block = 0;
+      for (size_t i = 0; i < N; ++i) {
+        bool present = false;
+        for (size_t s : stem_label[i]) present |= family[s] == family[l] && (!by_file || file[s] == file[l]);
+        block += present;
+        pos += truth[i][l];
+      }
+      support[l] = pos;
+      if (pos > 0) worst[l] = worst_block_ap(pos, block);
+    }
+    double lo_macro = 0, hi_macro = 0, lo_w = 0, n_pos = 0;
+    for (size_t l = 0; l < L; ++l) {
+      lo_macro += worst[l] / double(L);
+      hi_macro += (support[l] > 0) / double(L);
+      lo_w += worst[l] * support[l];
+      n_pos += support[l];
+    }
+    const Json& d = report[by_file ? "file_family_detector" : "family_detector"];
+    EXPECT_GE(d["map_macro"].get<double>(), lo_macro - 1e-4) << by_file;
+    EXPECT_LE(d["map_macro"].get<double>(), hi_macro + 1e-4) << by_file;
+    EXPECT_GE(d["map_weighted"].get<double>(), lo_w / n_pos - 1e-4) << by_file;
+  }
+
+  // eval-retrieval on the same checkpoints and split: its protocol, with nothing of its own that
+  // the script lacks (no existence head, no twin groups, one library clip), so mAP, hubness and
+  // collapse are the same numbers.
+  const auto r = tool_stdout("eval-retrieval", "--multi " + multi_ckpt().string() + " --single " +
+                                                   single_ckpt().string() + " --data " + data.string() +
+                                                   " --chance-repeats 1 -j 1 --device cpu");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Json ev = parse_json(r.output);
+  EXPECT_FALSE(ev.contains("existence_mean")) << "the fixture's multi encoder grew an existence head: eval-retrieval's "
+                                                 "mAP then weights by it and the script's does not";
+  EXPECT_FALSE(ev.contains("twin_groups"));
+  EXPECT_EQ(ev["library_clips"], 1);
+  EXPECT_EQ(ev["split"], "valid");
+  EXPECT_EQ(ev["counts"]["mixtures"], report["mixtures"]);
+  EXPECT_EQ(ev["counts"]["instruments"], report["library_instruments"]);
+  EXPECT_EQ(ev["counts"]["slots"], M);
+  EXPECT_NEAR(multi["map_macro"].get<double>(), ev["map_macro"].get<double>(), 1e-3);
+  EXPECT_NEAR(multi["map_weighted"].get<double>(), ev["map_weighted"].get<double>(), 1e-3);
+  EXPECT_NEAR(multi["hub_top1_share"].get<double>(), ev["slots"]["hub_top1_share"].get<double>(), 1e-3);
+  EXPECT_NEAR(multi["hub_skewness"].get<double>(), ev["slots"]["hub_skewness"].get<double>(), 2e-3);
+  EXPECT_NEAR(multi["collapse"].get<double>(), ev["slots"]["collapse"].get<double>(), 2e-3);
+  for (size_t j = 0; j < M; ++j)
+    EXPECT_NEAR(multi["slots"][j]["cos_to_mean"].get<double>(), ev["slots"]["collapse_per_slot"][j].get<double>(),
+                1e-3)
+        << j;
+}
+
+// The script's average_precision and map_scores against scikit-learn's average_precision_score, with
+// tied scores (the script is imported as a module by the reference Python).
+TEST(MapCeilingsScript, AveragePrecisionIsScikitLearns) {
+  const std::string py = test::reference_python();
+  if (py.empty()) GTEST_SKIP() << test::cross_check_skipped();
+  const fs::path check = kScratch / "map_ceilings_ap.py";
+  std::ofstream(check) << R"(import importlib.util, json, sys
+import numpy as np
+from sklearn.metrics import average_precision_score
+spec = importlib.util.spec_from_file_location("map_ceilings", sys.argv[1])
+mc = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(mc)
+rng = np.random.default_rng(5)
+worst, trials = 0.0, 0
+for t in range(400):
+    size = int(rng.integers(1, 40))
+    y = rng.integers(0, 2, size)
+    y[rng.integers(size)] = 1
+    levels = int(rng.integers(1, 6))
+    s = rng.random(size) if t % 4 == 0 else rng.integers(0, levels, size) / levels
+    worst = max(worst, abs(mc.average_precision(y, s) - average_precision_score(y, s)))
+    trials += 1
+truth = rng.integers(0, 2, (40, 7))
+truth[:, 3] = 0
+scores = rng.integers(0, 4, (40, 7)) / 4.0
+aps = np.array([average_precision_score(truth[:, k], scores[:, k]) for k in range(7) if truth[:, k].any()])
+support = truth.sum(0)[truth.any(0)]
+print(json.dumps({"trials": trials, "worst": worst, "map": mc.map_scores(truth, scores),
+                  "macro": float(aps.sum() / 7), "weighted": float(aps @ support / support.sum())}))
+)";
+  const auto r = test::run_command(py + " " + check.string() + " " + std::string(INSTRET_SOURCE_DIR) +
+                                   "/scripts/map_ceilings.py 2>&1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Json j = parse_json(r.output);
+  EXPECT_EQ(j["trials"], 400);
+  EXPECT_LT(j["worst"].get<double>(), 1e-12) << r.output;
+  EXPECT_NEAR(j["map"]["map_macro"].get<double>(), j["macro"].get<double>(), 5.1e-5) << r.output;
+  EXPECT_NEAR(j["map"]["map_weighted"].get<double>(), j["weighted"].get<double>(), 5.1e-5) << r.output;
+}
+
+// Every failure is one line on stderr naming the problem, a non-zero exit and no traceback.
+TEST(MapCeilingsScript, FailuresAreOneLineWithoutATraceback) {
+  const auto expect_one_line = [](const ScriptRun& r, const std::string& needle) {
+    EXPECT_NE(r.code, 0) << r.err;
+    EXPECT_TRUE(r.out.empty()) << r.out;
+    EXPECT_EQ(r.err.find("Traceback"), std::string::npos) << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_EQ(r.err.rfind("map_ceilings.py: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << needle << "\n" << r.err;
+  };
+  const std::string build = " --build " + build_dir();
+  // A missing dataset folder.
+  const fs::path absent = kScratch / "absent_data";
+  expect_one_line(map_ceilings(absent.string() + " none.pt" + build), absent.string());
+  // A folder with a valid split but no single_train.jsonl (as random_mix_view.py writes): no --centre.
+  const fs::path view = kScratch / "mc_view";
+  fs::create_directories(view);
+  std::ofstream(view / "instruments.json") << R"([{"id": "a", "split": "valid", "family": "organ"}])";
+  std::ofstream(view / "single_valid.jsonl") << R"({"instrument": "a", "path": "single/valid/a.wav"})" << "\n";
+  std::ofstream(view / "multi_valid.jsonl")
+      << R"({"path": "multi/valid/m.wav", "stems": [{"instrument": "a", "path": "multi/valid/m_a.wav"}]})" << "\n";
+  expect_one_line(map_ceilings(view.string() + " none.pt --centre 5" + build), "single_train.jsonl");
+  // A split the folder lacks.
+  expect_one_line(map_ceilings(view.string() + " none.pt --split test" + build), "single_test.jsonl");
+  // embed fails (here: the clips are missing): its own message, as one line of the script's.
+  expect_one_line(map_ceilings(view.string() + " none.pt" + build), "a.wav");
+  // No embed where --build points.
+  expect_one_line(map_ceilings(view.string() + " none.pt --build " + (kScratch / "nobuild").string()), "nobuild");
+  // --multi without scipy (hidden from the script): says what to install.
+  const auto r = test::run_command(
+      "/usr/bin/python3 -c \"import runpy, sys; sys.modules['scipy'] = None; sys.argv = ['map_ceilings.py', '" +
+      view.string() + "', 'none.pt', '--multi', 'none.pt']; runpy.run_path('" + std::string(INSTRET_SOURCE_DIR) +
+      "/scripts/map_ceilings.py', run_name='__main__')\" 2>&1");
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("python3-scipy"), std::string::npos) << r.output;
+}
+
+// A hand-worked case: a stand-in bin/embed (the script's --build) that gives fixed 3-d embeddings by
+// file name. Valid instruments A, B (organ, of two SoundFont files), C (bass) with library clips
+// e_A, e_B, e_C (A's second clip, e_C, must not be used) and D with no clip, in no mixture (AP 0 in
+// every macro: 4 labels). Mixtures m1 {A}, m2 {B}, m3 {C}, m4 {A, B}, stems embedded as their
+// instruments, whole mixtures as e_A, e_B, e_A, e_C, and two outputs each:
+//   m1 (e_A, e_B)  m2 (e_C, e_B)  m3 (e_C, e_A)  m4 ((e_A + e_B) / sqrt 2, e_C).
+// Every output but one points at an instrument, so the spare outputs (m1's second, m2's first,
+// m3's second) add wrong instruments that the matched outputs (one to one: m4's two stems share
+// its first output's cosine, so one of them gets the second output, cosine 0) do not.
+TEST(MapCeilingsScript, HandWorkedCaseWithAStandInEmbed) {
+  const fs::path data = kScratch / "mc_hand", build = kScratch / "mc_fake_build";
+  fs::remove_all(data);
+  fs::create_directories(data / "clips");
+  fs::create_directories(build / "bin");
+  std::ofstream(data / "instruments.json") << R"([
+    {"id": "T", "split": "train", "family": "organ", "file": "f1.sf2"},
+    {"id": "A", "split": "valid", "family": "organ", "file": "f1.sf2"},
+    {"id": "B", "split": "valid", "family": "organ", "file": "f2.sf2"},
+    {"id": "C", "split": "valid", "family": "bass", "file": "f1.sf2"},
+    {"id": "D", "split": "valid", "family": "reed", "file": "f3.sf2"}])";
+  std::ofstream(data / "single_valid.jsonl")
+      << R"({"instrument": "A", "path": "clips/a.wav"})" "\n" R"({"instrument": "B", "path": "clips/b.wav"})" "\n"
+      << R"({"instrument": "A", "path": "clips/a2.wav"})" "\n" R"({"instrument": "C", "path": "clips/c.wav"})" "\n";
+  std::ofstream(data / "single_train.jsonl")
+      << R"({"instrument": "T", "path": "clips/t1.wav"})" "\n" R"({"instrument": "T", "path": "clips/t2.wav"})" "\n";
+  std::ofstream(data / "multi_valid.jsonl")
+      << R"({"path": "clips/m1.wav", "stems": [{"instrument": "A", "path": "clips/m1_a.wav"}]})" "\n"
+      << R"({"path": "clips/m2.wav", "stems": [{"instrument": "B", "path": "clips/m2_b.wav"}]})" "\n"
+      << R"({"path": "clips/m3.wav", "stems": [{"instrument": "C", "path": "clips/m3_c.wav"}]})" "\n"
+      << R"({"path": "clips/m4.wav", "stems": [{"instrument": "A", "path": "clips/m4_a.wav"},)"
+      << R"( {"instrument": "B", "path": "clips/m4_b.wav"}]})" "\n";
+  for (const char* f : {"a", "a2", "b", "c", "t1", "t2", "m1", "m1_a", "m2", "m2_b", "m3", "m3_c", "m4", "m4_a", "m4_b"})
+    std::ofstream(data / "clips" / (std::string(f) + ".wav"));
+  // Unnormalised on purpose: the script normalises what embed gives.
+  std::ofstream(build / "bin" / "table.json") << R"({
+    "--single": {"a.wav": [3, 0, 0], "a2.wav": [0, 0, 1], "b.wav": [0, 2, 0], "c.wav": [0, 0, 1],
+                 "t1.wav": [1, 0, 0], "t2.wav": [0, 1, 0],
+                 "m1_a.wav": [1, 0, 0], "m2_b.wav": [0, 1, 0], "m3_c.wav": [0, 0, 1], "m4_a.wav": [2, 0, 0],
+                 "m4_b.wav": [0, 1, 0], "m1.wav": [1, 0, 0], "m2.wav": [0, 1, 0], "m3.wav": [1, 0, 0],
+                 "m4.wav": [0, 0, 1]},
+    "--multi": {"m1.wav": [[1, 0, 0], [0, 1, 0]], "m2.wav": [[0, 0, 1], [0, 1, 0]],
+                "m3.wav": [[0, 0, 1], [1, 0, 0]], "m4.wav": [[1, 1, 0], [0, 0, 2]]}})";
+  const fs::path embed = build / "bin" / "embed";
+  std::ofstream(embed) << R"(#!/usr/bin/python3
+import json, os, sys
+import numpy as np
+a = sys.argv[1:]
+mode, ckpt, out = a[0], a[1], a[a.index("-o") + 1]
+if ckpt != {"--single": "single.pt", "--multi": "multi.pt"}[mode]:
+    sys.exit(f"embed: {mode} got {ckpt}")
+files = a[a.index("-o") + 2:]
+files = [f for f in files if f != "-q"]
+for f in files:
+    if not os.path.isfile(f):
+        sys.exit(f"embed: cannot read {f}: no such file")
+table = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "table.json")))[mode]
+np.save(out, np.array([table[os.path.basename(f)] for f in files], dtype=np.float32))
+)";
+  fs::permissions(embed, fs::perms::owner_all, fs::perm_options::add);
+  const auto run = map_ceilings(data.string() + " single.pt --multi multi.pt --centre 2 --build " + build.string());
+  ASSERT_EQ(run.code, 0) << run.err << run.out;
+  const Json r = parse_json(run.out);
+  EXPECT_EQ(r["mixtures"], 4);
+  EXPECT_EQ(r["library_instruments"], 4);
+  const auto expect = [&](const Json& got, double macro, double weighted, const std::string& what) {
+    EXPECT_NEAR(got["map_macro"].get<double>(), macro, 1e-4) << what << "\n" << run.out;
+    EXPECT_NEAR(got["map_weighted"].get<double>(), weighted, 1e-4) << what << "\n" << run.out;
+  };
+  // Supports A 2, B 2, C 1, D 0. APs of A, B, C (D: 0) under each rule, ties as one block:
+  expect(r["oracle"], 3.0 / 4, 1.0, "oracle");                                    // 1, 1, 1
+  expect(r["single_on_mixture"], 1.5 / 4, 2.75 / 5, "single_on_mixture");          // .5, .75, .25
+  expect(r["multi"], 1.5 / 4, (7.0 / 12 * 4 + 1.0 / 3) / 5, "multi");             // 7/12, 7/12, 1/3
+  expect(r["multi"]["slots"][0], 2.25 / 4, 4.0 / 5, "slot 0");                     // 1, .75, .5
+  expect(r["multi"]["slots"][1], 1.25 / 4, 2.25 / 5, "slot 1");                    // .5, .5, .25
+  expect(r["multi"]["matched"], 2.5 / 4, 4.5 / 5, "matched");                      // 1, 1, .5
+  expect(r["file_family_detector"], 3.0 / 4, 1.0, "file_family_detector");         // 1, 1, 1
+  // The family detector ties A and B in m1, m2, m4 (organ) and breaks the tie by noise: each of
+  // their APs is 7/12, 5/6 or 1 (the negative third, second or first in the block); C's is 1.
+  bool family_ok = false;
+  for (double a : {7.0 / 12, 5.0 / 6, 1.0})
+    for (double b : {7.0 / 12, 5.0 / 6, 1.0})
+      family_ok |= std::fabs(r["family_detector"]["map_macro"].get<double>() - (a + b + 1) / 4) < 1e-4 &&
+                   std::fabs(r["family_detector"]["map_weighted"].get<double>() - (2 * a + 2 * b + 1) / 5) < 1e-4;
+  EXPECT_TRUE(family_ok) << run.out;
+  const Json& m = r["multi"]["matched"];
+  EXPECT_NEAR(m["cosine_mean"].get<double>(), (3 + std::sqrt(0.5) + 0) / 5, 1e-4);  // m4: one stem gets cosine 0
+  EXPECT_EQ(m["true_rank_median"].get<double>(), 0.0);
+  EXPECT_NEAR(m["true_top1_share"].get<double>(), 0.8, 1e-12);  // m4's e_C output ranks its stem behind C
+  EXPECT_NEAR(m["true_top10_share"].get<double>(), 1.0, 1e-12);
+  // Hubness: the stems pick A, B, C, A, B (2, 2, 1 of 5); the outputs A, B, C, B, C, A, A (the first
+  // of m4's tie), C: 3, 2, 3 of 8. Both count vectors have skewness -1/sqrt 2.
+  EXPECT_NEAR(r["oracle"]["hub_top1_share"].get<double>(), 0.4, 1e-12);
+  EXPECT_NEAR(r["oracle"]["hub_skewness"].get<double>(), -std::sqrt(0.5), 1e-3);
+  EXPECT_NEAR(r["multi"]["hub_top1_share"].get<double>(), 3.0 / 8, 1e-12);
+  EXPECT_NEAR(r["multi"]["hub_skewness"].get<double>(), -std::sqrt(0.5), 1e-3);
+  const Matrix slot0 = {{1, 0, 0}, {0, 0, 1}, {0, 0, 1}, {std::sqrt(0.5), std::sqrt(0.5), 0}},
+               slot1 = {{0, 1, 0}, {0, 1, 0}, {1, 0, 0}, {0, 0, 1}};
+  EXPECT_NEAR(r["multi"]["slots"][0]["cos_to_mean"].get<double>(), cos_to_mean(slot0), 1e-3);
+  EXPECT_NEAR(r["multi"]["slots"][1]["cos_to_mean"].get<double>(), cos_to_mean(slot1), 1e-3);
+  // --centre 2: both train clips, whose mean (e_A + e_B) / 2 has norm 1/sqrt 2; the same keys again.
+  ASSERT_TRUE(r.contains("centred")) << run.out;
+  EXPECT_EQ(r["centred"]["train_clips"], 2);
+  EXPECT_NEAR(r["centred"]["mean_norm"].get<double>(), std::sqrt(0.5), 1e-4);
+  for (const char* k : {"oracle", "single_on_mixture", "multi"}) EXPECT_TRUE(r["centred"].contains(k)) << k;
+  EXPECT_TRUE(r["centred"]["multi"].contains("matched"));
+  EXPECT_EQ(r["centred"]["multi"]["slots"].size(), 2u);
 }
