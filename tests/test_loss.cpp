@@ -12,7 +12,6 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/loss/existence_loss.h"
-#include "instret/loss/spare_slot_loss.h"
 #include "instret/loss/family_smoothing.h"
 #include "instret/loss/linear_assignment.h"
 #include "instret/loss/matched_contrastive_loss.h"
@@ -415,39 +414,4 @@ TEST(ExistenceLoss, TargetsFromTheAssignmentAndBceByHand) {
   EXPECT_THROW(existence_targets(pit.assignments, 3, 3), UsageError);
   EXPECT_THROW(existence_targets(pit.assignments, 2, 2), UsageError);  // slot 2 outside [0, 2)
   EXPECT_THROW(existence_loss(logits.view({6}), pit.assignments), UsageError);
-}
-
-TEST(SpareSlotLoss, SpareOutputsPulledToTheirNearestTargetByHand) {
-  // 2-d vectors. Mixture 0: 3 slots, 1 stem (+1 padding row, which must be ignored); mixture 1: 3
-  // slots, 2 stems. The assignment matches slot 0 in mixture 0 and slots 0 and 1 in mixture 1.
-  const auto outputs = torch::tensor({1.0f, 0.0f, 0.0f, 2.0f, -1.0f, 0.0f,  // mixture 0: slots 0, 1, 2
-                                      1.0f, 0.0f, 0.0f, 1.0f, 1.0f, 1.0f})  // mixture 1
-                           .view({2, 3, 2})
-                           .requires_grad_(true);
-  const auto targets = torch::tensor({3.0f, 0.0f, -1.0f, 0.0f,  // mixture 0: the stem, then padding (opposite of slot 2)
-                                      1.0f, 0.0f, 0.0f, 1.0f})
-                           .view({2, 2, 2});
-  const auto counts = torch::tensor({1, 2}, torch::kInt64);
-  const PitLoss pit = pit_cosine_loss(outputs, targets, counts);
-  ASSERT_EQ(pit.assignments[0].rows, (std::vector<int64_t>{0}));
-  // Spare: mixture 0 slots 1 (cos 0 to the stem) and 2 (cos -1; the padding row, cos 1, must not count);
-  // mixture 1 slot 2 (best cos 1/sqrt(2) to either stem). Mean of 1 - best over the 3 spare slots.
-  const double want = ((1 - 0.0) + (1 - -1.0) + (1 - 1 / std::sqrt(2.0))) / 3;
-  const auto loss = spare_slot_loss(outputs, targets, counts, pit.assignments);
-  EXPECT_NEAR(loss.item<double>(), want, 1e-6);
-  // Only spare outputs get a gradient; matched ones are the PIT loss's business.
-  loss.backward();
-  const auto g = outputs.grad();
-  EXPECT_EQ(g[0][0].abs().sum().item<double>(), 0.0);
-  EXPECT_EQ(g[1][0].abs().sum().item<double>(), 0.0);
-  EXPECT_EQ(g[1][1].abs().sum().item<double>(), 0.0);
-  EXPECT_GT(g[0][1].abs().sum().item<double>(), 0.0);
-  EXPECT_GT(g[1][2].abs().sum().item<double>(), 0.0);
-  // No spare slot (as many stems as slots): 0.
-  const auto full = torch::tensor({1.0f, 0.0f, 0.0f, 1.0f}).view({1, 2, 2});
-  const PitLoss all = pit_cosine_loss(full, full, torch::tensor({2}, torch::kInt64));
-  EXPECT_EQ(spare_slot_loss(full, full, torch::tensor({2}, torch::kInt64), all.assignments).item<double>(), 0.0);
-  EXPECT_THROW(spare_slot_loss(outputs, targets, torch::tensor({0, 2}, torch::kInt64), pit.assignments), UsageError);
-  EXPECT_THROW(spare_slot_loss(outputs, targets, torch::tensor({3, 2}, torch::kInt64), pit.assignments), UsageError);
-  EXPECT_THROW(spare_slot_loss(outputs[0], targets, counts, pit.assignments), UsageError);
 }

@@ -11,7 +11,6 @@
 #include "instret/data/sampling.h"
 #include "instret/eval/retrieval_benchmark.h"
 #include "instret/loss/existence_loss.h"
-#include "instret/loss/spare_slot_loss.h"
 #include "instret/loss/matched_contrastive_loss.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/stop_signals.h"
@@ -210,8 +209,6 @@ torch::Tensor MultiTask::loss(const Batch& batch) {
   PitLoss pit = pit_cosine_loss(outputs, targets, counts, reduction_);
   if (out.existence.defined() && config_.multi_task.existence_weight > 0)
     pit.loss = pit.loss + config_.multi_task.existence_weight * existence_loss(out.existence, pit.assignments);
-  if (config_.multi_task.spare_weight > 0)
-    pit.loss = pit.loss + config_.multi_task.spare_weight * spare_slot_loss(outputs, targets, counts, pit.assignments);
   if (config_.multi_task.contrastive_weight == 0) return pit.loss;
   // Each target's instrument: target rows are single clips (random mixing) or stems (Nlakh-multi).
   std::vector<int64_t> labels;

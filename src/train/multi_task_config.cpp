@@ -16,7 +16,6 @@ void MultiTaskConfig::validate(const TrainConfig& config) const {
                  "must not exceed model.n_outputs (" + std::to_string(config.model.n_outputs) + ")");
   config_require(config_one_of(loss_reduction, {"mean", "sum"}), "loss_reduction", "must be \"mean\" or \"sum\"");
   config_require(contrastive_weight >= 0 && std::isfinite(contrastive_weight), "contrastive.weight", "must be >= 0");
-  config_require(spare_weight >= 0 && std::isfinite(spare_weight), "spare.weight", "must be >= 0");
   config_require(existence_weight >= 0 && std::isfinite(existence_weight), "existence.weight", "must be >= 0");
   config_require(contrastive_temperature > 0 && std::isfinite(contrastive_temperature), "contrastive.temperature",
                  "must be > 0");
@@ -28,7 +27,6 @@ Json to_json(const MultiTaskConfig& c) {
   return {{"single_encoder", c.single_encoder},
           {"loss_reduction", c.loss_reduction},
           {"contrastive", {{"weight", c.contrastive_weight}, {"temperature", c.contrastive_temperature}}},
-          {"spare", {{"weight", c.spare_weight}}},
           {"existence", {{"weight", c.existence_weight}}},
           {"targets", c.targets},
           {"targets_dir", c.targets_dir},
@@ -41,7 +39,6 @@ MultiTaskConfig multi_task_config_from_json(const Json& j, const TrainConfig& co
   c.loss_reduction = config_get<std::string>(j, "loss_reduction");
   c.contrastive_weight = config_get<double>(j, "contrastive.weight");
   c.contrastive_temperature = config_get<double>(j, "contrastive.temperature");
-  c.spare_weight = config_get<double>(j, "spare.weight");
   c.existence_weight = config_get<double>(j, "existence.weight");
   c.targets = config_get<std::string>(j, "targets");
   c.targets_dir = config_get<std::string>(j, "targets_dir");
