@@ -79,6 +79,9 @@ def main():
             sys.exit(f"map_ceilings.py: {args.data} is not a render-nlakh folder of a {args.split} split (no {name})")
     if args.centre > 0 and not os.path.isfile(os.path.join(args.data, "single_train.jsonl")):
         sys.exit(f"map_ceilings.py: --centre needs {args.data}/single_train.jsonl (a view of random_mix_view.py has none)")
+    tool = os.path.join(args.build, "bin", "embed")
+    if not os.access(tool, os.X_OK):
+        sys.exit(f"map_ceilings.py: no {tool} (build it, or give --build)")
     read = lambda name: [json.loads(l) for l in open(os.path.join(args.data, name))]
     catalogue = json.load(open(os.path.join(args.data, "instruments.json")))
     instruments = {i["id"]: i for i in catalogue}
@@ -103,9 +106,6 @@ def main():
     def embed(paths, mode="--single", checkpoint=args.checkpoint):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "e.npy")
-            tool = os.path.join(args.build, "bin", "embed")
-            if not os.access(tool, os.X_OK):
-                sys.exit(f"map_ceilings.py: no {tool} (build it, or give --build)")
             run = subprocess.run([tool, mode, checkpoint, "-o", out, "-q"] + [os.path.join(args.data, p) for p in paths],
                                  stderr=subprocess.PIPE, text=True)
             if run.returncode != 0:  # embed's own one-line error, as one line of this script's

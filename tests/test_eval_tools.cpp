@@ -720,23 +720,24 @@ std::vector<Json> read_jsonl(const fs::path& path) {
   return out;
 }
 
-// Rows of an embed .npy, L2-normalised, in double: (N, D) -> N x D, (N, M, D) -> N*M x D.
-std::vector<std::vector<double>> unit_rows(const fs::path& npy) {
-  const torch::Tensor t = read_npy(npy).to(torch::kFloat64);
-  const torch::Tensor rows = t.reshape({-1, t.size(-1)});
-  std::vector<std::vector<double>> out(size_t(rows.size(0)), std::vector<double>(size_t(rows.size(1))));
-  for (int64_t i = 0; i < rows.size(0); ++i) {
-    double n = 0;
-    for (int64_t d = 0; d < rows.size(1); ++d) n += rows[i][d].item<double>() * rows[i][d].item<double>();
-    for (int64_t d = 0; d < rows.size(1); ++d) out[size_t(i)][size_t(d)] = rows[i][d].item<double>() / std::sqrt(n);
-  }
-  return out;
-}
-
 double dot(const std::vector<double>& a, const std::vector<double>& b) {
   double s = 0;
   for (size_t d = 0; d < a.size(); ++d) s += a[d] * b[d];
   return s;
+}
+
+// Rows of an embed .npy, L2-normalised, in double: (N, D) -> N x D, (N, M, D) -> N*M x D.
+std::vector<std::vector<double>> unit_rows(const fs::path& npy) {
+  const torch::Tensor t = read_npy(npy).to(torch::kFloat64);
+  const torch::Tensor rows = t.reshape({-1, t.size(-1)}).contiguous();
+  const auto a = rows.accessor<double, 2>();
+  std::vector<std::vector<double>> out(size_t(rows.size(0)));
+  for (int64_t i = 0; i < rows.size(0); ++i) {
+    const std::vector<double> row(&a[i][0], &a[i][0] + rows.size(1));
+    const double n = std::sqrt(dot(row, row));
+    for (double x : row) out[size_t(i)].push_back(x / n);
+  }
+  return out;
 }
 
 using Matrix = std::vector<std::vector<double>>;
