@@ -13,11 +13,15 @@
 # $DEMO_DIR (default out/demo). `scripts/demo.sh --long` (or DEMO_LONG=1) runs a bigger, better
 # version (40 clips per instrument, 400 valid and 400 test mixtures, 6,000 steps per encoder: about 30 minutes
 # on 2 cores with native bf16, 50 without, by the default run's per-step times).
+# For sweeps: DEMO_SEED (default 0) seeds both encoders' training (the data stay those of the recipe's
+# own seed), and DEMO_DATA_CONFIG (default configs/nlakh_default.json) is the recipe rendered in step 1.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 out="${DEMO_DIR:-$root/out/demo}"
 long="${DEMO_LONG:-0}"
+seed="${DEMO_SEED:-0}"
+data_config="${DEMO_DATA_CONFIG:-configs/nlakh_default.json}"
 [ "${1:-}" = "--long" ] && long=1
 "$root/scripts/setup.sh"
 bin="$build/bin"
@@ -33,7 +37,7 @@ step() { printf '\n== [%ss] %s\n' "$(($(date +%s) - start))" "$*"; }
 mkdir -p "$out"
 
 step "1. Render Nlakh from the embedded default recipe ($clips clips per instrument, $valid_mixtures valid and test mixtures)"
-"$bin/render-nlakh" -c configs/nlakh_default.json -o "$out/nlakh" -j 0 \
+"$bin/render-nlakh" -c "$data_config" -o "$out/nlakh" -j 0 \
   --set single.clips_per_instrument="$clips" --set multi.train=20 --set multi.valid="$valid_mixtures" \
   --set multi.test="$valid_mixtures"
 
@@ -42,7 +46,7 @@ if [ -f "$out/single/checkpoints/last.pt" ]; then
   "$bin/train-single" --continue "$out/single" --set steps="$single_steps"
 else
   "$bin/train-single" -c configs/cpu_single.json --data "$out/nlakh" --run "$out/single" --set steps="$single_steps" \
-    --set valid.every="$single_valid_every"
+    --set seed="$seed" --set valid.every="$single_valid_every"
 fi
 single="$out/single/checkpoints/best.pt"
 
@@ -51,7 +55,7 @@ if [ -f "$out/multi/checkpoints/last.pt" ]; then
   "$bin/train-multi" --continue "$out/multi" --set steps="$multi_steps"
 else
   "$bin/train-multi" -c configs/cpu_multi_small_random.json --data "$out/nlakh" --single "$single" \
-    --run "$out/multi" --set steps="$multi_steps" --set valid.every="$multi_valid_every"
+    --run "$out/multi" --set steps="$multi_steps" --set seed="$seed" --set valid.every="$multi_valid_every"
 fi
 multi="$out/multi/checkpoints/best.pt"
 

@@ -15,6 +15,7 @@ packages=(
   python3-venv  # scripts/test-torch2.sh installs a PyPI torch wheel into a virtual environment
   # The embedded default dataset: SoundFonts and General MIDI files from Debian.
   fluid-soundfont-gm timgm6mb-soundfont csound-soundfont musescore-general-soundfont-small
+  opl3-soundfont  # an OPL3 FM chip's GM set (the third train SoundFont: FM synthesis, no shared samples)
   minuet-data  # GeneralUser GS 1.47 (the test split's SoundFont)
   openttd-openmsx simutrans-data planetblupi-music-midi freedink-data mma
 )

@@ -211,14 +211,19 @@ TEST_F(RenderNlakh, EmbeddedDefaultRecipeWithSmallCounts) {
     for (const std::string& family : family_names()) EXPECT_GE(s["families"][family]["instruments"].get<int>(), 1) << family;
     EXPECT_GE(summary["midi_files"][split].get<int>(), 20) << split;
   }
-  // Whole SoundFonts per split: train FluidR3 + MuseScore General, valid TimGM6mb + sf_GMbank, test GeneralUser GS.
+  // Whole SoundFonts per split: train FluidR3 + MuseScore General + OPL3 FM, valid TimGM6mb + sf_GMbank, test
+  // GeneralUser GS.
+  const std::map<std::string, std::string> split_of_file = {
+      {"FluidR3_GM.sf2", "train"}, {"MuseScore_General.sf3", "train"}, {"OPL-3_FM_128M.sf2", "train"},
+      {"TimGM6mb.sf2", "valid"},   {"sf_GMbank.sf2", "valid"},         {"GeneralUser-v1.47.sf2", "test"}};
+  std::set<std::string> files;
   for (const Json& i : read_json_file(out / "instruments.json")) {
     const std::string file = fs::path(i["file"].get<std::string>()).filename().string();
-    EXPECT_EQ(i["split"], file == "FluidR3_GM.sf2" || file == "MuseScore_General.sf3" ? "train"
-                          : file == "GeneralUser-v1.47.sf2"                          ? "test"
-                                                                                      : "valid")
-        << file;
+    files.insert(file);
+    ASSERT_TRUE(split_of_file.count(file)) << file;
+    EXPECT_EQ(i["split"], split_of_file.at(file)) << file;
   }
+  EXPECT_EQ(files.size(), split_of_file.size());  // every SoundFont gives instruments
   EXPECT_GE(summary["midi_files"]["train"].get<int>() + summary["midi_files"]["valid"].get<int>() +
                 summary["midi_files"]["test"].get<int>(),
             150);
