@@ -18,11 +18,23 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
-out="${DEMO_DIR:-$root/out/demo}"
+# Relative DEMO_DIR and DEMO_DATA_CONFIG are the caller's, resolved before the script moves to the root.
+out="$(realpath -m -- "${DEMO_DIR:-$root/out/demo}")"
 long="${DEMO_LONG:-0}"
 seed="${DEMO_SEED:-0}"
-data_config="${DEMO_DATA_CONFIG:-configs/nlakh_default.json}"
+data_config="${DEMO_DATA_CONFIG:-$root/configs/nlakh_default.json}"
 [ "${1:-}" = "--long" ] && long=1
+fail() { echo "demo.sh: $*" >&2; exit 2; }
+[[ "$seed" =~ ^[0-9]{1,18}$ ]] || fail "DEMO_SEED must be a non-negative integer, not '$seed'"
+[ -f "$data_config" ] && [ -r "$data_config" ] || fail "DEMO_DATA_CONFIG '$data_config' is not a readable file"
+data_config="$(realpath -- "$data_config")"
+for run in single multi; do  # a run that is continued keeps the seed it started with
+  if [ -f "$out/$run/config.json" ] && [ -f "$out/$run/checkpoints/last.pt" ]; then
+    was="$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1])).get("seed", 0))' "$out/$run/config.json" 2>/dev/null)" ||
+      fail "cannot read $out/$run/config.json"
+    [ "$was" = "$seed" ] || fail "$out/$run was trained with seed $was, not DEMO_SEED $seed: choose another DEMO_DIR"
+  fi
+done
 "$root/scripts/setup.sh"
 bin="$build/bin"
 cd "$root"
