@@ -48,7 +48,7 @@ start=$(date +%s)
 step() { printf '\n== [%ss] %s\n' "$(($(date +%s) - start))" "$*"; }
 mkdir -p "$out"
 
-step "1. Render Nlakh from the embedded default recipe ($clips clips per instrument, $valid_mixtures valid and test mixtures)"
+step "1. Render Nlakh from ${data_config#"$root"/} ($clips clips per instrument, $valid_mixtures valid and test mixtures)"
 "$bin/render-nlakh" -c "$data_config" -o "$out/nlakh" -j 0 \
   --set single.clips_per_instrument="$clips" --set multi.train=20 --set multi.valid="$valid_mixtures" \
   --set multi.test="$valid_mixtures"
