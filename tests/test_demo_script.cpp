@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 
 #include "test_support.h"
@@ -17,24 +16,14 @@ namespace {
 
 const fs::path kScratch = instret::test::scratch_dir("demo_script", true);
 
-struct DemoRun {
-  int code;
-  std::string err;
-};
-
-// Runs the demo with `env` (shell assignments) and DEMO_DIR=`dir`; stdout is discarded.
-DemoRun demo(const std::string& env, const fs::path& dir) {
-  const fs::path err = kScratch / "stderr.txt";
-  const auto r = instret::test::run_command(env + " DEMO_DIR='" + dir.string() + "' timeout 60 '" +
-                                            std::string(INSTRET_SOURCE_DIR) + "/scripts/demo.sh' > /dev/null 2> '" +
-                                            err.string() + "'");
-  std::ifstream in(err);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {r.code, text.str()};
+// Runs the demo with `env` (shell assignments) and DEMO_DIR=`dir`.
+instret::test::CommandOutputs demo(const std::string& env, const fs::path& dir) {
+  return instret::test::run_command_apart(env + " DEMO_DIR='" + dir.string() + "' timeout 60 '" +
+                                              std::string(INSTRET_SOURCE_DIR) + "/scripts/demo.sh' > /dev/null",
+                                          kScratch / "stderr.txt");
 }
 
-void expect_refused(const DemoRun& r, const std::string& needle) {
+void expect_refused(const instret::test::CommandOutputs& r, const std::string& needle) {
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_EQ(r.err.rfind("demo.sh: ", 0), 0u) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;

@@ -692,21 +692,13 @@ TEST(EvalTools, CudaGivesTheCpuNumbers) {
 
 namespace {
 
-struct ScriptRun {
-  int code;
-  std::string out, err;  // stdout and stderr apart
-};
+using ScriptRun = test::CommandOutputs;
 
 // `python scripts/map_ceilings.py ARGS` (Debian's python3 by default, as docs/evaluation.md runs it).
 ScriptRun map_ceilings(const std::string& args, const std::string& python = "/usr/bin/python3") {
   static int calls = 0;
   const fs::path err = kScratch / ("map_ceilings_" + std::to_string(calls++) + ".err");
-  const auto r = test::run_command(python + " " + std::string(INSTRET_SOURCE_DIR) + "/scripts/map_ceilings.py " + args +
-                                   " 2>" + err.string());
-  std::ifstream in(err);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {r.code, r.output, text.str()};
+  return test::run_command_apart(python + " " + std::string(INSTRET_SOURCE_DIR) + "/scripts/map_ceilings.py " + args, err);
 }
 
 // The build folder whose bin/ holds the tools (the script's --build).

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 
 namespace instret::test {
@@ -65,6 +67,20 @@ inline CommandResult run_command(const std::string& command) {
   while (size_t n = std::fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
   const int status = ::pclose(pipe);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+struct CommandOutputs {
+  int code;              // exit status; -1 when the command did not exit normally
+  std::string out, err;  // its stdout and stderr, apart
+};
+
+// Runs a shell command with its stderr sent to `err_file` (overwritten), and captures both streams.
+inline CommandOutputs run_command_apart(const std::string& command, const std::filesystem::path& err_file) {
+  const CommandResult r = run_command(command + " 2> '" + err_file.string() + "'");
+  std::ifstream in(err_file);
+  std::stringstream err;
+  err << in.rdbuf();
+  return {r.code, r.output, err.str()};
 }
 
 }  // namespace instret::test
