@@ -11,7 +11,6 @@
 
 #include "instret/core/config.h"
 #include "instret/core/error.h"
-#include "instret/loss/cosine_margin.h"
 #include "instret/loss/existence_loss.h"
 #include "instret/loss/family_smoothing.h"
 #include "instret/loss/linear_assignment.h"
@@ -415,36 +414,4 @@ TEST(ExistenceLoss, TargetsFromTheAssignmentAndBceByHand) {
   EXPECT_THROW(existence_targets(pit.assignments, 3, 3), UsageError);
   EXPECT_THROW(existence_targets(pit.assignments, 2, 2), UsageError);  // slot 2 outside [0, 2)
   EXPECT_THROW(existence_loss(logits.view({6}), pit.assignments), UsageError);
-}
-
-TEST(CosineMargin, LogitsByHandMarginOnTheLabelOnly) {
-  // Row 0: (3, 4) has cosine 0.6 to (1, 0) and 0.8 to (0, 2); row 1 is zero (cosine 0 everywhere).
-  const auto e = torch::tensor({3.0, 4.0, 0.0, 0.0}).reshape({2, 2});
-  const auto w = torch::tensor({1.0, 0.0, 0.0, 2.0}).reshape({2, 2});
-  const auto labels = torch::tensor({1, 0}, torch::kInt64);
-  const auto with = cosine_margin_logits(e, w, labels, 10.0, 0.2);
-  EXPECT_EQ(with.scalar_type(), torch::kFloat32);
-  const auto want = torch::tensor({6.0, 6.0, -2.0, 0.0}, torch::kFloat32).reshape({2, 2});
-  EXPECT_TRUE(torch::allclose(with, want, 1e-5, 1e-6)) << with;
-  const auto without = cosine_margin_logits(e, w, torch::Tensor(), 10.0, 0.2);
-  EXPECT_TRUE(torch::allclose(without, torch::tensor({6.0, 8.0, 0.0, 0.0}, torch::kFloat32).reshape({2, 2}), 1e-5, 1e-6));
-  // Scale-free in both inputs: only directions count.
-  EXPECT_TRUE(torch::allclose(cosine_margin_logits(e * 7, w * 0.5, labels, 10.0, 0.2), with, 1e-5, 1e-6));
-}
-
-TEST(CosineMargin, GradientReachesEmbeddingAndWeightAndIsChecked) {
-  torch::manual_seed(0);
-  auto e = torch::randn({5, 4}, torch::kFloat64).requires_grad_(true);
-  auto w = torch::randn({3, 4}, torch::kFloat64).requires_grad_(true);
-  const auto labels = torch::tensor({0, 1, 2, 1, 0}, torch::kInt64);
-  const auto loss = torch::nn::functional::cross_entropy(cosine_margin_logits(e, w, labels, 30.0, 0.2), labels);
-  loss.backward();
-  EXPECT_GT(e.grad().abs().sum().item<double>(), 0);
-  EXPECT_GT(w.grad().abs().sum().item<double>(), 0);
-  // The gradient is orthogonal to each embedding (the loss sees only its direction).
-  EXPECT_LT((e.grad() * e).sum(1).abs().max().item<double>(), 1e-4);
-  EXPECT_THROW(cosine_margin_logits(e, w.narrow(1, 0, 3), labels, 30.0, 0.2), UsageError);
-  EXPECT_THROW(cosine_margin_logits(e, w, labels.narrow(0, 0, 4), 30.0, 0.2), UsageError);
-  EXPECT_THROW(cosine_margin_logits(e, w, labels, 0.0, 0.2), UsageError);
-  EXPECT_THROW(cosine_margin_logits(e, w, labels, 30.0, std::nan("")), UsageError);
 }

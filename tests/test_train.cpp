@@ -215,37 +215,6 @@ TEST(TrainSingle, FamilySmoothingTrainsAndIsChecked) {
   EXPECT_NE(r.output.find("unknown config key 'family_smoothing'"), std::string::npos) << r.output;
 }
 
-TEST(TrainSingle, CosineClassifierTrainsAndIsChecked) {
-  const std::string common = "--data " + tiny_data().string() + kTinySingle + " --set steps=3 --set valid.every=3";
-  const fs::path plain = kScratch / "cos_plain", cosine = kScratch / "cos_margin";
-  auto r = tool("train-single", common + " --run " + plain.string());
-  ASSERT_EQ(r.code, 0) << r.output;
-  r = tool("train-single", common + " --run " + cosine.string() + " --set classifier.kind=cosine");
-  ASSERT_EQ(r.code, 0) << r.output;
-  const auto pa = metrics(plain, "train"), pb = metrics(cosine, "train");
-  ASSERT_EQ(pa.size(), 3u);
-  ASSERT_EQ(pb.size(), 3u);
-  // At the start every cosine is near 0, so the loss is near log(classes) + the margin's share,
-  // not the linear classifier's.
-  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(std::isfinite(pb[i]["loss"].get<double>()));
-  EXPECT_GT(std::abs(pa[0]["loss"].get<double>() - pb[0]["loss"].get<double>()), 1e-3);
-  EXPECT_EQ(read_json_file(cosine / "config.json")["classifier"]["kind"], "cosine");
-  // The validation scores the held-out clips with the same cosine logits.
-  const auto valid = metrics(cosine, "valid");
-  ASSERT_FALSE(valid.empty());
-  EXPECT_TRUE(std::isfinite(valid.back()["loss"].get<double>()));
-  r = tool("train-single", common + " --run " + (kScratch / "cos_bad").string() + " --set classifier.kind=arcface");
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("config key 'classifier.kind': must be \"linear\" or \"cosine\""), std::string::npos) << r.output;
-  r = tool("train-single", common + " --run " + (kScratch / "cos_bad2").string() + " --set classifier.margin=1");
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("config key 'classifier.margin'"), std::string::npos) << r.output;
-  r = tool("train-multi", "--data " + tiny_data().string() + " --single x.pt --run " +
-                              (kScratch / "multi_cos").string() + kTinyMulti + " --set classifier.kind=cosine");
-  EXPECT_EQ(r.code, 2) << r.output;
-  EXPECT_NE(r.output.find("unknown config key 'classifier"), std::string::npos) << r.output;
-}
-
 // bf16 forced on (emulated where the CPU lacks it): both tools train with finite losses, say so in
 // the log, and train-multi keeps its bf16 targets apart from float32 ones.
 TEST(TrainTools, Bf16ForcedOnTrainsAndSaysSo) {

@@ -10,7 +10,6 @@
 #include "instret/core/hash.h"
 #include "instret/core/precision.h"
 #include "instret/data/sampling.h"
-#include "instret/loss/cosine_margin.h"
 #include "instret/loss/family_smoothing.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/stop_signals.h"
@@ -116,17 +115,10 @@ torch::Tensor SingleTask::logmel(const Batch& batch) {
   return frontend_->forward(to_device(audio, device_));
 }
 
-torch::Tensor SingleTask::class_logits(const HanCnnOutput& out, const torch::Tensor& labels) const {
-  if (config_.single_task.classifier != "cosine") return out.logits;
-  const auto& weight = model_->linear2->ptr(0)->as<torch::nn::Linear>()->weight;
-  return cosine_margin_logits(out.embedding, weight, labels, config_.single_task.cosine_scale,
-                              config_.single_task.cosine_margin);
-}
-
 torch::Tensor SingleTask::loss(const Batch& batch) {
   model_->train();
   const torch::Tensor labels = to_device(torch::tensor(batch.labels, torch::kInt64), device_);
-  const torch::Tensor logits = class_logits(model_->forward(logmel(batch)), labels);
+  const torch::Tensor logits = model_->forward(logmel(batch)).logits;
   if (smoothed_targets_.defined()) return smoothed_cross_entropy(logits, labels, smoothed_targets_);
   return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels);
 }
@@ -141,7 +133,7 @@ Json SingleTask::validate() {
     const torch::Tensor mel = frontend_->forward(to_device(audio, device_));
     Autocast autocast(bf16_, device_);
     const HanCnnOutput out = model_->forward(mel);
-    return torch::cat({class_logits(out, {}).to(torch::kFloat32), out.embedding.to(torch::kFloat32)}, 1);
+    return torch::cat({out.logits.to(torch::kFloat32), out.embedding.to(torch::kFloat32)}, 1);
   };
   if (!heldout_clips_.empty()) {
     const torch::Tensor out = embed_clips(

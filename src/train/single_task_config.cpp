@@ -9,22 +9,13 @@ void SingleTaskConfig::validate(const TrainConfig& config) const {
   config_require(!config.model.is_multi(), "model.kind", "train-single trains \"han_cnn\", not \"" + config.model.kind + "\"");
   config_require(config.data.kind == "single", "data.kind", "train-single reads \"single\"");
   config_require(family_smoothing >= 0 && family_smoothing <= 1, "family_smoothing", "must be in [0, 1]");
-  config_require(classifier == "linear" || classifier == "cosine", "classifier.kind", "must be \"linear\" or \"cosine\"");
-  config_require(cosine_scale > 0 && cosine_scale <= 1000, "classifier.scale", "must be in (0, 1000]");
-  config_require(cosine_margin >= 0 && cosine_margin < 1, "classifier.margin", "must be in [0, 1)");
 }
 
-Json to_json(const SingleTaskConfig& c) {
-  return {{"family_smoothing", c.family_smoothing},
-          {"classifier", {{"kind", c.classifier}, {"scale", c.cosine_scale}, {"margin", c.cosine_margin}}}};
-}
+Json to_json(const SingleTaskConfig& c) { return {{"family_smoothing", c.family_smoothing}}; }
 
 SingleTaskConfig single_task_config_from_json(const Json& j, const TrainConfig& config) {
   SingleTaskConfig c;
   c.family_smoothing = config_get<double>(j, "family_smoothing");
-  c.classifier = config_get<std::string>(j, "classifier.kind");
-  c.cosine_scale = config_get<double>(j, "classifier.scale");
-  c.cosine_margin = config_get<double>(j, "classifier.margin");
   c.validate(config);
   return c;
 }

@@ -37,9 +37,6 @@ class SingleTask : public TrainTask {
 
  private:
   torch::Tensor logmel(const Batch& batch);
-  // The classifier's logits of a forward pass: the linear layer's, or with classifier.kind "cosine"
-  // the margin cosine logits against linear2's weight (the margin on `labels`; none when undefined).
-  torch::Tensor class_logits(const HanCnnOutput& out, const torch::Tensor& labels) const;
 
   const TrainConfig& config_;
   ModelConfig model_config_;  // config_.model with n_classes from the data

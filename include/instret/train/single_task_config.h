@@ -3,8 +3,6 @@
 // docs/training.md lists every key.
 #pragma once
 
-#include <string>
-
 #include "instret/core/config.h"
 
 namespace instret {
@@ -13,11 +11,6 @@ struct TrainConfig;
 
 struct SingleTaskConfig {
   double family_smoothing = 0.0;  // label smoothing onto the class's family (0 = the paper's cross-entropy)
-  // The classifier on the embedding: "linear" (the paper's linear layer) or "cosine" (additive-margin
-  // cosine logits, instret/loss/cosine_margin.h, with cosine_scale and cosine_margin).
-  std::string classifier = "linear";
-  double cosine_scale = 30.0;
-  double cosine_margin = 0.2;
 
   // UsageError naming the key; also checks the shared sections train-single needs (model.kind
   // "han_cnn", data.kind "single").
