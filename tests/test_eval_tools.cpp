@@ -692,10 +692,8 @@ TEST(EvalTools, CudaGivesTheCpuNumbers) {
 
 namespace {
 
-using ScriptRun = test::CommandOutputs;
-
 // `python scripts/map_ceilings.py ARGS` (Debian's python3 by default, as docs/evaluation.md runs it).
-ScriptRun map_ceilings(const std::string& args, const std::string& python = "/usr/bin/python3") {
+test::CommandOutputs map_ceilings(const std::string& args, const std::string& python = "/usr/bin/python3") {
   static int calls = 0;
   const fs::path err = kScratch / ("map_ceilings_" + std::to_string(calls++) + ".err");
   return test::run_command_apart(python + " " + std::string(INSTRET_SOURCE_DIR) + "/scripts/map_ceilings.py " + args, err);
@@ -1089,7 +1087,7 @@ print(json.dumps({"trials": trials, "worst": worst, "map": mc.map_scores(truth, 
 
 // Every failure is one line on stderr naming the problem, a non-zero exit and no traceback.
 TEST(MapCeilingsScript, FailuresAreOneLineWithoutATraceback) {
-  const auto expect_one_line = [](const ScriptRun& r, const std::string& needle) {
+  const auto expect_one_line = [](const test::CommandOutputs& r, const std::string& needle) {
     EXPECT_NE(r.code, 0) << r.err;
     EXPECT_TRUE(r.out.empty()) << r.out;
     EXPECT_EQ(r.err.find("Traceback"), std::string::npos) << r.err;
