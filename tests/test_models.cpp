@@ -133,6 +133,63 @@ TEST(Models, SetHeadShapesExistenceAndInputDependence) {
   EXPECT_THROW(bad.validate(), UsageError);
 }
 
+TEST(Models, MaskHeadSplitsTheTrunksMapAmongSlots) {
+  torch::manual_seed(4);
+  const auto x = torch::randn({3, 32, 40});
+  auto c = tiny("small");
+  c.head = "mask";
+  c.mask.hidden = 8;
+  MultiEncoderNet m(c);
+  EXPECT_FALSE(m->cnn->linear2) << "the mask head's trunk has no classifier";
+  ASSERT_TRUE(m->mask);
+  const MultiOutput out = m->forward_all(x);
+  EXPECT_EQ(out.embeddings.sizes(), (std::vector<int64_t>{3, c.n_outputs, c.emb_dim}));
+  EXPECT_EQ(out.existence.sizes(), (std::vector<int64_t>{3, c.n_outputs}));
+  EXPECT_TRUE(c.has_existence());
+  // Every parameter gets a gradient: the mask network through the masks and the existence, the trunk
+  // through both parts.
+  (out.embeddings.sum() + out.existence.sum()).backward();
+  for (const auto& p : m->named_parameters())
+    EXPECT_TRUE(p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) << p.key();
+  m->eval();
+  torch::NoGradGuard no_grad;
+  // The masks are a softmax over the slots at every region of the block-2 map.
+  const torch::Tensor map = m->cnn->early_map(x);
+  const torch::Tensor masks = m->mask->forward(map);
+  EXPECT_EQ(masks.sizes(), (std::vector<int64_t>{3, c.n_outputs, map.size(2), map.size(3)}));
+  EXPECT_TRUE(torch::allclose(masks.sum(1), torch::ones({3, map.size(2), map.size(3)}), 1e-5, 1e-6));
+  EXPECT_GE(masks.min().item<double>(), 0.0);
+  // Existence = log(M * the slot's share of the map), with the initial scale 1 and bias 0.
+  EXPECT_TRUE(torch::allclose(m->forward_all(x).existence, torch::log(masks.mean({2, 3}) * double(c.n_outputs) + 1e-6), 1e-5, 1e-6));
+  // Slot k is the trunk's late part on the map times mask k, computed by hand.
+  const torch::Tensor e = m->forward(x);
+  for (int64_t k = 0; k < c.n_outputs; ++k)
+    EXPECT_TRUE(torch::allclose(e.select(1, k), m->cnn->late_embedding(map * masks.narrow(1, k, 1)), 1e-5, 1e-6)) << k;
+  // Slots depend on the input and differ from each other.
+  EXPECT_GT((e[0] - e[1]).abs().max().item<double>(), 1e-4);
+  EXPECT_GT((e[0][0] - e[0][1]).abs().max().item<double>(), 1e-4);
+  // A zero last layer gives equal masks 1/M: every slot is the trunk's embedding of map / M.
+  auto last = m->mask->net[m->mask->net->size() - 1]->as<torch::nn::Conv2d>();
+  last->weight.zero_();
+  last->bias.zero_();
+  const torch::Tensor uniform = m->forward(x);
+  const torch::Tensor want = m->cnn->late_embedding(map / double(c.n_outputs));
+  for (int64_t k = 0; k < c.n_outputs; ++k) EXPECT_TRUE(torch::allclose(uniform.select(1, k), want, 1e-5, 1e-6)) << k;
+  EXPECT_LT(m->forward_all(x).existence.abs().max().item<double>(), 1e-5);  // equal shares: probability 0.5
+  // The split of the single encoder is exact: late_embedding(early_map(x)) is the embedding.
+  EXPECT_TRUE(torch::allclose(m->cnn->late_embedding(map), m->cnn->forward(x).embedding, 1e-6, 1e-7));
+  // Longer inputs run too (the masks are convolutional).
+  EXPECT_EQ(m->forward(torch::randn({1, 32, 130})).sizes(), (std::vector<int64_t>{1, c.n_outputs, c.emb_dim}));
+
+  ModelConfig bad = tiny("large");
+  bad.head = "mask";
+  EXPECT_THROW(bad.validate(), UsageError);  // masks the Han CNN trunk only
+  bad = tiny("small");
+  bad.head = "mask";
+  bad.mask.hidden = 0;
+  EXPECT_THROW(bad.validate(), UsageError);
+}
+
 TEST(Models, SinePositionsByHand) {
   const auto p = sine_positions_2d(2, 3, 8, torch::TensorOptions());
   ASSERT_EQ(p.sizes(), (std::vector<int64_t>{6, 8}));
@@ -177,12 +234,14 @@ TEST(Models, ConfigJsonRoundTripAndValidation) {
   c.convnext.drop_path = 0.25;
   c.head = "set";
   c.set.layers = 3;
+  c.mask.hidden = 12;
   const auto back = model_config_from_json(to_json(c));
   EXPECT_EQ(to_json(back), to_json(c));
   // A checkpoint made before the set head existed has no "head": it is the paper's linear head.
   Json old = to_json(tiny("small"));
   old.erase("head");
   old.erase("set");
+  old.erase("mask");
   EXPECT_EQ(model_config_from_json(old).head, "linear");
   EXPECT_THROW(model_config_from_json(Json{{"kind", "huge"}}), UsageError);
   EXPECT_THROW(model_config_from_json(Json{{"n_output", 9}}), UsageError);

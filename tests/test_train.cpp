@@ -648,6 +648,46 @@ TEST(TrainMulti, WarmStartCopiesTheSingleEncodersTrunk) {
   MultiEncoderNet convnext(large);
   EXPECT_NE(test::error_of<UsageError>([&] { warm_start(*convnext, "single", single, MelConfig{}); }).find("needs model.kind \"small\""),
             std::string::npos);
+
+  // The mask head's trunk starts as the single encoder too: unmasked, its two parts give the embedding.
+  ModelConfig masked = small;
+  masked.head = "mask";
+  MultiEncoderNet mask_net(masked);
+  warm_start(*mask_net, "single_trunk", single, MelConfig{});
+  mask_net->eval();
+  EXPECT_TRUE(torch::allclose(mask_net->cnn->late_embedding(mask_net->cnn->early_map(x)), frozen->forward(x).embedding, 1e-5, 1e-6));
+  EXPECT_NE(test::error_of<UsageError>([&] { warm_start(*mask_net, "single", single, MelConfig{}); }).find("use \"single_trunk\""),
+            std::string::npos);
+}
+
+TEST(TrainMulti, MaskHeadTrainsWithTheSeparationTerm) {
+  const fs::path ckpt = tiny_single_checkpoint();
+  const std::string small = " --set model.kind=small --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]'"
+                            " --set batch_size=4 --set log_every=1 --set data.kind=random --set data.mixes_per_epoch=16"
+                            " --set valid.batch_size=8 -j 1 --set contrastive.weight=1 --set valid.every=3"
+                            " --set model.head=mask --set model.mask.hidden=8 --set warm_start=single_trunk";
+  const fs::path run = kScratch / "multi_mask";
+  auto r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " + run.string() +
+                                   small + " --set separation.weight=1 --set steps=3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto train = metrics(run, "train");
+  ASSERT_EQ(train.size(), 3u);
+  for (const Json& m : train) EXPECT_TRUE(std::isfinite(m["loss"].get<double>())) << m.dump();
+  // Validation applies the existence rules beside the paper's.
+  const auto valid = metrics(run, "valid");
+  ASSERT_EQ(valid.size(), 1u);
+  for (const char* key : {"set_size", "existence_mean", "all_slots_map_macro"}) EXPECT_TRUE(valid[0].contains(key)) << key;
+  // The separation term adds to the loss: the same run without it has a lower first loss.
+  const fs::path plain = kScratch / "multi_mask_plain";
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " + plain.string() +
+                              small + " --set steps=1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(metrics(plain, "train")[0]["loss"].get<double>(), train[0]["loss"].get<double>());
+  // The term needs the mask head.
+  r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " +
+                              (kScratch / "multi_sep_linear").string() + kTinyMulti + " --set separation.weight=1");
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("separation.weight"), std::string::npos) << r.output;
 }
 
 TEST(TrainMulti, WarmStartedSmallTrainsWithTheContrastiveTerm) {

@@ -61,9 +61,16 @@ HanCnnImpl::HanCnnImpl(const HanCnnConfig& c, int64_t emb_dim, int64_t n_out) {
   }
 }
 
+torch::Tensor HanCnnImpl::early_map(const torch::Tensor& logmel) {
+  return conv2->forward(conv1->forward(han_cnn_input(logmel)));
+}
+
+torch::Tensor HanCnnImpl::late_embedding(const torch::Tensor& map) {
+  return linear1->forward(conv4->forward(conv3->forward(map)));
+}
+
 HanCnnOutput HanCnnImpl::forward(const torch::Tensor& logmel) {
-  auto x = conv4->forward(conv3->forward(conv2->forward(conv1->forward(han_cnn_input(logmel)))));
-  auto embedding = linear1->forward(x);
+  auto embedding = late_embedding(early_map(logmel));
   return {linear2 ? linear2->forward(embedding) : torch::Tensor(), embedding};
 }
 
@@ -88,7 +95,7 @@ torch::Tensor HanCnnImpl::embed(const torch::Tensor& logmel) {
   torch::NoGradGuard guard;
   torch::Tensor embedding;
   try {
-    embedding = linear1->forward(conv4->forward(conv3->forward(conv2->forward(conv1->forward(input)))));
+    embedding = late_embedding(conv2->forward(conv1->forward(input)));
   } catch (...) {
     train(was_training);  // e.g. an input too short for the pools: the caller's mode is kept
     throw;

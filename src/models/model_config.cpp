@@ -24,12 +24,15 @@ void ModelConfig::validate() const {
   for (auto d : convnext.depths) check(d > 0, "model.convnext.depths must be positive");
   for (auto d : convnext.dims) check(d > 0, "model.convnext.dims must be positive");
   check(convnext.drop_path >= 0 && convnext.drop_path < 1, "model.convnext.drop_path must be in [0, 1)");
-  check(head == "linear" || head == "set", "model.head must be \"linear\" or \"set\", got \"" + head + "\"");
-  check(head == "linear" || is_multi(), "model.head \"set\" needs a multi encoder (model.kind \"small\" or \"large\")");
+  check(head == "linear" || head == "set" || head == "mask",
+        "model.head must be \"linear\", \"set\" or \"mask\", got \"" + head + "\"");
+  check(head == "linear" || is_multi(), "model.head \"" + head + "\" needs a multi encoder (model.kind \"small\" or \"large\")");
+  check(head != "mask" || kind == "small", "model.head \"mask\" needs model.kind \"small\" (it masks the Han CNN trunk's map)");
   check(set.dim > 0 && set.dim <= 4096, "model.set.dim must be in [1, 4096]");
   check(set.heads > 0 && set.dim % set.heads == 0, "model.set.heads must be positive and divide model.set.dim");
   check(set.layers > 0 && set.layers <= 16, "model.set.layers must be in [1, 16]");
   check(set.ffn > 0 && set.ffn <= 16384, "model.set.ffn must be in [1, 16384]");
+  check(mask.hidden > 0 && mask.hidden <= 4096, "model.mask.hidden must be in [1, 4096]");
 }
 
 Json to_json(const HanCnnConfig& c) {
@@ -46,10 +49,13 @@ Json to_json(const SetHeadConfig& c) {
   return Json{{"dim", c.dim}, {"heads", c.heads}, {"layers", c.layers}, {"ffn", c.ffn}};
 }
 
+Json to_json(const MaskHeadConfig& c) { return Json{{"hidden", c.hidden}}; }
+
 Json to_json(const ModelConfig& c) {
   return Json{{"kind", c.kind},          {"n_classes", c.n_classes}, {"n_outputs", c.n_outputs},
               {"emb_dim", c.emb_dim},    {"head", c.head},           {"han", to_json(c.han)},
-              {"convnext", to_json(c.convnext)}, {"set", to_json(c.set)}};
+              {"convnext", to_json(c.convnext)}, {"set", to_json(c.set)},
+              {"mask", to_json(c.mask)}};
 }
 
 ModelConfig model_config_from_json(const Json& j, const std::string& source) {
@@ -72,6 +78,7 @@ ModelConfig model_config_from_json(const Json& j, const std::string& source) {
   c.set.heads = config_get<int64_t>(merged, "set.heads");
   c.set.layers = config_get<int64_t>(merged, "set.layers");
   c.set.ffn = config_get<int64_t>(merged, "set.ffn");
+  c.mask.hidden = config_get<int64_t>(merged, "mask.hidden");
   c.validate();
   return c;
 }

@@ -36,9 +36,9 @@ void validate_warm_start(const std::string& mode, const ModelConfig& model) {
   if (mode != "none" && model_kind != "small")
     throw UsageError("config key 'warm_start': \"" + mode + "\" needs model.kind \"small\" (the single encoder's Han CNN trunk), got \"" +
                      model_kind + "\"");
-  if (mode == "single" && model.head == "set")
+  if (mode == "single" && model.head != "linear")
     throw UsageError("config key 'warm_start': \"single\" starts the linear head's outputs near the mixture's embedding; "
-                     "the set head (model.head \"set\") has no such start: use \"single_trunk\"");
+                     "the " + model.head + " head (model.head \"" + model.head + "\") has no such start: use \"single_trunk\"");
 }
 
 void check_warm_start(const std::string& mode, const ModelConfig& config, const SingleEncoder& single,

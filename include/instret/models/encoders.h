@@ -7,6 +7,7 @@
 
 #include "instret/models/convnext.h"
 #include "instret/models/han_cnn.h"
+#include "instret/models/mask_head.h"
 #include "instret/models/model_config.h"
 #include "instret/models/set_head.h"
 
@@ -18,13 +19,16 @@ torch::Tensor convnext_input(const torch::Tensor& logmel);
 struct MultiOutput {
   torch::Tensor embeddings;  // (B, n_outputs, emb_dim)
   torch::Tensor existence;   // (B, n_outputs) logits; undefined for the linear head
+  torch::Tensor masks;       // (B, n_outputs, H, W) with the mask head, else undefined
 };
 
 // Outputs (B, n_outputs, emb_dim). Linear head (the paper's): Small = submodule "cnn", a Han CNN
 // whose linear2 is Linear(emb_dim, n_outputs*emb_dim); Large = submodule "convnext", a ConvNeXt
 // whose head is LayerNorm -> Linear(dims.back(), n_outputs*emb_dim). Set head: submodule "set" reads
 // Small's local embeddings (HanCnn::local_embeddings: the trunk and linear1, no linear2) or Large's
-// last-stage map (no ConvNeXt head).
+// last-stage map (no ConvNeXt head). Mask head (Small only): submodule "mask" splits the trunk's map
+// after block 2 among the slots, and each slot's masked map runs the trunk's blocks 3-4 and linear1
+// (HanCnn::early_map / late_embedding; no linear2).
 class MultiEncoderNetImpl : public torch::nn::Module {
  public:
   explicit MultiEncoderNetImpl(const ModelConfig& config);
@@ -37,6 +41,7 @@ class MultiEncoderNetImpl : public torch::nn::Module {
   HanCnn cnn{nullptr};
   ConvNext convnext{nullptr};
   SetHead set{nullptr};
+  MaskHead mask{nullptr};
 
  private:
   ModelConfig config_;

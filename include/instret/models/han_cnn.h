@@ -35,6 +35,11 @@ class HanCnnImpl : public torch::nn::Module {
   // T', F'), one vector per time-frequency region from the layer that makes the single encoder's
   // embedding (which pools the map first): the set head's tokens for the Small encoder.
   torch::Tensor local_embeddings(const torch::Tensor& logmel);
+  // The network in two parts, forward's embedding = late_embedding(early_map(logmel)): blocks 1-2
+  // (conv1, conv2: (B, channels[1], T'', F'')), and blocks 3-4 with linear1 on such a map (B, emb_dim).
+  // The mask head (models/mask_head.h) masks the map between them.
+  torch::Tensor early_map(const torch::Tensor& logmel);
+  torch::Tensor late_embedding(const torch::Tensor& map);
 
   torch::nn::Sequential conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, linear1{nullptr}, linear2{nullptr};
 };

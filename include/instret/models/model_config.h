@@ -38,23 +38,31 @@ struct SetHeadConfig {
   int64_t ffn = 512;
 };
 
+// The mask head of the Small multi encoder (model.head "mask", models/mask_head.h): a convolutional
+// network of `hidden` channels that splits the trunk's map after block 2 among the output slots.
+struct MaskHeadConfig {
+  int64_t hidden = 64;
+};
+
 // Which network: "han_cnn" (single-instrument encoder, classifier over n_classes),
 // "small" (Han CNN trunk) or "large" (ConvNeXt trunk). A multi encoder's head: "linear" (the
 // paper's: the pooled trunk output -> Linear(.., n_outputs*emb_dim); Small: the Han CNN's linear2,
-// Large: ConvNeXt's LayerNorm + Linear) or "set" (SetHeadConfig, with an existence score per slot).
+// Large: ConvNeXt's LayerNorm + Linear), "set" (SetHeadConfig, with an existence score per slot) or,
+// Small only, "mask" (MaskHeadConfig: each slot is the single encoder's embedding of a masked map).
 struct ModelConfig {
   std::string kind = "han_cnn";
   int64_t n_classes = 953;  // han_cnn only: number of training instruments
   int64_t n_outputs = 9;    // multi encoders: M output embeddings
   int64_t emb_dim = 1024;   // embedding width D (Han CNN penultimate layer and multi outputs)
-  std::string head = "linear";  // multi encoders: "linear" (the paper's) or "set"
+  std::string head = "linear";  // multi encoders: "linear" (the paper's), "set" or "mask" (Small only)
   HanCnnConfig han;
   ConvNextConfig convnext;
   SetHeadConfig set;
+  MaskHeadConfig mask;
 
   bool is_multi() const { return kind != "han_cnn"; }
-  // A multi encoder with the set head: it also gives an existence logit per output slot.
-  bool has_existence() const { return is_multi() && head == "set"; }
+  // A multi encoder with the set or mask head: it also gives an existence logit per output slot.
+  bool has_existence() const { return is_multi() && head != "linear"; }
   // Throws UsageError naming the offending key.
   void validate() const;
 };
@@ -62,6 +70,7 @@ struct ModelConfig {
 Json to_json(const HanCnnConfig& c);
 Json to_json(const ConvNextConfig& c);
 Json to_json(const SetHeadConfig& c);
+Json to_json(const MaskHeadConfig& c);
 Json to_json(const ModelConfig& c);
 
 // Reads a config; keys missing from `j` keep their defaults, unknown keys and wrong types are
