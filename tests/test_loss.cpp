@@ -12,7 +12,6 @@
 #include "instret/core/config.h"
 #include "instret/core/error.h"
 #include "instret/loss/existence_loss.h"
-#include "instret/loss/separation_loss.h"
 #include "instret/loss/family_smoothing.h"
 #include "instret/loss/linear_assignment.h"
 #include "instret/loss/matched_contrastive_loss.h"
@@ -415,51 +414,4 @@ TEST(ExistenceLoss, TargetsFromTheAssignmentAndBceByHand) {
   EXPECT_THROW(existence_targets(pit.assignments, 3, 3), UsageError);
   EXPECT_THROW(existence_targets(pit.assignments, 2, 2), UsageError);  // slot 2 outside [0, 2)
   EXPECT_THROW(existence_loss(logits.view({6}), pit.assignments), UsageError);
-}
-
-TEST(SeparationLoss, LoudestStemsSlotPerRegionByHand) {
-  // Mixture 0: 2 stems on a 1 x 2 grid of regions, matched to slots 2 (stem 0) and 0 (stem 1); mixture
-  // 1: 1 stem, matched to slot 1, with no energy in region 1.
-  Assignment a0, a1;
-  a0.rows = {0, 2};
-  a0.cols = {1, 0};
-  a1.rows = {1};
-  a1.cols = {0};
-  const auto energy = torch::tensor({3.0f, 1.0f,    // mixture 0, stem 0: loudest in region 0
-                                     1.0f, 5.0f,    // mixture 0, stem 1: loudest in region 1
-                                     2.0f, 0.0f})   // mixture 1, stem 0
-                          .view({3, 1, 2});
-  const auto masks = torch::tensor({0.2f, 0.5f, 0.3f, 0.1f, 0.5f, 0.4f,   // mixture 0: slot 0, 1, 2 x 2 regions
-                                    0.3f, 0.2f, 0.6f, 0.3f, 0.1f, 0.5f})  // mixture 1
-                         .view({2, 3, 1, 2});
-  // Mixture 0: region 0 (energy 4 of 10) -> stem 0 -> slot 2 (mask 0.5); region 1 (6 of 10) -> stem 1 ->
-  // slot 0 (mask 0.5). Mixture 1: region 0 (all the energy) -> slot 1 (mask 0.6).
-  const double want = (-(0.4 * std::log(0.5) + 0.6 * std::log(0.5)) - std::log(0.6)) / 2;
-  EXPECT_NEAR(separation_loss(masks, energy, {2, 1}, {a0, a1}).item<double>(), want, 1e-6);
-  // The gradient reaches the picked mask entries only.
-  const auto m = masks.clone().requires_grad_(true);
-  separation_loss(m, energy, {2, 1}, {a0, a1}).backward();
-  EXPECT_EQ(int64_t(m.grad().ne(0).sum().item<int64_t>()), 3);
-  // A silent mixture counts 0.
-  EXPECT_NEAR(separation_loss(masks, torch::zeros({3, 1, 2}), {2, 1}, {a0, a1}).item<double>(), 0.0, 1e-9);
-  // Shapes, counts and assignments that do not fit are refused.
-  EXPECT_THROW(separation_loss(masks, energy.view({3, 2, 1}), {2, 1}, {a0, a1}), UsageError);
-  EXPECT_THROW(separation_loss(masks, energy, {2, 2}, {a0, a1}), UsageError);
-  EXPECT_THROW(separation_loss(masks, energy, {2, 1}, {a0}), UsageError);
-  Assignment unmatched;
-  unmatched.rows = {0};
-  unmatched.cols = {0};
-  EXPECT_THROW(separation_loss(masks, energy, {2, 1}, {unmatched, a1}), UsageError);  // stem 1 has no slot
-}
-
-TEST(SeparationLoss, RegionEnergyPoolsPowerLikeTheTrunk) {
-  // 0 dB everywhere but one bin at 10 dB: power 1 and 10; two 3x3/3 average pools of a (frames, n_mels)
-  // = (18, 9) grid give 2 x 1 regions.
-  auto db = torch::zeros({1, 9, 18});
-  db[0][4][2] = 10.0f;  // mel band 4, frame 2: region (0, 0)
-  const auto e = region_energy(db);
-  ASSERT_EQ(e.sizes(), (std::vector<int64_t>{1, 2, 1}));
-  EXPECT_NEAR(e[0][0][0].item<double>(), 1.0 + 9.0 / 81.0, 1e-5);
-  EXPECT_NEAR(e[0][1][0].item<double>(), 1.0, 1e-5);
-  EXPECT_THROW(region_energy(db[0]), UsageError);
 }

@@ -41,7 +41,7 @@ MultiOutput MultiEncoderNetImpl::forward_all(const torch::Tensor& logmel) {
     const torch::Tensor slots =
         (map.unsqueeze(1) * masks.unsqueeze(2).to(map.scalar_type())).flatten(0, 1).contiguous(map.suggest_memory_format());
     const torch::Tensor e = cnn->late_embedding(slots);
-    return {e.view({b, m, e.size(1)}), mask->existence(masks), masks};
+    return {e.view({b, m, e.size(1)}), mask->existence(masks)};
   }
   torch::Tensor flat = cnn ? cnn->forward(logmel).logits : convnext->forward(convnext_input(logmel));
   return {flat.view({flat.size(0), config_.n_outputs, config_.emb_dim}), torch::Tensor()};

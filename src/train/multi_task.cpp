@@ -12,7 +12,6 @@
 #include "instret/eval/retrieval_benchmark.h"
 #include "instret/loss/existence_loss.h"
 #include "instret/loss/matched_contrastive_loss.h"
-#include "instret/loss/separation_loss.h"
 #include "instret/models/memory_format.h"
 #include "instret/train/stop_signals.h"
 #include "instret/inference/cached_embeddings.h"
@@ -34,7 +33,6 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
     : config_(config), device_(device), bf16_(resolve_precision(config.bf16, device).bf16), rank_(dist.rank()),
       world_(dist.world_size()),
       random_(config.data.kind == "random"), on_the_fly_(config.multi_task.targets == "on_the_fly"),
-      with_stems_(on_the_fly_ || config.multi_task.separation_weight > 0),
       reduction_(pit_reduction_from_string(config.multi_task.loss_reduction)) {
   const std::string& root = config.data.root;
   if (root.empty()) throw UsageError("no dataset given (--data DIR, a render-nlakh output folder)");
@@ -53,7 +51,7 @@ MultiTask::MultiTask(const TrainConfig& config, const torch::Device& device, Dis
   valid_ = std::make_unique<RetrievalBenchmark>(RetrievalBenchmark::open(root, "valid", bench));
   // A batch holds its mixtures' audio, and with targets on the fly each stem's too.
   PrefetchLoader::check_memory(double(config.batch_size / world_) * double(valid_->instruments().clip_samples()) *
-                                   sizeof(float) * (1.0 + (with_stems_ ? double(config.model.n_outputs) : 0.0)),
+                                   sizeof(float) * (1.0 + (on_the_fly_ ? double(config.model.n_outputs) : 0.0)),
                                config.data.workers, config.data.prefetch);
   for (const NlakhMulti* m : std::initializer_list<const NlakhMulti*>{multi_train_.get(), &valid_->mixtures()}) {
     if (!m) continue;
@@ -142,12 +140,12 @@ Batch MultiTask::make_batch(int64_t step) const {
     std::vector<std::vector<int64_t>> recipes;
     for (int64_t i = 0; i < share; ++i)
       recipes.push_back(random_mix_recipe(*single_train_, mix_, config_.seed, epoch, k, first - k * config_.batch_size + i));
-    return random_mix_batch(*single_train_, recipes, with_stems_, step);
+    return random_mix_batch(*single_train_, recipes, on_the_fly_, step);
   }
   const auto order = epoch_permutation(int64_t(multi_train_->items().size()), config_.seed, epoch);
   std::vector<int64_t> items;
   for (int64_t i = 0; i < share; ++i) items.push_back(order[size_t((first + i) % int64_t(order.size()))]);
-  return multi_batch(*multi_train_, items, with_stems_, step);
+  return multi_batch(*multi_train_, items, on_the_fly_, step);
 }
 
 Batch MultiTask::synthetic_batch(int64_t step) const {
@@ -159,7 +157,7 @@ Batch MultiTask::synthetic_batch(int64_t step) const {
     for (int64_t j = 0; j < n; ++j) b.target_rows.push_back(rows > 0 ? int64_t(rng.below(uint64_t(rows))) : 0);
     b.target_offsets.push_back(int64_t(b.target_rows.size()));
   }
-  if (with_stems_) {
+  if (on_the_fly_) {
     b.stems.resize(b.target_rows.size() * size_t(b.samples));
     for (float& v : b.stems) v = float(rng.uniform() * 2 - 1) * 0.5f;
   }
@@ -211,17 +209,6 @@ torch::Tensor MultiTask::loss(const Batch& batch) {
   PitLoss pit = pit_cosine_loss(outputs, targets, counts, reduction_);
   if (out.existence.defined() && config_.multi_task.existence_weight > 0)
     pit.loss = pit.loss + config_.multi_task.existence_weight * existence_loss(out.existence, pit.assignments);
-  if (out.masks.defined() && config_.multi_task.separation_weight > 0) {
-    torch::Tensor energy;
-    {
-      torch::NoGradGuard no_grad;
-      const torch::Tensor stems = torch::from_blob(const_cast<float*>(batch.stems.data()),
-                                                   {int64_t(batch.target_rows.size()), batch.samples}, torch::kFloat32);
-      energy = region_energy(frontend_->forward(to_device(stems, device_)));
-    }
-    const std::vector<int64_t> n(counts.data_ptr<int64_t>(), counts.data_ptr<int64_t>() + counts.numel());
-    pit.loss = pit.loss + config_.multi_task.separation_weight * separation_loss(out.masks, energy, n, pit.assignments);
-  }
   if (config_.multi_task.contrastive_weight == 0) return pit.loss;
   // Each target's instrument: target rows are single clips (random mixing) or stems (Nlakh-multi).
   std::vector<int64_t> labels;

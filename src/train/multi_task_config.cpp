@@ -17,9 +17,6 @@ void MultiTaskConfig::validate(const TrainConfig& config) const {
   config_require(config_one_of(loss_reduction, {"mean", "sum"}), "loss_reduction", "must be \"mean\" or \"sum\"");
   config_require(contrastive_weight >= 0 && std::isfinite(contrastive_weight), "contrastive.weight", "must be >= 0");
   config_require(existence_weight >= 0 && std::isfinite(existence_weight), "existence.weight", "must be >= 0");
-  config_require(separation_weight >= 0 && std::isfinite(separation_weight), "separation.weight", "must be >= 0");
-  config_require(separation_weight == 0 || config.model.head == "mask", "separation.weight",
-                 "needs the mask head (model.head \"mask\")");
   config_require(contrastive_temperature > 0 && std::isfinite(contrastive_temperature), "contrastive.temperature",
                  "must be > 0");
   config_require(config_one_of(targets, {"cache", "on_the_fly"}), "targets", "must be \"cache\" or \"on_the_fly\"");
@@ -31,7 +28,6 @@ Json to_json(const MultiTaskConfig& c) {
           {"loss_reduction", c.loss_reduction},
           {"contrastive", {{"weight", c.contrastive_weight}, {"temperature", c.contrastive_temperature}}},
           {"existence", {{"weight", c.existence_weight}}},
-          {"separation", {{"weight", c.separation_weight}}},
           {"targets", c.targets},
           {"targets_dir", c.targets_dir},
           {"warm_start", c.warm_start}};
@@ -44,7 +40,6 @@ MultiTaskConfig multi_task_config_from_json(const Json& j, const TrainConfig& co
   c.contrastive_weight = config_get<double>(j, "contrastive.weight");
   c.contrastive_temperature = config_get<double>(j, "contrastive.temperature");
   c.existence_weight = config_get<double>(j, "existence.weight");
-  c.separation_weight = config_get<double>(j, "separation.weight");
   c.targets = config_get<std::string>(j, "targets");
   c.targets_dir = config_get<std::string>(j, "targets_dir");
   c.warm_start = config_get<std::string>(j, "warm_start");

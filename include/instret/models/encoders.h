@@ -19,7 +19,6 @@ torch::Tensor convnext_input(const torch::Tensor& logmel);
 struct MultiOutput {
   torch::Tensor embeddings;  // (B, n_outputs, emb_dim)
   torch::Tensor existence;   // (B, n_outputs) logits; undefined for the linear head
-  torch::Tensor masks;       // (B, n_outputs, H, W) with the mask head, else undefined
 };
 
 // Outputs (B, n_outputs, emb_dim). Linear head (the paper's): Small = submodule "cnn", a Han CNN

@@ -45,7 +45,6 @@ class MultiTask : public TrainTask {
   int rank_, world_;
   bool random_;
   const bool on_the_fly_;
-  const bool with_stems_;  // batches carry each stem's audio: targets on the fly or the separation term
   PitReduction reduction_;
   RandomMixConfig mix_;
   std::unique_ptr<NlakhSingle> single_train_;

@@ -16,7 +16,6 @@ struct MultiTaskConfig {
   double contrastive_weight = 0.0;      // weight of the matched contrastive term added to the PIT loss (0 = the paper)
   double contrastive_temperature = 0.1; // its softmax temperature over cosine similarities
   double existence_weight = 1.0;        // weight of the existence term (set and mask heads: instret/loss/existence_loss.h)
-  double separation_weight = 0.0;       // weight of the mask head's separation term (instret/loss/separation_loss.h)
   std::string targets = "cache";        // "cache" (precomputed per clip/stem) | "on_the_fly" (per batch)
   std::string targets_dir;              // where the cache lives ("" = <data root>/targets, else the run)
   std::string warm_start = "none";      // "none" | "single_trunk" | "single" (Small only: instret/train/warm_start.h)
@@ -27,8 +26,8 @@ struct MultiTaskConfig {
   void validate(const TrainConfig& config) const;
 };
 
-// Its keys, as they stand at the top level of train-multi's config (contrastive.*, existence.* and
-// separation.* nested).
+// Its keys, as they stand at the top level of train-multi's config (contrastive.* and existence.*
+// nested).
 Json to_json(const MultiTaskConfig& c);
 
 // Reads its keys from a merged train-multi config (range-checked getters) and validates them
