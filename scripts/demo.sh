@@ -11,8 +11,8 @@
 #   6. plot the training curves and print a results table.
 # Installs what it needs and builds first (scripts/setup.sh). Everything lands in one folder:
 # $DEMO_DIR (default out/demo). `scripts/demo.sh --long` (or DEMO_LONG=1) runs a bigger, better
-# version (40 clips per instrument, 400 valid and 400 test mixtures, 6,000 steps per encoder: about 30 minutes
-# on 2 cores with native bf16, 50 without, by the default run's per-step times).
+# version (40 clips per instrument, 400 valid and 400 test mixtures, 6,000 steps per encoder: about 35 minutes
+# on 2 cores with native bf16, an hour without, by the default run's per-step times).
 # For sweeps: DEMO_SEED (default 0) seeds both encoders' training (the data stay those of the recipe's
 # own seed), and DEMO_DATA_CONFIG (default configs/nlakh_default.json) is the recipe rendered in step 1.
 set -euo pipefail
