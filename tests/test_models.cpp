@@ -159,8 +159,14 @@ TEST(Models, MaskHeadSplitsTheTrunksMapAmongSlots) {
   EXPECT_EQ(masks.sizes(), (std::vector<int64_t>{3, c.n_outputs, map.size(2), map.size(3)}));
   EXPECT_TRUE(torch::allclose(masks.sum(1), torch::ones({3, map.size(2), map.size(3)}), 1e-5, 1e-6));
   EXPECT_GE(masks.min().item<double>(), 0.0);
-  // Existence = log(M * the slot's share of the map), with the initial scale 1 and bias 0.
-  EXPECT_TRUE(torch::allclose(m->forward_all(x).existence, torch::log(masks.mean({2, 3}) * double(c.n_outputs) + 1e-6), 1e-5, 1e-6));
+  // Existence = scale * log(M * the slot's share of the map) + bias (initially 1 and 0).
+  const torch::Tensor log_share = torch::log(masks.mean({2, 3}) * double(c.n_outputs) + 1e-6);
+  EXPECT_TRUE(torch::allclose(m->forward_all(x).existence, log_share, 1e-5, 1e-6));
+  m->mask->scale.fill_(2.0);
+  m->mask->bias.fill_(-0.5);
+  EXPECT_TRUE(torch::allclose(m->forward_all(x).existence, 2.0 * log_share - 0.5, 1e-5, 1e-6));
+  m->mask->scale.fill_(1.0);
+  m->mask->bias.fill_(0.0);
   // Slot k is the trunk's late part on the map times mask k, computed by hand.
   const torch::Tensor e = m->forward(x);
   for (int64_t k = 0; k < c.n_outputs; ++k)
@@ -176,8 +182,11 @@ TEST(Models, MaskHeadSplitsTheTrunksMapAmongSlots) {
   const torch::Tensor want = m->cnn->late_embedding(map / double(c.n_outputs));
   for (int64_t k = 0; k < c.n_outputs; ++k) EXPECT_TRUE(torch::allclose(uniform.select(1, k), want, 1e-5, 1e-6)) << k;
   EXPECT_LT(m->forward_all(x).existence.abs().max().item<double>(), 1e-5);  // equal shares: probability 0.5
-  // The split of the single encoder is exact: late_embedding(early_map(x)) is the embedding.
-  EXPECT_TRUE(torch::allclose(m->cnn->late_embedding(map), m->cnn->forward(x).embedding, 1e-6, 1e-7));
+  // The split of the single encoder is exact: late_embedding(early_map(x)) is its layer chain.
+  HanCnn t = m->cnn;
+  const torch::Tensor chain =
+      t->linear1->forward(t->conv4->forward(t->conv3->forward(t->conv2->forward(t->conv1->forward(han_cnn_input(x))))));
+  EXPECT_TRUE(torch::allclose(m->cnn->late_embedding(map), chain, 1e-6, 1e-7));
   // Longer inputs run too (the masks are convolutional).
   EXPECT_EQ(m->forward(torch::randn({1, 32, 130})).sizes(), (std::vector<int64_t>{1, c.n_outputs, c.emb_dim}));
 

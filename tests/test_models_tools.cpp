@@ -67,4 +67,13 @@ TEST(ModelTools, ImportWeightsWritesALoadableCheckpoint) {
                 .first,
             1);
   EXPECT_FALSE(fs::exists(dir / "x.ckpt"));
+  // The reference code has only the paper's linear head: the set and mask heads are refused up front.
+  for (const std::string head : {"set", "mask"}) {
+    const test::CommandResult r = test::run_command(kBin + "/import-weights -i " + kData + "ref_large.pt -o " +
+                                                    (dir / "x.ckpt").string() + " --set model.kind=small --set model.head=" +
+                                                    head + kTiny + " 2>&1");
+    EXPECT_EQ(r.code, 2) << head << ": " << r.output;
+    EXPECT_NE(r.output.find("only the paper's linear head"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir / "x.ckpt"));
 }

@@ -586,16 +586,21 @@ TEST(RetrieveQuery, WindowsRankingTableJsonAndRules) {
   }
 }
 
-// With the set head, every window reports its slots' existence and its set comes from the slots that
-// exist; --no-existence (or query.existence=false) lets every slot vote; the linear head reports none.
-TEST(RetrieveQuery, SetHeadPrintsExistenceAndItsSetUsesIt) {
+// With the set or mask head, every window reports its slots' existence and its set comes from the
+// slots that exist; --no-existence (or query.existence=false) lets every slot vote; the linear head
+// reports none.
+TEST(RetrieveQuery, SetAndMaskHeadsPrintExistenceAndTheirSetsUseIt) {
   const fs::path lib = kScratch / "q_set.lib";
   auto r = tool("retrieve", "index --single " + single_ckpt().string() + " --nlakh " + tiny_data().string() +
                                 " --split valid -o " + lib.string());
   ASSERT_EQ(r.code, 0) << r.output;
-  const fs::path set_ckpt = train_multi("multi_set", single_ckpt(),
-                                        " --set model.head=set --set model.set.dim=16 --set model.set.heads=2"
-                                        " --set model.set.layers=1 --set model.set.ffn=32");
+  for (const auto& [head, flags] : std::vector<std::pair<std::string, std::string>>{
+           {"set", " --set model.head=set --set model.set.dim=16 --set model.set.heads=2"
+                   " --set model.set.layers=1 --set model.set.ffn=32"},
+           {"mask", " --set model.kind=small --set 'model.han.channels=[4,8,8,8]' --set model.head=mask"
+                    " --set model.mask.hidden=8"}}) {
+  SCOPED_TRACE(head);
+  const fs::path set_ckpt = train_multi("multi_" + head, single_ckpt(), flags);
   const fs::path mix = kScratch / "mix_set.wav";
   write_audio(mix, 8.0, 16000, 1, kWav);
   const std::string base = " --library " + lib.string() + " " + mix.string() + " --json";
@@ -642,7 +647,10 @@ TEST(RetrieveQuery, SetHeadPrintsExistenceAndItsSetUsesIt) {
   r = tool_stdout("retrieve", "query --multi " + set_ckpt.string() + " --library " + lib.string() + " " + mix.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("slot existence:"), std::string::npos) << r.output;
+  }
   // The paper's linear head has no existence to report.
+  const fs::path mix = kScratch / "mix_set.wav";
+  const std::string base = " --library " + lib.string() + " " + mix.string() + " --json";
   r = tool_stdout("retrieve", "query --multi " + multi_ckpt().string() + base);
   ASSERT_EQ(r.code, 0) << r.output;
   for (const auto& w : Json::parse(r.output)["results"][0]["windows"]) EXPECT_FALSE(w.contains("existence"));

@@ -122,7 +122,7 @@ int main(int argc, char** argv) {
   query->add_option("--nprobe", so.ivf_nprobe, "IVF cells visited per vector")->check(CLI::PositiveNumber);
   query->add_option("--ef-search", so.hnsw_ef_search, "HNSW beam width")->check(CLI::PositiveNumber);
   query->add_flag("!--no-existence", qo.existence,
-                  "Set head: every slot votes in a window's set (the paper's rule), not only the slots that exist");
+                  "Set or mask head: every slot votes in a window's set (the paper's rule), not only the slots that exist");
   query->add_flag("--json", json, "JSON on stdout instead of the table");
   query->add_option("--device", qdevice, "auto, cpu, cuda or cuda:N");
   add_bf16_flag(*query, bf16);

@@ -75,7 +75,7 @@ HanCnnOutput HanCnnImpl::forward(const torch::Tensor& logmel) {
 }
 
 torch::Tensor HanCnnImpl::feature_map(const torch::Tensor& logmel) {
-  auto x = conv3->forward(conv2->forward(conv1->forward(han_cnn_input(logmel))));
+  auto x = conv3->forward(early_map(logmel));
   for (auto it = conv4->begin(); it + 1 != conv4->end(); ++it) x = it->forward(x);  // all but the global pool
   return x;
 }

@@ -21,6 +21,8 @@ bool ends_with_component(const std::string& s, const std::string& suffix) {
 
 ImportSummary load_reference_state_dict(torch::nn::Module& model, const ModelConfig& config,
                                         const NamedTensors& source, const std::string& source_name) {
+  if (config.is_multi() && config.head != "linear")
+    throw UsageError("the reference code has only the paper's linear head, not model.head \"" + config.head + "\"");
   const std::string own_prefix = backbone_prefix(config);
   std::vector<std::pair<std::string, torch::Tensor>> targets;  // reference-relative name -> model tensor
   for (const auto& p : model.named_parameters()) targets.emplace_back(p.key().substr(own_prefix.size()), p.value());

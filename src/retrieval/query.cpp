@@ -129,7 +129,7 @@ QueryResult run_query(const fs::path& file, MultiEncoder& encoder, const VectorS
         const double* p = probabilities[int64_t(w)].data_ptr<double>();
         wr.existence.assign(p, p + m);
       }
-      // Every slot votes unless the set head says which exist (and the existence rule is on).
+      // Every slot votes unless the set or mask head says which exist (and the existence rule is on).
       const std::vector<bool> voting =
           options.existence && !wr.existence.empty() ? voting_slots(wr.existence, m) : std::vector<bool>();
       wr.set = window_set(found, m, options.rule, options.threshold, voting);

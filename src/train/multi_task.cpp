@@ -247,7 +247,7 @@ Json MultiTask::validate() {
                     .loss.item<double>() *
                 double(count);
   }
-  // Retrieval by eval-retrieval's benchmark (with the set head, the existence rules and the paper's
+  // Retrieval by eval-retrieval's benchmark (with the set or mask head, the existence rules and the paper's
   // all-slots rules beside them); no chance levels here.
   Json metrics = {{"loss", loss_sum / double(n)}};
   metrics.update(RetrievalBenchmark::metrics(valid_->evaluate(outputs, library_)));

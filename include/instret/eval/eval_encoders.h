@@ -40,7 +40,7 @@ class MixtureEmbedder {
   // A train-multi or import-weights checkpoint; FormatError when it holds a single encoder.
   static MixtureEmbedder multi(const std::filesystem::path& checkpoint, const torch::Device& device, bool bf16 = false);
   static MixtureEmbedder baseline(const MelStatsConfig& config, const torch::Device& device);
-  // The embeddings and, for a multi encoder with the set head, its existence logits (MultiEncoder::embed_all).
+  // The embeddings and, for a multi encoder with the set or mask head, its existence logits (MultiEncoder::embed_all).
   MultiOutput embed(const torch::Tensor& audio);
   int64_t dim() const;
   int64_t n_outputs() const;

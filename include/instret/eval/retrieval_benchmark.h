@@ -37,7 +37,7 @@ using MixtureForward = std::function<MultiOutput(const torch::Tensor& audio)>;
 // The outputs for the benchmark's mixtures, on the CPU.
 struct MixtureOutputs {
   torch::Tensor embeddings;        // (n_items, M, D) float32
-  std::vector<double> existence;   // n_items x M slot probabilities (sigmoid of the logits); empty without the set head
+  std::vector<double> existence;   // n_items x M slot probabilities (sigmoid of the logits); empty without the set or mask head
 };
 
 // One evaluation of a model's outputs.
@@ -45,7 +45,7 @@ struct RetrievalRun {
   RetrievalEvaluation evaluation;   // the model's rules: the paper's, or the existence rules when given
   RetrievalEvaluation all_slots;    // with existence only: the paper's rules (every slot votes, plain max)
   SlotDiagnostics slots;
-  std::vector<double> existence;    // n_items x m slot probabilities (empty without the set head)
+  std::vector<double> existence;    // n_items x m slot probabilities (empty without the set or mask head)
 };
 
 class RetrievalBenchmark {
@@ -74,7 +74,7 @@ class RetrievalBenchmark {
   MixtureOutputs embed_mixtures(const MixtureForward& forward, int64_t batch, int workers, const std::string& label,
                                 const std::function<bool()>& cancelled = {}) const;
 
-  // Evaluates the output slots against `library`; with existence probabilities (the set head) the
+  // Evaluates the output slots against `library`; with existence probabilities (the set or mask head) the
   // sets and mAP scores follow the existence rules and the paper's rules are the all-slots variant.
   RetrievalRun evaluate(const MixtureOutputs& outputs, const torch::Tensor& library) const;
 

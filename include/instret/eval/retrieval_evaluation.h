@@ -41,7 +41,7 @@ struct RetrievalEvaluation {
 // that must never be picked, e.g. an instrument without a library embedding, should hold -2).
 // groups: instrument -> family (required: n_groups >= 1). twins: instrument -> twin group (optional:
 // empty = no twin-aware metrics). With chance.repeats = 0 the chance levels are not computed (left 0).
-// existence: optional n_items x m slot probabilities (the set head's); when given, the sets are
+// existence: optional n_items x m slot probabilities (the set or mask head's); when given, the sets are
 // predict_set_existing and the mAP scores existence_weighted_max instead of the paper's rules.
 // Throws UsageError on inconsistent sizes or labels.
 RetrievalEvaluation evaluate_retrieval(const std::vector<double>& sims, int64_t m, int64_t n_labels,

@@ -49,7 +49,7 @@ LabelSet predict_set_threshold(const std::vector<double>& sims, int64_t m, int64
 // over the m slots. Returns n_labels values. Same errors as predict_set_argmax.
 std::vector<double> max_over_slots(const std::vector<double>& sims, int64_t m, int64_t n_labels);
 
-// The set head's rules (existence: the m slots' probabilities that they hold an instrument).
+// The set and mask heads' rules (existence: the m slots' probabilities that they hold an instrument).
 // predict_set_existing: the argmax label of every slot whose existence is >= threshold (of the most
 // probable slot when none is, so a set is never empty), the union, increasing.
 // existence_weighted_max: per label, the max over the slots of existence[s] * sims[s, label].

@@ -17,7 +17,7 @@ class MultiEncoder : public FrozenEncoder {
   MultiEncoder(const std::filesystem::path& checkpoint, const torch::Device& device, bool bf16 = false);
   // Output embeddings (B, n_outputs, emb_dim) float32 on the device of a (B, samples) audio batch, no gradients.
   torch::Tensor embed(const torch::Tensor& audio);
-  // The embeddings as embed() and, with the set head (model.head "set"), the slots' existence logits
+  // The embeddings as embed() and, with the set or mask head (model.head "set" or "mask"), the slots' existence logits
   // (B, n_outputs) float32; undefined existence for the linear head.
   MultiOutput embed_all(const torch::Tensor& audio);
   int64_t n_outputs() const { return config().n_outputs; }

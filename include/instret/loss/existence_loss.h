@@ -1,4 +1,4 @@
-// The existence term of the set head (model.head "set"): each output slot's logit says whether the
+// The existence term of the set and mask heads (model.head "set" or "mask"): each output slot's logit says whether the
 // slot holds an instrument of the mixture. Its targets come from the Hungarian assignment of the PIT
 // loss: a slot matched to a target is 1, an unmatched (spare) slot 0. So a spare slot learns to say
 // "no instrument" instead of voting with an untrained embedding at retrieval time.

@@ -33,7 +33,7 @@ class MultiEncoderNetImpl : public torch::nn::Module {
   explicit MultiEncoderNetImpl(const ModelConfig& config);
   // The embeddings only.
   torch::Tensor forward(const torch::Tensor& logmel);
-  // The embeddings and, with the set head, the existence logits.
+  // The embeddings and, with the set or mask head, the existence logits.
   MultiOutput forward_all(const torch::Tensor& logmel);
   const ModelConfig& config() const { return config_; }
 

@@ -20,7 +20,7 @@ struct HanCnnOutput {
 // convN = [Conv3x3 -> BatchNorm -> LeakyReLU] x2, then MaxPool 3x3/3 + Dropout2d (N = 1..3) or a
 // global max pool (N = 4); linear1 = Flatten -> Linear(channels[3], emb_dim) -> LeakyReLU -> Dropout;
 // linear2 = Sequential(Linear(emb_dim, n_out)) (a one-layer Sequential in the reference too, so its
-// weights are "linear2.0.*"); with n_out <= 0 there is no linear2 (a trunk for the set head) and
+// weights are "linear2.0.*"); with n_out <= 0 there is no linear2 (a trunk for the set or mask head) and
 // forward's logits are undefined. Weights Xavier-uniform, biases zero.
 class HanCnnImpl : public torch::nn::Module {
  public:

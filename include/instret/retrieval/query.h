@@ -29,7 +29,7 @@ struct QueryOptions {
   double threshold = 0.5;   // SetRule::threshold: cosine an instrument's best slot must reach
   int64_t candidates = 64;  // nearest library entries searched per output vector
   int64_t batch = 8;        // windows per forward
-  // With the set head (model.head "set"): a window's set comes from the slots that exist only
+  // With the set or mask head (model.head "set" or "mask"): a window's set comes from the slots that exist only
   // (existence >= 0.5; the most probable slot when none does); false: every slot votes, the paper's
   // rule. The ranking's scores use every slot either way (the plain max: docs/results.md measured the
   // existence-weighted max rank worse). No effect with the paper's linear head.
@@ -40,7 +40,7 @@ struct WindowResult {
   double start_s = 0, end_s = 0;
   std::vector<int64_t> set;    // library instruments, best score first
   std::vector<double> scores;  // their scores in this window (max over the voting slots)
-  std::vector<double> existence;  // each slot's existence probability (set head only, else empty)
+  std::vector<double> existence;  // each slot's existence probability (set or mask head, else empty)
 };
 
 struct RankedInstrument {
@@ -78,7 +78,7 @@ QueryResult run_query(const std::filesystem::path& file, MultiEncoder& encoder, 
                       const QueryOptions& options);
 
 // JSON of one result: {"file", "duration_s", "windows": [{"start_s", "end_s", "instruments": [{"name",
-// "score"}], "existence": [p per slot] (set head only)}], "ranking": [{"rank", "instrument", "family", "score", "source", "windows": [i...]}]}.
+// "score"}], "existence": [p per slot] (set or mask head only)}], "ranking": [{"rank", "instrument", "family", "score", "source", "windows": [i...]}]}.
 Json query_result_json(const QueryResult& result, const Library& library);
 
 // The readable table: per-window sets, then rank / instrument / family / score / windows / source.

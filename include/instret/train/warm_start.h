@@ -16,11 +16,12 @@ namespace instret {
 // head random), "single" (trunk copied, each of the head's n_outputs blocks = identity + its random
 // init, so every output starts near the single encoder's embedding of the whole mixture). With the
 // set head (model.head "set") the trunk includes linear1, whose per-region outputs are the head's
-// tokens, and only "single_trunk" applies (the head has no start near the mixture's embedding).
+// tokens; with the mask head ("mask") the trunk is the whole single encoder, split around the masks.
+// For both only "single_trunk" applies (neither head has a start near the mixture's embedding).
 bool is_warm_start(const std::string& mode);
 
 // UsageError naming the config key unless `mode` is one of those values, "none" for any model.kind
-// but "small", and "single" with the set head. The config check of train-multi and check_warm_start
+// but "small", and "single" with the set or mask head. The config check of train-multi and check_warm_start
 // both use it.
 void validate_warm_start(const std::string& mode, const ModelConfig& model);
 
