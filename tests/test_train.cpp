@@ -660,11 +660,16 @@ TEST(TrainMulti, WarmStartCopiesTheSingleEncodersTrunk) {
             std::string::npos);
 }
 
+// A Small multi encoder on the tiny random-mix data with the matched contrastive term (the train-multi
+// tests of the warm start and of the mask head add their own keys).
+const std::string kTinySmallMulti =
+    " --set model.kind=small --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]'"
+    " --set batch_size=4 --set log_every=1 --set data.kind=random --set data.mixes_per_epoch=16"
+    " --set valid.batch_size=8 -j 1 --set contrastive.weight=1";
+
 TEST(TrainMulti, MaskHeadTrainsWithTheExistenceTerm) {
   const fs::path ckpt = tiny_single_checkpoint();
-  const std::string small = " --set model.kind=small --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]'"
-                            " --set batch_size=4 --set log_every=1 --set data.kind=random --set data.mixes_per_epoch=16"
-                            " --set valid.batch_size=8 -j 1 --set contrastive.weight=1 --set valid.every=3"
+  const std::string small = kTinySmallMulti + " --set valid.every=3"
                             " --set model.head=mask --set model.mask.hidden=8 --set warm_start=single_trunk";
   const fs::path run = kScratch / "multi_mask";
   auto r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " + run.string() +
@@ -692,9 +697,7 @@ TEST(TrainMulti, MaskHeadTrainsWithTheExistenceTerm) {
 
 TEST(TrainMulti, WarmStartedSmallTrainsWithTheContrastiveTerm) {
   const fs::path ckpt = tiny_single_checkpoint();
-  const std::string small = " --set model.kind=small --set model.emb_dim=16 --set 'model.han.channels=[4,8,8,8]'"
-                            " --set batch_size=4 --set log_every=1 --set data.kind=random --set data.mixes_per_epoch=16"
-                            " --set valid.batch_size=8 -j 1 --set contrastive.weight=1 --set valid.every=100";
+  const std::string small = kTinySmallMulti + " --set valid.every=100";
   const fs::path run = kScratch / "multi_warm";
   auto r = tool("train-multi", "--data " + tiny_data().string() + " --single " + ckpt.string() + " --run " + run.string() +
                                    small + " --set warm_start=single --set steps=3");
